@@ -1,0 +1,84 @@
+/**
+ * The Kernel port: everything the engine needs from the Linux NVMe host stack, and nothing
+ * more. Two adapters implement it: `linux.ts` (the real kernel, roots configurable) and
+ * `sim.ts` (a simulated kernel whose state lives in a directory, for tests). The sim
+ * materialises sysfs and dev trees in the same shape as the real ones, so the sysfs readers
+ * are shared and only connect, delete and the discovery log page differ.
+ *
+ * Errors: adapters throw `NvmfError` with code `EKERNEL` and `details.errno` set to the
+ * kernel's errno name (`EALREADY`, `ECONNREFUSED`, `EIO`, `EINVAL`, ...); the message says
+ * what it means for a user. Option strings can hold secrets, so they never go into errors.
+ */
+
+/** The parsed `address` sysfs attribute (`traddr=...,trsvcid=...,host_traddr=...`). */
+export interface ControllerAddress {
+  traddr?: string;
+  trsvcid?: string;
+  host_traddr?: string;
+  host_iface?: string;
+  src_addr?: string;
+}
+
+export type SubsystemType = 'nvm' | 'discovery' | 'unknown';
+
+export interface ControllerInfo {
+  /** `nvmeN` */
+  device: string;
+  instance: number;
+  /** `tcp`, `rdma`, `fc`, `loop`, `pcie`, ... as sysfs `transport` says. */
+  transport: string;
+  /** Fabrics controllers are the only ones a disconnect may ever touch. */
+  fabrics: boolean;
+  address: ControllerAddress;
+  /** The raw `address` attribute, for display. */
+  rawAddress: string;
+  subsysnqn: string;
+  hostnqn: string | null;
+  hostid: string | null;
+  /** `live`, `connecting`, `resetting`, `deleting`, `new`, `dead`, ... */
+  state: string;
+  cntlid: number | null;
+  subsystemType: SubsystemType;
+}
+
+export interface ConnectReply {
+  instance: number;
+  cntlid: number;
+}
+
+export interface Kernel {
+  readonly kind: 'linux' | 'sim';
+
+  /**
+   * Write the option string to `/dev/nvme-fabrics` and read `instance=N,cntlid=M` back from
+   * the same fd. Must not block the event loop (libuv pool or a worker).
+   */
+  connect(options: string): Promise<ConnectReply>;
+
+  /** Option names the kernel lists when `/dev/nvme-fabrics` is read; null when unreadable. */
+  supportedOptions(): Promise<readonly string[] | null>;
+
+  /** All controllers under `/sys/class/nvme`, fabrics or not, in natural order. */
+  listControllers(): Promise<ControllerInfo[]>;
+
+  /** One controller, or null if it does not exist. */
+  controller(device: string): Promise<ControllerInfo | null>;
+
+  /** Whether `/dev/nvmeN` exists (synchronous: the registry's guard 1 needs it inline). */
+  deviceNodeExists(device: string): boolean;
+
+  /** `/sys/kernel/uevent_seqnum`, read synchronously (stamped right after connect). */
+  ueventSeqnum(): number;
+
+  /** Write `1` to `delete_controller`. Synchronous in the kernel: when it returns, the node is gone. */
+  deleteController(device: string): Promise<void>;
+
+  /** Block devices of the controller's namespaces (`nvme3n1`, ...), natural order. */
+  namespaces(device: string): Promise<string[]>;
+
+  /** Whether the block device node `/dev/<name>` exists. */
+  blockDeviceExists(name: string): boolean;
+
+  /** The whole discovery log page (header + numrec entries) of a discovery controller. */
+  discoveryLogPage(device: string): Promise<Uint8Array>;
+}
