@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'ETIMEDOUT'
   // CLI / policy
   | 'EUSAGE'
+  | 'ECONFIG'
   | 'EABORTED'
   | 'EPARTIAL';
 
