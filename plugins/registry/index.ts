@@ -1,0 +1,19 @@
+import type { NvmfPlugin } from '../../src/cli/plugin.js';
+import { addOwnerOptions, resolveOwner } from './owner-options.js';
+
+/**
+ * The registry plugin: ownership options on connect-like commands, the `registry` command
+ * group, and the disconnect-all planner. Enabled by default; docs/operations.md says how to
+ * turn it off (then disconnect-all needs --force, since nobody can tell who owns what).
+ */
+const plugin: NvmfPlugin = {
+  name: 'registry',
+  extendCommand(name, command) {
+    if (name === 'connect' || name === 'connect-all' || name === 'discover') addOwnerOptions(command);
+  },
+  beforeConnect(op) {
+    op.owner = resolveOwner(op.cliOptions);
+  },
+};
+
+export default plugin;

@@ -1,0 +1,23 @@
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { NvmfError } from '../../src/errors.js';
+import { checkOwner } from '../../src/registry/names.js';
+
+/** The owner a connect-like command records, from `--owner` and `--nbft`. */
+export function resolveOwner(opts: { owner?: unknown; nbft?: unknown }): string | null | undefined {
+  const owner = opts.owner;
+  if (owner === undefined) return opts.nbft === true ? 'nbft' : undefined;
+  if (typeof owner !== 'string') {
+    throw new NvmfError('EUSAGE', `--owner needs a value: --owner NAME to claim, --owner= to disown`, {});
+  }
+  // `--owner=` (empty) is the documented way to disown a reused controller.
+  if (owner === '') return null;
+  return checkOwner(owner);
+}
+
+export function addOwnerOptions(cmd: Command): void {
+  cmd.addOption(
+    new Option('--owner <name>', 'record NAME as the orchestrator owning the controller(s); --owner= disowns on reuse'),
+  );
+  cmd.addOption(new Option('--nbft', 'the controller(s) belong to the boot firmware table: owner "nbft" unless --owner'));
+}

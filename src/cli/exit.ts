@@ -1,0 +1,36 @@
+import { type ErrorCode, isNvmfError } from '../errors.js';
+
+/** Process exit codes of `nvmf` (DESIGN §10). Scripts rely on them. */
+export const EXIT = Object.freeze({
+  OK: 0,
+  /** An error, or the operator aborted a confirmation. */
+  ERROR: 1,
+  /** Bad command line: unknown option, bad value, conflicting flags. */
+  USAGE: 2,
+  /** Some of a multi-controller operation failed; the per-controller results say which. */
+  PARTIAL: 3,
+});
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/**
+ * Input-validation codes are usage errors: the command line named a bad value and nothing
+ * was touched. Everything else that went wrong at run time is a plain error.
+ */
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'EUSAGE',
+  'EINVALID_DEVICE',
+  'EINVALID_ATTR',
+  'EINVALID_OWNER',
+  'EINVALID_VALUE',
+  'EINVALID_OPTION',
+  'ERESERVED_ATTR',
+]);
+
+export function exitCodeFor(e: unknown): ExitCode {
+  if (isNvmfError(e)) {
+    if (USAGE_CODES.has(e.code)) return EXIT.USAGE;
+    if (e.code === 'EPARTIAL') return EXIT.PARTIAL;
+  }
+  return EXIT.ERROR;
+}

@@ -1,0 +1,54 @@
+import type { ControllerInfo } from '../kernel/port.js';
+import type { CliContext } from './context.js';
+import { enabledPlugins, type KnownPlugin } from './config.js';
+import type {
+  ConnectOperation,
+  ConnectOutcome,
+  DisconnectAllPlan,
+  DisconnectAllRequest,
+  DiscoveryUse,
+  NvmfPlugin,
+  PluginHost,
+} from './plugin.js';
+
+/**
+ * Plugin modules by name. The path is the same relative one from `src/cli/` and from
+ * `build/src/cli/`, so this works from source (tsx) and from the build.
+ */
+const LOADERS: Record<KnownPlugin, () => Promise<{ default: NvmfPlugin }>> = {
+  registry: () => import('../../plugins/registry/index.js'),
+};
+
+export function createPluginHost(plugins: readonly NvmfPlugin[]): PluginHost {
+  return {
+    enabled: plugins,
+    isEnabled: (name) => plugins.some((p) => p.name === name),
+    async beforeConnect(op: ConnectOperation, ctx: CliContext): Promise<void> {
+      for (const p of plugins) await p.beforeConnect?.(op, ctx);
+    },
+    async afterConnect(op: ConnectOperation, outcome: ConnectOutcome, ctx: CliContext): Promise<void> {
+      for (const p of plugins) await p.afterConnect?.(op, outcome, ctx);
+    },
+    async checkDiscoveryController(c: ControllerInfo, op: ConnectOperation, ctx: CliContext): Promise<DiscoveryUse> {
+      for (const p of plugins) {
+        const r = await p.checkDiscoveryController?.(c, op, ctx);
+        if (r !== undefined && !r.use) return r;
+      }
+      return { use: true };
+    },
+    async planDisconnectAll(req: DisconnectAllRequest, ctx: CliContext): Promise<DisconnectAllPlan | undefined> {
+      for (const p of plugins) {
+        const plan = await p.planDisconnectAll?.(req, ctx);
+        if (plan !== undefined) return plan;
+      }
+      return undefined;
+    },
+  };
+}
+
+/** Load the plugins the configuration enables (see config.ts), in configuration order. */
+export async function loadPluginHost(env: Readonly<Record<string, string | undefined>>): Promise<PluginHost> {
+  const names = enabledPlugins(env);
+  const mods = await Promise.all(names.map((n) => LOADERS[n]()));
+  return createPluginHost(mods.map((m) => m.default));
+}

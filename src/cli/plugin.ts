@@ -1,0 +1,97 @@
+import type { Command } from 'commander';
+import type { ControllerInfo } from '../kernel/port.js';
+import type { CliContext } from './context.js';
+
+/** Core commands a plugin may add options to. */
+export type CoreCommandName = 'connect' | 'connect-all' | 'discover' | 'disconnect' | 'disconnect-all' | 'list';
+
+/** A connect-like operation as the core command sees it, before it calls the engine. */
+export interface ConnectOperation {
+  readonly command: 'connect' | 'connect-all' | 'discover';
+  /** The parsed commander options of the command, plugins' own options included. */
+  readonly cliOptions: Readonly<Record<string, unknown>>;
+  /**
+   * Owner to record: `undefined` = leave the registry alone (plain connect, or reuse without
+   * claim), `null` = disown on reuse (`--owner=`), a string = claim. Plugins set it.
+   */
+  owner: string | null | undefined;
+}
+
+export interface ConnectOutcome {
+  device: string;
+  owner: string | null;
+  reused: boolean;
+}
+
+/** A discovery controller the engine is about to use (connect-all, discover with `-d`). */
+export interface DiscoveryUse {
+  use: boolean;
+  /** Why not, for the operator (`owned by stas`). */
+  reason?: string;
+}
+
+export interface DisconnectAllRequest {
+  /** Only controllers of this owner (`--owner`). */
+  owner?: string;
+  force: boolean;
+  /** `-t`: only this transport. */
+  transport?: string;
+}
+
+export interface DisconnectAllPlanItem {
+  device: string;
+  transport: string;
+  owner: string | null;
+  action: 'disconnect' | 'skip';
+  reason: string;
+}
+
+/**
+ * A disconnect-all plan and how to carry it out. `execute` re-checks each candidate (the
+ * registry plugin does so under the device lock) and reports one result per disconnect.
+ */
+export interface DisconnectAllPlan {
+  items: DisconnectAllPlanItem[];
+  execute(): Promise<DisconnectAllResult[]>;
+}
+
+export type DisconnectAllResult = { device: string; ok: true } | { device: string; ok: false; error: string };
+
+/**
+ * A plugin: a directory under `plugins/` whose `index.ts` default-exports one of these.
+ * Every member is optional. Hooks run in plugin order; a hook throws `NvmfError` to veto
+ * the operation (the command fails with that error and touches nothing).
+ */
+export interface NvmfPlugin {
+  readonly name: string;
+  /** Add top-level commands (`nvmf registry ...`). Same rules as `register` in command.ts. */
+  commands?(program: Command, ctx: CliContext): void;
+  /** Add options to a core command (`--owner`, `--nbft`). Called once per core command. */
+  extendCommand?(name: CoreCommandName, command: Command, ctx: CliContext): void;
+  /** Before the engine connects: decide `op.owner`, validate, or veto. */
+  beforeConnect?(op: ConnectOperation, ctx: CliContext): Promise<void> | void;
+  /** After each successful connect (one call per controller in connect-all). */
+  afterConnect?(op: ConnectOperation, outcome: ConnectOutcome, ctx: CliContext): Promise<void> | void;
+  /** May this discovery controller be used? The first `use: false` wins. */
+  checkDiscoveryController?(
+    controller: ControllerInfo,
+    op: ConnectOperation,
+    ctx: CliContext,
+  ): Promise<DiscoveryUse> | DiscoveryUse;
+  /**
+   * Plan a disconnect-all from ownership. The first plugin that returns a plan wins. When no
+   * enabled plugin plans, the core refuses to run without `--force` (fail safe: without the
+   * registry nobody can tell a boot-critical controller from a throwaway one).
+   */
+  planDisconnectAll?(req: DisconnectAllRequest, ctx: CliContext): Promise<DisconnectAllPlan | undefined>;
+}
+
+/** What commands see of the enabled plugins. */
+export interface PluginHost {
+  readonly enabled: readonly NvmfPlugin[];
+  isEnabled(name: string): boolean;
+  beforeConnect(op: ConnectOperation, ctx: CliContext): Promise<void>;
+  afterConnect(op: ConnectOperation, outcome: ConnectOutcome, ctx: CliContext): Promise<void>;
+  checkDiscoveryController(controller: ControllerInfo, op: ConnectOperation, ctx: CliContext): Promise<DiscoveryUse>;
+  planDisconnectAll(req: DisconnectAllRequest, ctx: CliContext): Promise<DisconnectAllPlan | undefined>;
+}
