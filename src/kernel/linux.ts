@@ -1,0 +1,183 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { errnoOf, NvmfError } from '../errors.js';
+import type { Roots } from '../roots.js';
+import { type DiscoveryReadOptions, readDiscoveryLog } from './admin-cmd.js';
+import { describeTarget, isGoneErrno, kernelError } from './errno.js';
+import { type AdminIoctl, discoveryReader, loadAdminIoctl } from './ioctl.js';
+import type { ConnectReply, ControllerInfo, Kernel } from './port.js';
+import * as sysfs from './sysfs.js';
+
+export interface LinuxKernelOptions {
+  roots: Pick<Roots, 'sysfs' | 'dev'>;
+  /** Inject the admin ioctl (tests); default loads koffi on first discovery. */
+  adminIoctl?: () => Promise<AdminIoctl>;
+  discovery?: DiscoveryReadOptions;
+}
+
+const REPLY_RE = /^instance=(0|[1-9][0-9]{0,8}),cntlid=(0|[1-9][0-9]{0,4})\n?$/;
+
+/** Parse the fabrics reply strictly: anything but `instance=N,cntlid=M` is a kernel we do not understand. */
+export function parseConnectReply(text: string): ConnectReply {
+  const m = REPLY_RE.exec(text.replace(/\0+$/, ''));
+  if (!m || Number(m[2]) > 0xffff) {
+    throw new NvmfError(
+      'EKERNEL',
+      `unexpected reply from /dev/nvme-fabrics: "${text.slice(0, 80).replace(/[^\x20-\x7e]/g, '?')}"; expected instance=N,cntlid=M`,
+      { errno: 'EPROTO' },
+    );
+  }
+  return { instance: Number(m[1]), cntlid: Number(m[2]) };
+}
+
+/**
+ * Option names listed when `/dev/nvme-fabrics` is read: `instance=-1,cntlid=-1,transport=%s,...`.
+ * The first two are reply fields, not options.
+ */
+export function parseSupportedOptions(text: string): string[] {
+  const names: string[] = [];
+  for (const part of text.trim().split(',')) {
+    const name = (part.split('=')[0] ?? '').trim();
+    if (/^[a-z_]+$/.test(name) && name !== 'instance' && name !== 'cntlid' && !names.includes(name))
+      names.push(name);
+  }
+  return names;
+}
+
+export class LinuxKernel implements Kernel {
+  readonly kind: 'linux' | 'sim' = 'linux';
+  readonly roots: Pick<Roots, 'sysfs' | 'dev'>;
+  private readonly ioctl: () => Promise<AdminIoctl>;
+  private readonly discoveryOptions: DiscoveryReadOptions;
+
+  constructor(o: LinuxKernelOptions) {
+    this.roots = { sysfs: o.roots.sysfs, dev: o.roots.dev };
+    this.ioctl = o.adminIoctl ?? loadAdminIoctl;
+    this.discoveryOptions = o.discovery ?? {};
+  }
+
+  get fabricsPath(): string {
+    return path.join(this.roots.dev, 'nvme-fabrics');
+  }
+
+  async connect(options: string): Promise<ConnectReply> {
+    let fh: fs.promises.FileHandle;
+    try {
+      fh = await fs.promises.open(this.fabricsPath, fs.constants.O_RDWR);
+    } catch (e) {
+      throw kernelError('connect', e, `connect ${describeTarget(options)}`);
+    }
+    try {
+      // fs.promises runs the blocking write on the libuv pool: the kernel answers only once
+      // the controller is connected (or failed), which can take seconds.
+      try {
+        await fh.write(options, null, 'utf8');
+      } catch (e) {
+        throw kernelError('connect', e, `connect ${describeTarget(options)}`);
+      }
+      const buf = Buffer.alloc(256);
+      let n: number;
+      try {
+        ({ bytesRead: n } = await fh.read(buf, 0, buf.length, null));
+      } catch (e) {
+        throw kernelError('read', e, `reading the connect reply for ${describeTarget(options)}`);
+      }
+      return parseConnectReply(buf.subarray(0, n).toString('latin1'));
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  }
+
+  async supportedOptions(): Promise<readonly string[] | null> {
+    try {
+      const text = await fs.promises.readFile(this.fabricsPath, 'latin1');
+      const names = parseSupportedOptions(text);
+      return names.length > 0 ? names : null;
+    } catch {
+      return null;
+    }
+  }
+
+  listControllers(): Promise<ControllerInfo[]> {
+    return sysfs.listControllers(this.roots.sysfs);
+  }
+
+  controller(device: string): Promise<ControllerInfo | null> {
+    return sysfs.readController(this.roots.sysfs, device);
+  }
+
+  deviceNodeExists(device: string): boolean {
+    return sysfs.deviceNodeExists(this.roots.dev, device);
+  }
+
+  ueventSeqnum(): number {
+    return sysfs.readUeventSeqnum(this.roots.sysfs);
+  }
+
+  async deleteController(device: string): Promise<void> {
+    sysfs.assertDevice(device);
+    const file = path.join(sysfs.controllerDir(this.roots.sysfs, device), 'delete_controller');
+    let fh: fs.promises.FileHandle;
+    try {
+      // O_WRONLY without O_CREAT: a vanished controller must fail, not create a file.
+      fh = await fs.promises.open(file, fs.constants.O_WRONLY);
+    } catch (e) {
+      if (isGoneErrno(e)) {
+        throw new NvmfError('ENO_CONTROLLER', `controller ${device} does not exist (already removed?)`, {
+          device,
+        });
+      }
+      throw kernelError('delete', e, `disconnect ${device}`, { device });
+    }
+    try {
+      await fh.write('1', null, 'latin1');
+    } catch (e) {
+      if (isGoneErrno(e)) {
+        throw new NvmfError('ENO_CONTROLLER', `controller ${device} went away while being deleted`, {
+          device,
+        });
+      }
+      throw kernelError('delete', e, `disconnect ${device}`, { device });
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  }
+
+  namespaces(device: string): Promise<string[]> {
+    return sysfs.namespaces(this.roots.sysfs, device);
+  }
+
+  blockDeviceExists(name: string): boolean {
+    return sysfs.blockDeviceExists(this.roots.dev, name);
+  }
+
+  async discoveryLogPage(device: string): Promise<Uint8Array> {
+    sysfs.assertDevice(device);
+    const node = path.join(this.roots.dev, device);
+    let fh: fs.promises.FileHandle;
+    try {
+      fh = await fs.promises.open(node, fs.constants.O_RDONLY);
+    } catch (e) {
+      if (isGoneErrno(e))
+        throw new NvmfError('ENO_CONTROLLER', `controller ${device} has no device node ${node}`, { device });
+      throw kernelError('discovery', e, `discovery log of ${device}`, { device });
+    }
+    try {
+      const io = await this.ioctl();
+      return await readDiscoveryLog(discoveryReader(io, fh.fd), this.discoveryOptions);
+    } catch (e) {
+      if (e instanceof NvmfError) throw e;
+      if (errnoOf(e) !== undefined)
+        throw kernelError('discovery', e, `discovery log of ${device}`, { device });
+      throw new NvmfError(
+        'EKERNEL',
+        `discovery log of ${device}: ${e instanceof Error ? e.message : String(e)}`,
+        {
+          device,
+        },
+      );
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,279 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { errnoOf, NvmfError } from '../errors.js';
+import type { ControllerAddress, ControllerInfo, SubsystemType } from './port.js';
+
+/**
+ * Readers of the kernel's NVMe sysfs and dev trees, shared by the linux and sim adapters (the
+ * sim materialises the same layout). Junk is expected: a controller can vanish between
+ * readdir and read, and tests plant garbage. Listing skips what it cannot read; single-device
+ * reads return null for a missing controller and throw only for bad arguments.
+ */
+
+export const DISCOVERY_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
+
+const DEVICE_RE = /^nvme(0|[1-9][0-9]*)$/;
+const BLOCK_RE = /^(nvme|ng)(0|[1-9][0-9]*)(c(0|[1-9][0-9]*))?n(0|[1-9][0-9]*)(p[1-9][0-9]*)?$/;
+/** sysfs attributes are at most a page. */
+const ATTR_MAX = 4096;
+
+export function assertDevice(device: string): number {
+  const m = DEVICE_RE.exec(device);
+  if (!m) {
+    throw new NvmfError(
+      'EINVALID_DEVICE',
+      `"${device}" is not a controller name; expected nvmeN (e.g. nvme3)`,
+      {
+        device,
+      },
+    );
+  }
+  return Number(m[1]);
+}
+
+export function assertBlockName(name: string): void {
+  if (!BLOCK_RE.test(name)) {
+    throw new NvmfError(
+      'EINVALID_DEVICE',
+      `"${name}" is not an NVMe block device name; expected e.g. nvme3n1`,
+      {
+        device: name,
+      },
+    );
+  }
+}
+
+/** Natural order: nvme2 before nvme10, nvme1n2 before nvme1n10. */
+export function naturalCompare(a: string, b: string): number {
+  const re = /(\d+)|(\D+)/g;
+  const pa = a.match(re) ?? [];
+  const pb = b.match(re) ?? [];
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const x = pa[i] as string;
+    const y = pb[i] as string;
+    if (x === y) continue;
+    const nx = /^\d/.test(x);
+    const ny = /^\d/.test(y);
+    if (nx && ny) {
+      const d = Number(x) - Number(y);
+      if (d !== 0) return d;
+      return x.length - y.length;
+    }
+    return x < y ? -1 : 1;
+  }
+  return pa.length - pb.length;
+}
+
+/** Parse the `address` attribute: comma-separated `key=value` pairs; anything else (pcie BDF) gives {}. */
+export function parseAddress(raw: string): ControllerAddress {
+  const out: ControllerAddress = {};
+  const text = raw.replace(/\0+$/, '').trim();
+  if (text === '') return out;
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const key = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (
+      key === 'traddr' ||
+      key === 'trsvcid' ||
+      key === 'host_traddr' ||
+      key === 'host_iface' ||
+      key === 'src_addr'
+    ) {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+export function controllerDir(sysfs: string, device: string): string {
+  return path.join(sysfs, 'class', 'nvme', device);
+}
+
+/** One attribute, trimmed; null when missing or unreadable (vanished controller, ELOOP, EISDIR, ...). */
+export async function readAttr(dir: string, name: string): Promise<string | null> {
+  let fh: fs.promises.FileHandle | undefined;
+  try {
+    fh = await fs.promises.open(path.join(dir, name), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const buf = Buffer.alloc(ATTR_MAX);
+    const { bytesRead } = await fh.read(buf, 0, ATTR_MAX, 0);
+    return buf.subarray(0, bytesRead).toString('utf8').replace(/\0+$/, '').trim();
+  } catch {
+    return null;
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
+
+function printable(v: string | null, max = 256): string | null {
+  if (v === null || v.length > max || !/^[\x20-\x7e]*$/.test(v)) return null;
+  return v;
+}
+
+async function subsystemTypeOf(
+  sysfs: string,
+  device: string,
+  subsysnqn: string,
+  cntrltype: string | null,
+): Promise<SubsystemType> {
+  if (subsysnqn === DISCOVERY_NQN) return 'discovery';
+  if (cntrltype === 'discovery') return 'discovery';
+  if (cntrltype === 'io' || cntrltype === 'admin') return 'nvm';
+  const subsys = await subsystemOf(sysfs, device);
+  if (subsys !== null) {
+    const t = await readAttr(path.join(sysfs, 'class', 'nvme-subsystem', subsys), 'subsystype');
+    if (t === 'discovery') return 'discovery';
+    if (t === 'nvm') return 'nvm';
+  }
+  return 'unknown';
+}
+
+/**
+ * The `nvme-subsysN` a controller belongs to: the subsystem directory that links the
+ * controller by name. Null when none does (old kernels, vanished controller).
+ */
+export async function subsystemOf(sysfs: string, device: string): Promise<string | null> {
+  const base = path.join(sysfs, 'class', 'nvme-subsystem');
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(base);
+  } catch {
+    return null;
+  }
+  for (const s of names.filter((n) => /^nvme-subsys\d+$/.test(n)).sort(naturalCompare)) {
+    try {
+      await fs.promises.lstat(path.join(base, s, device));
+      return s;
+    } catch {
+      // not this one
+    }
+  }
+  return null;
+}
+
+/** One controller, or null if it does not exist or is too broken to describe (no transport). */
+export async function readController(sysfs: string, device: string): Promise<ControllerInfo | null> {
+  const instance = assertDevice(device);
+  const dir = controllerDir(sysfs, device);
+  try {
+    const st = await fs.promises.stat(dir);
+    if (!st.isDirectory()) return null;
+  } catch {
+    return null;
+  }
+  const [transport, rawAddress, subsysnqn, hostnqn, hostid, state, cntlid, cntrltype] = await Promise.all(
+    ['transport', 'address', 'subsysnqn', 'hostnqn', 'hostid', 'state', 'cntlid', 'cntrltype'].map((a) =>
+      readAttr(dir, a),
+    ),
+  );
+  const tr = printable(transport ?? null, 32);
+  if (tr === null || !/^[a-z0-9_-]+$/.test(tr)) return null;
+  const nqn = printable(subsysnqn ?? null, 223) ?? '';
+  const cid = cntlid !== null && cntlid !== undefined && /^\d{1,5}$/.test(cntlid) ? Number(cntlid) : null;
+  const addr = printable(rawAddress ?? null, 1024) ?? '';
+  const st = printable(state ?? null, 32);
+  return {
+    device,
+    instance,
+    transport: tr,
+    fabrics: tr !== 'pcie',
+    address: tr === 'pcie' ? {} : parseAddress(addr),
+    rawAddress: addr,
+    subsysnqn: nqn,
+    hostnqn: printable(hostnqn ?? null, 223),
+    hostid: printable(hostid ?? null, 64),
+    state: st !== null && /^[a-z_-]+$/.test(st) ? st : 'unknown',
+    cntlid: cid,
+    subsystemType: await subsystemTypeOf(sysfs, device, nqn, printable(cntrltype ?? null, 32)),
+  };
+}
+
+/** Every controller under `<sysfs>/class/nvme`, natural order; unreadable entries are skipped. */
+export async function listControllers(sysfs: string): Promise<ControllerInfo[]> {
+  const base = path.join(sysfs, 'class', 'nvme');
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(base);
+  } catch (e) {
+    // No nvme class at all: the nvme core module is not loaded, so there are no controllers.
+    if (errnoOf(e) === 'ENOENT') return [];
+    throw new NvmfError('EKERNEL', `cannot list NVMe controllers in ${base}: ${errnoOf(e) ?? String(e)}`, {
+      path: base,
+      errno: errnoOf(e),
+    });
+  }
+  const devices = names.filter((n) => DEVICE_RE.test(n)).sort(naturalCompare);
+  const infos = await Promise.all(devices.map((d) => readController(sysfs, d)));
+  return infos.filter((c): c is ControllerInfo => c !== null);
+}
+
+/**
+ * Block devices of a controller's namespaces. With native multipath the controller holds
+ * hidden per-path disks `nvme<S>c<C>n<H>` and the usable device is the head `nvme<S>n<H>`
+ * (S = subsystem instance, H = head instance, the kernel's naming rule); without it the
+ * controller holds `nvme<C>n<H>` directly.
+ */
+export async function namespaces(sysfs: string, device: string): Promise<string[]> {
+  const instance = assertDevice(device);
+  const dir = controllerDir(sysfs, device);
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(dir);
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR' || errnoOf(e) === 'ELOOP') {
+      throw new NvmfError('ENO_CONTROLLER', `controller ${device} does not exist (no ${dir})`, { device });
+    }
+    throw new NvmfError('EKERNEL', `cannot read ${dir}: ${errnoOf(e) ?? String(e)}`, {
+      device,
+      errno: errnoOf(e),
+    });
+  }
+  const out = new Set<string>();
+  for (const n of names) {
+    const path_ = /^nvme(\d+)c(\d+)n(\d+)$/.exec(n);
+    if (path_ && Number(path_[2]) === instance) {
+      out.add(`nvme${path_[1]}n${path_[3]}`);
+      continue;
+    }
+    const direct = /^nvme(\d+)n(\d+)$/.exec(n);
+    if (direct && Number(direct[1]) === instance) out.add(n);
+  }
+  return [...out].sort(naturalCompare);
+}
+
+/** `<sysfs>/kernel/uevent_seqnum`, read synchronously and validated as a decimal. */
+export function readUeventSeqnum(sysfs: string): number {
+  const p = path.join(sysfs, 'kernel', 'uevent_seqnum');
+  let text: string;
+  try {
+    text = fs.readFileSync(p, 'utf8').trim();
+  } catch (e) {
+    throw new NvmfError('EKERNEL', `cannot read ${p}: ${errnoOf(e) ?? String(e)}; is sysfs mounted there?`, {
+      path: p,
+      errno: errnoOf(e),
+    });
+  }
+  if (!/^\d{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new NvmfError('EKERNEL', `${p} holds "${text.slice(0, 40)}", not a decimal seqnum`, { path: p });
+  }
+  return Number(text);
+}
+
+function exists(p: string): boolean {
+  try {
+    return fs.lstatSync(p, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+export function deviceNodeExists(dev: string, device: string): boolean {
+  assertDevice(device);
+  return exists(path.join(dev, device));
+}
+
+export function blockDeviceExists(dev: string, name: string): boolean {
+  assertBlockName(name);
+  return exists(path.join(dev, name));
+}
