@@ -1,0 +1,165 @@
+import { NvmfError } from '../errors.js';
+
+/**
+ * Names and values of the registry, and their grammar. Every public path goes through
+ * these checks, reads included, so no caller-supplied string can ever become a path
+ * component outside the registry (`../x`, `/etc/passwd`, `nvme1/../../x`).
+ */
+
+/** Kernel instance names: no leading zeros (the kernel never makes `nvme01`), at most 10 digits. */
+export const DEVICE_RE = /^nvme(0|[1-9][0-9]{0,9})$/;
+export const ATTR_RE = /^[A-Za-z0-9_-]{1,64}$/;
+export const MAX_OWNER_BYTES = 64;
+/**
+ * libnvme reads an attribute into a 4096-byte buffer and keeps at most 4095 bytes, so
+ * `value\n` must fit in 4095 bytes for both implementations to see the same value.
+ */
+export const MAX_VALUE_BYTES = 4094;
+/** Largest attribute file we read: a longer file is not one either implementation wrote. */
+export const MAX_FILE_BYTES = MAX_VALUE_BYTES + 2;
+/** Attributes only the library itself writes. */
+export const RESERVED_ATTRS: ReadonlySet<string> = new Set(['seqnum']);
+
+/** A value made visible for an error message: JSON-quoted (control characters escaped), truncated. */
+export function quote(v: unknown): string {
+  if (typeof v !== 'string') return v === undefined ? 'undefined' : (JSON.stringify(v) ?? String(v));
+  const s = v.length > 80 ? `${v.slice(0, 80)}…` : v;
+  // JSON.stringify leaves C1 controls and line separators raw; make them visible too.
+  return JSON.stringify(s).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+export function isDevice(v: unknown): v is string {
+  return typeof v === 'string' && DEVICE_RE.test(v);
+}
+
+export function checkDevice(v: unknown): string {
+  if (!isDevice(v)) {
+    throw new NvmfError(
+      'EINVALID_DEVICE',
+      `invalid device name ${quote(v)}: expected nvmeN with N a kernel instance number without leading zeros (nvme0, nvme12)`,
+      { device: typeof v === 'string' ? v : String(v) },
+    );
+  }
+  return v;
+}
+
+export function isAttr(v: unknown): v is string {
+  return typeof v === 'string' && ATTR_RE.test(v);
+}
+
+export function checkAttr(v: unknown): string {
+  if (!isAttr(v)) {
+    throw new NvmfError(
+      'EINVALID_ATTR',
+      `invalid attribute name ${quote(v)}: expected 1 to 64 characters from A-Z a-z 0-9 _ -`,
+      { attr: typeof v === 'string' ? v : String(v) },
+    );
+  }
+  return v;
+}
+
+/** Caller-writable attribute: valid and not reserved. */
+export function checkWritableAttr(v: unknown): string {
+  const attr = checkAttr(v);
+  if (RESERVED_ATTRS.has(attr)) {
+    throw new NvmfError(
+      'ERESERVED_ATTR',
+      `attribute ${quote(attr)} is reserved: the library stamps it when the entry is created; choose another name`,
+      { attr },
+    );
+  }
+  return attr;
+}
+
+// C0, DEL and C1 controls; lone surrogates (not UTF-8 encodable); line/paragraph separators.
+const OWNER_FORBIDDEN =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029/]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Why `v` is not a valid owner, or null when it is. Pure, so policy code can test it. */
+export function ownerProblem(v: unknown): string | null {
+  if (typeof v !== 'string') return 'it is not a string';
+  if (v.length === 0) return 'it is empty (use disown to remove an owner)';
+  const bytes = Buffer.byteLength(v, 'utf8');
+  if (bytes > MAX_OWNER_BYTES) return `it is ${bytes} bytes long, the limit is ${MAX_OWNER_BYTES}`;
+  if (OWNER_FORBIDDEN.test(v)) return "it contains '/', a control character or invalid UTF-8";
+  return null;
+}
+
+export function isOwner(v: unknown): v is string {
+  return ownerProblem(v) === null;
+}
+
+export function checkOwner(v: unknown): string {
+  const problem = ownerProblem(v);
+  if (problem !== null) {
+    throw new NvmfError(
+      'EINVALID_OWNER',
+      `invalid owner ${quote(v)}: ${problem}; an owner is 1 to ${MAX_OWNER_BYTES} bytes of printable UTF-8 without '/'`,
+      { owner: typeof v === 'string' ? v : String(v) },
+    );
+  }
+  return v as string;
+}
+
+/** Why `v` is not a storable attribute value, or null. */
+export function valueProblem(v: unknown): string | null {
+  if (typeof v !== 'string') return 'it is not a string';
+  if (v.length === 0) return 'it is empty (unset the attribute instead)';
+  const bytes = Buffer.byteLength(v, 'utf8');
+  if (bytes > MAX_VALUE_BYTES) return `it is ${bytes} bytes long, the limit is ${MAX_VALUE_BYTES}`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  if (/[\u0000\n\r]/.test(v)) return 'it contains NUL, CR or newline (an attribute file holds one line)';
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(v))
+    return 'it is not valid UTF-8';
+  return null;
+}
+
+export function checkValue(attr: string, v: unknown): string {
+  const problem = valueProblem(v);
+  if (problem !== null) {
+    throw new NvmfError(
+      'EINVALID_VALUE',
+      `invalid value ${quote(v)} for attribute ${quote(attr)}: ${problem}`,
+      {
+        attr,
+      },
+    );
+  }
+  return v as string;
+}
+
+/** The seqnum stamp as written: decimal digits only. */
+export function parseSeqnum(text: string): number | null {
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(text)) return null;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+export function checkSeqnum(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    throw new NvmfError('EINVALID_VALUE', `invalid seqnum ${quote(v)}: expected a non-negative integer`, {});
+  }
+  return v;
+}
+
+export function instanceOf(device: string): number {
+  return Number(device.slice(4));
+}
+
+/** nvme2 before nvme10; other names after devices, bytewise. */
+export function naturalCompare(a: string, b: string): number {
+  const da = isDevice(a);
+  const db = isDevice(b);
+  if (da && db) return instanceOf(a) - instanceOf(b);
+  if (da !== db) return da ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** libnvme's rule, kept as ours: dot-names and in-flight temp files are never entries or attributes. */
+export function isInternalName(name: string): boolean {
+  return name.startsWith('.') || name.includes('.tmp.');
+}

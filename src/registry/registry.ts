@@ -1,0 +1,581 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { defaultAuditor } from '../audit/default.js';
+import type { AuditEvent, Auditor } from '../audit/event.js';
+import { type ErrorCode, errnoOf, isNvmfError, NvmfError } from '../errors.js';
+import { type Env, type Roots, rootsFromEnv, ueventSeqnumPath } from '../roots.js';
+import {
+  DIR_MODE,
+  ioError,
+  lstatOrNull,
+  makeDir,
+  readAttrFile,
+  removeQuietly,
+  replaceFile,
+  requireDir,
+  uniqueSuffix,
+  writeNewFile,
+} from './fsx.js';
+import { type GcOptions, type GcReport, runGc } from './gc.js';
+import {
+  type ConnectIntent,
+  type ConnectIntentRecord,
+  type ConnectTarget,
+  listIntents,
+  writeIntent,
+} from './intents.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, withDeviceLock } from './lock.js';
+import {
+  checkAttr,
+  checkDevice,
+  checkOwner,
+  checkSeqnum,
+  checkValue,
+  checkWritableAttr,
+  isAttr,
+  isDevice,
+  isInternalName,
+  naturalCompare,
+  ownerProblem,
+  parseSeqnum,
+  quote,
+} from './names.js';
+
+export interface Entry {
+  device: string;
+  /** null = unowned (no owner file, or an empty one). */
+  owner: string | null;
+  /** The uevent seqnum stamped at create; null when absent (an entry from an older writer). */
+  seqnum: number | null;
+  /** The private attributes: everything but `owner` and `seqnum`. */
+  attrs: Record<string, string>;
+  /** The device node exists. */
+  live: boolean;
+  /** Set only by list() when the entry could not be read: treat it as "owner unknown". */
+  error?: { code: ErrorCode; message: string };
+}
+
+export interface RegistryOptions {
+  /** Explicit roots win over env, which wins over the host defaults. */
+  roots?: Partial<Roots>;
+  env?: Env;
+  audit?: Auditor;
+  /** Guard 1: does /dev/nvmeN exist? Default: lstat under the dev root. */
+  deviceNodeExists?: (device: string) => boolean;
+  /** Current /sys/kernel/uevent_seqnum. Default: read it under the sysfs root. */
+  readSeqnum?: () => number;
+  /** Clock in ms (gc ages). */
+  now?: () => number;
+  /** Where the boot id is read; default /proc/sys/kernel/random/boot_id. */
+  bootIdPath?: string;
+  /** How long a writer waits for a device lock before ELOCKED. */
+  lockTimeoutMs?: number;
+}
+
+export interface ClaimOptions {
+  /** undefined = no precondition; null = only if unowned; a string = only if that is the owner. */
+  expect?: string | null;
+  /** Ignore `expect`. */
+  force?: boolean;
+}
+
+export const BOOT_ID_FILE = '.boot_id';
+const DEFAULT_BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
+
+/** Internals gc needs; not part of the public API. */
+export interface RegistryContext {
+  readonly root: string;
+  readonly audit: Auditor;
+  readonly deviceNodeExists: (device: string) => boolean;
+  readonly readSeqnum: () => number;
+  readonly now: () => number;
+  readonly lockTimeoutMs: number;
+  currentBootId(): string | null;
+  readEntryIn(dir: string, device: string): Entry;
+  emit(event: AuditEvent): void;
+}
+
+export class Registry {
+  readonly root: string;
+  readonly roots: Roots;
+  private readonly audit: Auditor;
+  private readonly nodeExists: (device: string) => boolean;
+  private readonly seqnumReader: () => number;
+  private readonly clock: () => number;
+  private readonly bootIdPath: string;
+  private readonly lockTimeoutMs: number;
+  private rootChecked = false;
+
+  private constructor(opts: RegistryOptions) {
+    const fromEnv = rootsFromEnv(opts.env ?? process.env);
+    this.roots = {
+      registry: path.resolve(opts.roots?.registry ?? fromEnv.registry),
+      sysfs: path.resolve(opts.roots?.sysfs ?? fromEnv.sysfs),
+      dev: path.resolve(opts.roots?.dev ?? fromEnv.dev),
+    };
+    this.root = this.roots.registry;
+    this.audit = opts.audit ?? defaultAuditor();
+    const devRoot = this.roots.dev;
+    this.nodeExists = opts.deviceNodeExists ?? ((d) => lstatOrNull(path.join(devRoot, d)) !== null);
+    const seqPath = ueventSeqnumPath(this.roots);
+    this.seqnumReader = opts.readSeqnum ?? (() => readSeqnumFile(seqPath));
+    this.clock = opts.now ?? Date.now;
+    this.bootIdPath = opts.bootIdPath ?? DEFAULT_BOOT_ID_PATH;
+    this.lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  }
+
+  static open(opts: RegistryOptions = {}): Registry {
+    return new Registry(opts);
+  }
+
+  // ---- reads ------------------------------------------------------------------------
+
+  /** One entry, or null when not registered (or no registry yet). */
+  read(device: string): Entry | null {
+    checkDevice(device);
+    if (!this.rootExists()) return null;
+    const dir = path.join(this.root, device);
+    const st = lstatOrNull(dir);
+    if (st === null) return null;
+    requireDir(st, dir, 'entry', { device });
+    return this.readEntryIn(dir, device);
+  }
+
+  /** One attribute (owner and seqnum included), or null when absent or empty. */
+  readAttr(device: string, attr: string): string | null {
+    checkDevice(device);
+    checkAttr(attr);
+    if (!this.rootExists()) return null;
+    const dir = path.join(this.root, device);
+    const st = lstatOrNull(dir);
+    if (st === null) return null;
+    requireDir(st, dir, 'entry', { device });
+    return readAttrFile(path.join(dir, attr), { device, attr });
+  }
+
+  /** All entries, live (device node exists) and stale, in natural order. Unreadable ones carry `error`. */
+  list(): { live: Entry[]; stale: Entry[] } {
+    const live: Entry[] = [];
+    const stale: Entry[] = [];
+    if (!this.rootExists()) return { live, stale };
+    let dirents: fs.Dirent[];
+    try {
+      dirents = fs.readdirSync(this.root, { withFileTypes: true });
+    } catch (e) {
+      throw ioError(e, `cannot list registry ${quote(this.root)}`);
+    }
+    const names: string[] = [];
+    const kinds = new Map<string, fs.Dirent>();
+    for (const d of dirents) {
+      if (isInternalName(d.name) || !isDevice(d.name)) continue;
+      names.push(d.name);
+      kinds.set(d.name, d);
+    }
+    names.sort(naturalCompare);
+    for (const device of names) {
+      const d = kinds.get(device)!;
+      const dir = path.join(this.root, device);
+      let entry: Entry;
+      try {
+        // d_type from the same readdir stands in for an lstat; only other types pay for one.
+        if (!d.isDirectory()) {
+          const st = lstatOrNull(dir);
+          if (st === null) continue;
+          requireDir(st, dir, 'entry', { device });
+        }
+        entry = this.readEntryIn(dir, device);
+      } catch (e) {
+        if (!isNvmfError(e)) throw e;
+        entry = {
+          device,
+          owner: null,
+          seqnum: null,
+          attrs: {},
+          live: this.nodeExists(device),
+          error: { code: e.code, message: e.message },
+        };
+      }
+      (entry.live ? live : stale).push(entry);
+    }
+    return { live, stale };
+  }
+
+  // ---- writes -----------------------------------------------------------------------
+
+  /**
+   * Create the entry of a controller the kernel just made: built whole in a hidden temp
+   * directory and renamed into place. Whatever was there (a stale entry of a recycled
+   * instance) is replaced.
+   */
+  create(device: string, init: { owner: string | null; seqnum: number }): Entry {
+    checkDevice(device);
+    const owner = init.owner === null ? null : checkOwner(init.owner);
+    const seqnum = checkSeqnum(init.seqnum);
+    this.ensureRoot();
+    const dir = path.join(this.root, device);
+    let prev: Entry | null = null;
+    let replaced = false;
+    this.locked(device, () => {
+      const tmp = path.join(this.root, `.${device}.tmp.${uniqueSuffix()}`);
+      try {
+        makeDir(tmp);
+        if (owner !== null) writeNewFile(path.join(tmp, 'owner'), owner);
+        writeNewFile(path.join(tmp, 'seqnum'), String(seqnum));
+        const st = lstatOrNull(dir);
+        if (st !== null) {
+          requireDir(st, dir, 'entry', { device });
+          try {
+            prev = this.readEntryIn(dir, device);
+          } catch {
+            prev = null;
+          }
+          // rename() cannot replace a non-empty directory, so the old entry steps aside first.
+          const trash = path.join(this.root, `.${device}.trash.${uniqueSuffix()}`);
+          fs.renameSync(dir, trash);
+          replaced = true;
+          fs.renameSync(tmp, dir);
+          removeQuietly(trash);
+        } else {
+          fs.renameSync(tmp, dir);
+        }
+      } catch (e) {
+        removeQuietly(tmp);
+        throw ioError(e, `cannot create entry ${device}`, { device });
+      }
+    });
+    const before = prev as Entry | null;
+    this.emit({
+      action: 'entry-created',
+      device,
+      owner,
+      seqnum,
+      ...(replaced
+        ? { prevOwner: before?.owner ?? null, reason: 'replaced a stale entry of a recycled instance' }
+        : {}),
+    });
+    return { device, owner, seqnum, attrs: {}, live: this.nodeExists(device) };
+  }
+
+  /** Set one private attribute (or `owner`, validated as one); `seqnum` is reserved. */
+  setAttr(device: string, attr: string, value: string): void {
+    checkDevice(device);
+    checkWritableAttr(attr);
+    if (attr === 'owner') {
+      this.claim(device, value);
+      return;
+    }
+    checkValue(attr, value);
+    this.ensureRoot();
+    this.locked(device, () => {
+      const dir = this.requireEntry(device);
+      try {
+        replaceFile(dir, attr, value);
+      } catch (e) {
+        throw ioError(e, `cannot set ${attr} of ${device}`, { device, attr });
+      }
+    });
+    // The value is the writer's private business and may be sensitive: the name only.
+    this.emit({ action: 'attr-set', device, extra: { attr } });
+  }
+
+  /** Remove one private attribute (or `owner` = disown). Returns whether it existed. */
+  unsetAttr(device: string, attr: string): boolean {
+    checkDevice(device);
+    checkWritableAttr(attr);
+    if (attr === 'owner') return this.disown(device).prevOwner !== null;
+    if (!this.rootExists()) return false;
+    const existed = this.locked(device, () => {
+      const dir = this.requireEntry(device);
+      try {
+        fs.unlinkSync(path.join(dir, attr));
+        return true;
+      } catch (e) {
+        if (errnoOf(e) === 'ENOENT') return false;
+        throw ioError(e, `cannot unset ${attr} of ${device}`, { device, attr });
+      }
+    });
+    if (existed) this.emit({ action: 'attr-unset', device, extra: { attr } });
+    return existed;
+  }
+
+  /**
+   * Compare-and-set the owner under the device lock. The owner file is replaced by
+   * rename, so neither the entry nor the owner is ever briefly absent. The seqnum stamp
+   * is left as it is.
+   */
+  claim(device: string, owner: string, opts: ClaimOptions = {}): { prevOwner: string | null } {
+    checkDevice(device);
+    checkOwner(owner);
+    const expect = opts.expect === undefined || opts.expect === null ? opts.expect : checkOwner(opts.expect);
+    this.ensureRoot();
+    const prevOwner = this.locked(device, () => {
+      const dir = this.requireEntry(device);
+      const current = this.currentOwner(dir, device);
+      if (!opts.force && expect !== undefined && current !== expect) throw conflict(device, current, expect);
+      if (current !== owner) {
+        try {
+          replaceFile(dir, 'owner', owner);
+        } catch (e) {
+          throw ioError(e, `cannot set the owner of ${device}`, { device });
+        }
+      }
+      return current;
+    });
+    if (prevOwner === null) this.emit({ action: 'claim', device, owner, prevOwner });
+    else if (prevOwner !== owner) this.emit({ action: 'owner-changed', device, owner, prevOwner });
+    return { prevOwner };
+  }
+
+  /** Remove the owner. A missing entry is already unowned. */
+  disown(device: string, opts: { expect?: string | null } = {}): { prevOwner: string | null } {
+    checkDevice(device);
+    const expect = opts.expect === undefined || opts.expect === null ? opts.expect : checkOwner(opts.expect);
+    if (!this.rootExists()) {
+      if (typeof expect === 'string') throw conflict(device, null, expect);
+      return { prevOwner: null };
+    }
+    const prevOwner = this.locked(device, () => {
+      const dir = path.join(this.root, device);
+      const st = lstatOrNull(dir);
+      if (st === null) {
+        if (typeof expect === 'string') throw conflict(device, null, expect);
+        return null;
+      }
+      requireDir(st, dir, 'entry', { device });
+      const current = this.currentOwner(dir, device);
+      if (expect !== undefined && current !== expect) throw conflict(device, current, expect);
+      if (current !== null) {
+        try {
+          fs.unlinkSync(path.join(dir, 'owner'));
+        } catch (e) {
+          if (errnoOf(e) !== 'ENOENT') throw ioError(e, `cannot disown ${device}`, { device });
+        }
+      }
+      return current;
+    });
+    if (prevOwner !== null) this.emit({ action: 'disown', device, prevOwner, owner: null });
+    return { prevOwner };
+  }
+
+  /** Delete the entry: rename to a hidden trash sibling, then purge. Returns whether it existed. */
+  delete(device: string): boolean {
+    checkDevice(device);
+    if (!this.rootExists()) return false;
+    let prevOwner: string | null = null;
+    const existed = this.locked(device, () => {
+      const dir = path.join(this.root, device);
+      const st = lstatOrNull(dir);
+      if (st === null) return false;
+      requireDir(st, dir, 'entry', { device });
+      try {
+        prevOwner = this.currentOwner(dir, device);
+      } catch {
+        prevOwner = null;
+      }
+      const trash = path.join(this.root, `.${device}.trash.${uniqueSuffix()}`);
+      try {
+        fs.renameSync(dir, trash);
+      } catch (e) {
+        throw ioError(e, `cannot delete entry ${device}`, { device });
+      }
+      removeQuietly(trash);
+      return true;
+    });
+    if (existed) this.emit({ action: 'entry-removed', device, prevOwner });
+    return existed;
+  }
+
+  gc(opts: GcOptions = {}): GcReport {
+    return runGc(this.context(), opts);
+  }
+
+  // ---- connect intents --------------------------------------------------------------
+
+  /** Announce a connect before writing to /dev/nvme-fabrics; end() it once the entry is written. */
+  beginConnect(target: ConnectTarget, owner: string): ConnectIntent {
+    checkOwner(owner);
+    this.ensureRoot();
+    try {
+      return writeIntent(this.root, target, owner, this.clock());
+    } catch (e) {
+      throw ioError(e, `cannot record the connect intent in ${quote(this.root)}`);
+    }
+  }
+
+  /** Intents whose writer is still running. */
+  liveIntents(): ConnectIntentRecord[] {
+    if (!this.rootExists()) return [];
+    return listIntents(this.root, true);
+  }
+
+  // ---- internals --------------------------------------------------------------------
+
+  private context(): RegistryContext {
+    return {
+      root: this.root,
+      audit: this.audit,
+      deviceNodeExists: this.nodeExists,
+      readSeqnum: this.seqnumReader,
+      now: this.clock,
+      lockTimeoutMs: this.lockTimeoutMs,
+      currentBootId: () => this.currentBootId(),
+      readEntryIn: (dir, device) => this.readEntryIn(dir, device),
+      emit: (event) => this.emit(event),
+    };
+  }
+
+  private emit(event: AuditEvent): void {
+    try {
+      this.audit.record(event);
+    } catch {
+      // an auditor must not undo a change that is already visible
+    }
+  }
+
+  private locked<T>(device: string, fn: () => T): T {
+    return withDeviceLock(this.root, device, fn, this.lockTimeoutMs);
+  }
+
+  /** Root present and a real directory? Missing = no registry yet. */
+  private rootExists(): boolean {
+    const st = lstatOrNull(this.root);
+    if (st === null) return false;
+    requireDir(st, this.root, 'registry root');
+    return true;
+  }
+
+  /** Writers: the root exists (created 0755 and stamped with the boot id if it did not). */
+  private ensureRoot(): void {
+    const st = lstatOrNull(this.root);
+    if (st !== null) {
+      requireDir(st, this.root, 'registry root');
+      if (!this.rootChecked) {
+        this.rootChecked = true;
+        if (lstatOrNull(path.join(this.root, BOOT_ID_FILE)) === null) this.stampBootId();
+      }
+      return;
+    }
+    try {
+      fs.mkdirSync(this.root, { recursive: true, mode: DIR_MODE });
+      fs.chmodSync(this.root, DIR_MODE);
+    } catch (e) {
+      throw ioError(e, `cannot create registry root ${quote(this.root)}`);
+    }
+    this.rootChecked = true;
+    this.stampBootId();
+  }
+
+  private stampBootId(): void {
+    const id = this.currentBootId();
+    if (id === null) return;
+    try {
+      replaceFile(this.root, BOOT_ID_FILE, id);
+    } catch (e) {
+      throw ioError(e, `cannot stamp the boot id in ${quote(this.root)}`);
+    }
+  }
+
+  private currentBootId(): string | null {
+    try {
+      const id = fs.readFileSync(this.bootIdPath, 'utf8').trim();
+      return id === '' ? null : id;
+    } catch {
+      return null;
+    }
+  }
+
+  private requireEntry(device: string): string {
+    const dir = path.join(this.root, device);
+    const st = lstatOrNull(dir);
+    if (st === null) {
+      throw new NvmfError(
+        'ENOT_REGISTERED',
+        `${device} has no registry entry; it is created when the controller is connected`,
+        {
+          device,
+        },
+      );
+    }
+    requireDir(st, dir, 'entry', { device });
+    return dir;
+  }
+
+  private currentOwner(dir: string, device: string): string | null {
+    const owner = readAttrFile(path.join(dir, 'owner'), { device, attr: 'owner' });
+    if (owner === null || owner === '') return null;
+    const problem = ownerProblem(owner);
+    if (problem !== null) {
+      throw new NvmfError(
+        'EINVALID_OWNER',
+        `the owner of ${device} on disk, ${quote(owner)}, is invalid: ${problem}`,
+        {
+          device,
+        },
+      );
+    }
+    return owner;
+  }
+
+  private readEntryIn(dir: string, device: string): Entry {
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') {
+        throw new NvmfError('ENOT_REGISTERED', `${device} disappeared while being read`, { device });
+      }
+      throw ioError(e, `cannot read entry ${device}`, { device });
+    }
+    let owner: string | null = null;
+    let seqnum: number | null = null;
+    const attrs: Record<string, string> = {};
+    for (const name of names.sort()) {
+      // Names outside our grammar cannot be addressed through the API; leave them to their writer.
+      if (isInternalName(name) || !isAttr(name)) continue;
+      if (name === 'owner') {
+        owner = this.currentOwner(dir, device);
+        continue;
+      }
+      const value = readAttrFile(path.join(dir, name), { device, attr: name });
+      if (value === null) continue;
+      if (name === 'seqnum') {
+        seqnum = parseSeqnum(value);
+        if (seqnum === null) {
+          throw new NvmfError(
+            'EINVALID_VALUE',
+            `the seqnum stamp of ${device}, ${quote(value)}, is not a decimal number`,
+            {
+              device,
+            },
+          );
+        }
+        continue;
+      }
+      attrs[name] = value;
+    }
+    return { device, owner, seqnum, attrs, live: this.nodeExists(device) };
+  }
+}
+
+function conflict(device: string, current: string | null, expected: string | null): NvmfError {
+  const cur = current === null ? 'unowned' : `owned by ${quote(current)}`;
+  const exp = expected === null ? 'unowned' : `owned by ${quote(expected)}`;
+  return new NvmfError('EOWNER_CONFLICT', `${device} is ${cur}, expected ${exp}; use force to override`, {
+    device,
+    owner: current,
+    expected,
+  });
+}
+
+function readSeqnumFile(p: string): number {
+  let text: string;
+  try {
+    text = fs.readFileSync(p, 'utf8').trim();
+  } catch (e) {
+    throw ioError(e, `cannot read the uevent seqnum ${quote(p)}`);
+  }
+  const n = parseSeqnum(text);
+  if (n === null)
+    throw new NvmfError('EIO', `uevent seqnum ${quote(p)} holds ${quote(text)}, not a number`, {});
+  return n;
+}
