@@ -1,18 +1,22 @@
+import { createAuditor, sinkChain, sinkChainOptionsFromEnv } from './auditor.js';
 import type { AuditEvent, Auditor } from './event.js';
 
 /**
- * The auditor the library uses when the caller passes none. The audit module replaces the
- * body with its journald-first sink chain; the contract is only this function's signature.
- * Until then records go to stderr as JSON lines, so none is lost.
+ * The auditor the library uses when the caller passes none: journald if this host has a
+ * journal socket (native protocol, `logger --journald` as fallback), JSON lines on stderr
+ * otherwise, chosen on the first record (`NVMF_AUDIT_SINK`, `NVMF_JOURNAL_SOCKET` override).
+ * One per process: every part of the process speaks with the same voice.
  */
+let shared: Auditor | null = null;
+
 export function defaultAuditor(): Auditor {
-  return {
+  if (shared) return shared;
+  let inner: Auditor | null = null;
+  shared = {
     record(event: AuditEvent): void {
-      try {
-        process.stderr.write(`${JSON.stringify({ SYSLOG_IDENTIFIER: 'nvmf-registry', pid: process.pid, ...event })}\n`);
-      } catch {
-        // stderr closed: nothing left to tell
-      }
+      inner ??= createAuditor({ sinks: sinkChain(sinkChainOptionsFromEnv(process.env)) });
+      inner.record(event);
     },
   };
+  return shared;
 }
