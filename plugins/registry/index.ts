@@ -1,4 +1,5 @@
 import type { NvmfPlugin } from '../../src/cli/plugin.js';
+import { registerRegistryGroup } from './commands/index.js';
 import { addOwnerOptions, resolveOwner } from './owner-options.js';
 
 /**
@@ -8,6 +9,7 @@ import { addOwnerOptions, resolveOwner } from './owner-options.js';
  */
 const plugin: NvmfPlugin = {
   name: 'registry',
+  commands: registerRegistryGroup,
   extendCommand(name, command) {
     if (name === 'connect' || name === 'connect-all' || name === 'discover') addOwnerOptions(command);
   },

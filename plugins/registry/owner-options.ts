@@ -1,5 +1,5 @@
-import { Option } from 'commander';
 import type { Command } from 'commander';
+import { Option } from 'commander';
 import { NvmfError } from '../../src/errors.js';
 import { checkOwner } from '../../src/registry/names.js';
 
@@ -17,7 +17,12 @@ export function resolveOwner(opts: { owner?: unknown; nbft?: unknown }): string 
 
 export function addOwnerOptions(cmd: Command): void {
   cmd.addOption(
-    new Option('--owner <name>', 'record NAME as the orchestrator owning the controller(s); --owner= disowns on reuse'),
+    new Option(
+      '--owner <name>',
+      'record NAME as the orchestrator owning the controller(s); --owner= disowns on reuse',
+    ),
   );
-  cmd.addOption(new Option('--nbft', 'the controller(s) belong to the boot firmware table: owner "nbft" unless --owner'));
+  cmd.addOption(
+    new Option('--nbft', 'the controller(s) belong to the boot firmware table: owner "nbft" unless --owner'),
+  );
 }

@@ -29,7 +29,11 @@ function isKnown(name: string): name is KnownPlugin {
  * parsed config file. `NVMF_PLUGINS` is a comma-separated list of names, `none` or empty for
  * none. The file says `{"plugins": {"registry": {"enabled": false}}}`.
  */
-export function resolveEnabledPlugins(envValue: string | undefined, file: unknown, fileName: string): KnownPlugin[] {
+export function resolveEnabledPlugins(
+  envValue: string | undefined,
+  file: unknown,
+  fileName: string,
+): KnownPlugin[] {
   if (envValue !== undefined) {
     const names = envValue
       .split(',')
@@ -49,14 +53,20 @@ export function resolveEnabledPlugins(envValue: string | undefined, file: unknow
   const enabled = new Set<KnownPlugin>(DEFAULT_ENABLED);
   if (file === undefined) return [...enabled];
   if (typeof file !== 'object' || file === null || Array.isArray(file)) {
-    throw new NvmfError('ECONFIG', `${fileName} must hold a JSON object like {"plugins":{"registry":{"enabled":true}}}`, {
-      file: fileName,
-    });
+    throw new NvmfError(
+      'ECONFIG',
+      `${fileName} must hold a JSON object like {"plugins":{"registry":{"enabled":true}}}`,
+      {
+        file: fileName,
+      },
+    );
   }
   const plugins = (file as Record<string, unknown>)['plugins'];
   if (plugins === undefined) return [...enabled];
   if (typeof plugins !== 'object' || plugins === null || Array.isArray(plugins)) {
-    throw new NvmfError('ECONFIG', `"plugins" in ${fileName} must be an object keyed by plugin name`, { file: fileName });
+    throw new NvmfError('ECONFIG', `"plugins" in ${fileName} must be an object keyed by plugin name`, {
+      file: fileName,
+    });
   }
   for (const [name, conf] of Object.entries(plugins as Record<string, unknown>)) {
     if (!isKnown(name)) {
@@ -66,7 +76,8 @@ export function resolveEnabledPlugins(envValue: string | undefined, file: unknow
         { file: fileName, plugin: name },
       );
     }
-    const on = typeof conf === 'object' && conf !== null ? (conf as Record<string, unknown>)['enabled'] : undefined;
+    const on =
+      typeof conf === 'object' && conf !== null ? (conf as Record<string, unknown>)['enabled'] : undefined;
     if (typeof on !== 'boolean') {
       throw new NvmfError('ECONFIG', `plugins.${name}.enabled in ${fileName} must be true or false`, {
         file: fileName,
@@ -90,9 +101,13 @@ export function enabledPlugins(env: Env): KnownPlugin[] {
     else if (e instanceof SyntaxError) {
       throw new NvmfError('ECONFIG', `${file} is not valid JSON (${e.message}); fix or remove it`, { file });
     } else {
-      throw new NvmfError('ECONFIG', `cannot read ${file} (${errnoOf(e) ?? String(e)}); fix its permissions or remove it`, {
-        file,
-      });
+      throw new NvmfError(
+        'ECONFIG',
+        `cannot read ${file} (${errnoOf(e) ?? String(e)}); fix its permissions or remove it`,
+        {
+          file,
+        },
+      );
     }
   }
   return resolveEnabledPlugins(env['NVMF_PLUGINS'], parsed, file);

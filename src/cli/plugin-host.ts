@@ -1,6 +1,6 @@
 import type { ControllerInfo } from '../kernel/port.js';
-import type { CliContext } from './context.js';
 import { enabledPlugins, type KnownPlugin } from './config.js';
+import type { CliContext } from './context.js';
 import type {
   ConnectOperation,
   ConnectOutcome,
@@ -29,14 +29,21 @@ export function createPluginHost(plugins: readonly NvmfPlugin[]): PluginHost {
     async afterConnect(op: ConnectOperation, outcome: ConnectOutcome, ctx: CliContext): Promise<void> {
       for (const p of plugins) await p.afterConnect?.(op, outcome, ctx);
     },
-    async checkDiscoveryController(c: ControllerInfo, op: ConnectOperation, ctx: CliContext): Promise<DiscoveryUse> {
+    async checkDiscoveryController(
+      c: ControllerInfo,
+      op: ConnectOperation,
+      ctx: CliContext,
+    ): Promise<DiscoveryUse> {
       for (const p of plugins) {
         const r = await p.checkDiscoveryController?.(c, op, ctx);
         if (r !== undefined && !r.use) return r;
       }
       return { use: true };
     },
-    async planDisconnectAll(req: DisconnectAllRequest, ctx: CliContext): Promise<DisconnectAllPlan | undefined> {
+    async planDisconnectAll(
+      req: DisconnectAllRequest,
+      ctx: CliContext,
+    ): Promise<DisconnectAllPlan | undefined> {
       for (const p of plugins) {
         const plan = await p.planDisconnectAll?.(req, ctx);
         if (plan !== undefined) return plan;

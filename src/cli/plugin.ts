@@ -3,7 +3,13 @@ import type { ControllerInfo } from '../kernel/port.js';
 import type { CliContext } from './context.js';
 
 /** Core commands a plugin may add options to. */
-export type CoreCommandName = 'connect' | 'connect-all' | 'discover' | 'disconnect' | 'disconnect-all' | 'list';
+export type CoreCommandName =
+  | 'connect'
+  | 'connect-all'
+  | 'discover'
+  | 'disconnect'
+  | 'disconnect-all'
+  | 'list';
 
 /** A connect-like operation as the core command sees it, before it calls the engine. */
 export interface ConnectOperation {
@@ -92,6 +98,10 @@ export interface PluginHost {
   isEnabled(name: string): boolean;
   beforeConnect(op: ConnectOperation, ctx: CliContext): Promise<void>;
   afterConnect(op: ConnectOperation, outcome: ConnectOutcome, ctx: CliContext): Promise<void>;
-  checkDiscoveryController(controller: ControllerInfo, op: ConnectOperation, ctx: CliContext): Promise<DiscoveryUse>;
+  checkDiscoveryController(
+    controller: ControllerInfo,
+    op: ConnectOperation,
+    ctx: CliContext,
+  ): Promise<DiscoveryUse>;
   planDisconnectAll(req: DisconnectAllRequest, ctx: CliContext): Promise<DisconnectAllPlan | undefined>;
 }

@@ -1,8 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
-import type { CliContext } from './context.js';
 import type { CommandModule } from './command.js';
-import type { CoreCommandName } from './plugin.js';
+import type { CliContext } from './context.js';
 import { OUTPUT_FORMATS } from './output.js';
+import type { CoreCommandName } from './plugin.js';
 
 const CORE_COMMANDS: readonly CoreCommandName[] = [
   'connect',
@@ -40,9 +40,16 @@ export function buildProgram(ctx: CliContext, modules: readonly CommandModule[],
     .showHelpAfterError('(run with --help for usage)')
     .version(version, '--version', 'print the version and exit')
     .addOption(
-      new Option('-o, --output-format <format>', 'output format').choices([...OUTPUT_FORMATS]).default('normal'),
+      new Option('-o, --output-format <format>', 'output format')
+        .choices([...OUTPUT_FORMATS])
+        .default('normal'),
     )
-    .option('-v, --verbose', 'more detail (list: Orchestrator column; registry list: seqnum)', (_v, prev: number) => prev + 1, 0)
+    .option(
+      '-v, --verbose',
+      'more detail (list: Orchestrator column; registry list: seqnum)',
+      (_v, prev: number) => prev + 1,
+      0,
+    )
     .addHelpText('after', EXAMPLES)
     .helpCommand(false);
 
@@ -60,6 +67,9 @@ export function buildProgram(ctx: CliContext, modules: readonly CommandModule[],
 export function isCommanderSuccess(e: unknown): boolean {
   return (
     e instanceof CommanderError &&
-    (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' || e.exitCode === 0)
+    (e.code === 'commander.helpDisplayed' ||
+      e.code === 'commander.version' ||
+      e.code === 'commander.help' ||
+      e.exitCode === 0)
   );
 }

@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../../../src/cli/context.js';
+
+export function register(parent: Command, ctx: CliContext): void {
+  parent
+    .command('list')
+    .description('list registry entries of existing controllers (with --all also stale ones)')
+    .option('--all', 'include stale entries (controller gone, udev cleanup pending or missed)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  nvmf registry list\n  nvmf registry list --all -v\n  nvmf registry list -o json',
+    )
+    .action(async (opts: { all?: boolean }) => {
+      const { openRegistry } = await import('../open.js');
+      const { renderTable } = await import('../../../src/cli/output.js');
+      const reg = await openRegistry(ctx, false);
+      const { live, stale } = reg.list();
+      const entries = opts.all ? [...live, ...stale] : live;
+      const json = {
+        entries: entries.map((e) => ({
+          device: e.device,
+          owner: e.owner,
+          seqnum: e.seqnum,
+          attrs: e.attrs,
+          live: e.live,
+          ...(e.error ? { error: e.error.message } : {}),
+        })),
+      };
+      ctx.result(json, () => {
+        const verbose = ctx.verbose() > 0;
+        const header = [
+          'Device',
+          'Owner',
+          ...(verbose ? ['Seqnum'] : []),
+          ...(opts.all ? ['State'] : []),
+          'Attributes',
+        ];
+        const rows = entries.map((e) => [
+          e.device,
+          e.error ? '?' : (e.owner ?? '-'),
+          ...(verbose ? [e.seqnum === null ? '-' : String(e.seqnum)] : []),
+          ...(opts.all ? [e.live ? 'live' : 'stale'] : []),
+          Object.entries(e.attrs)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(','),
+        ]);
+        return renderTable(header, rows);
+      });
+      for (const e of entries) if (e.error) ctx.note(`warning: ${e.device}: ${e.error.message}`);
+      if (!opts.all && stale.length > 0) {
+        ctx.note(
+          `${stale.length} stale entr${stale.length === 1 ? 'y' : 'ies'} hidden; see them with --all, remove them with 'nvmf registry gc'`,
+        );
+      }
+    });
+}

@@ -1,0 +1,16 @@
+import type { Auditor } from '../../src/audit/event.js';
+import type { CliContext } from '../../src/cli/context.js';
+import { Registry } from '../../src/registry/registry.js';
+
+/** Reads record nothing, so they need no audit sink (and do not load one). */
+const READ_ONLY: Auditor = { record() {} };
+
+/**
+ * The registry at the CLI's roots (the sim kernel's with `NVMF_KERNEL=sim:DIR`). `mutating`
+ * loads the audit sink chain; read-only commands skip it to start fast.
+ */
+export async function openRegistry(ctx: CliContext, mutating: boolean): Promise<Registry> {
+  const roots = await ctx.roots();
+  const audit = mutating ? await ctx.auditor() : READ_ONLY;
+  return Registry.open({ roots, audit });
+}

@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('list')
+    .description('list NVMe controllers; -v adds the Orchestrator column (registry owner)')
+    .addHelpText(
+      'after',
+      `
+Orchestrator column (-v): the registry owner, '-' for an unowned fabrics controller,
+'kernel' for PCIe and other local controllers (never disconnected by disconnect-all).
+
+Examples:
+  nvmf list
+  nvmf list -v
+  nvmf list -o json`,
+    )
+    .action(async () => {
+      const { listControllers } = await import('../list-controllers.js');
+      const { renderTable } = await import('../output.js');
+      const rows = await listControllers(ctx);
+      ctx.result({ controllers: rows }, () => {
+        const verbose = ctx.verbose() > 0;
+        const header = [
+          'Device',
+          'Transport',
+          'Address',
+          'Subsystem',
+          'State',
+          ...(verbose ? ['Orchestrator'] : []),
+        ];
+        return renderTable(
+          header,
+          rows.map((r) => [
+            r.device,
+            r.transport,
+            r.address === '' ? '-' : r.address,
+            r.subsysnqn,
+            r.state,
+            ...(verbose ? [r.fabrics ? (r.owner ?? '-') : 'kernel'] : []),
+          ]),
+        );
+      });
+    });
+}
