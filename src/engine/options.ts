@@ -542,58 +542,51 @@ export function redactOptions(opts: ConnectOptions): Record<string, string | num
 
 /**
  * What makes two connects reach the same controller, in the shape the registry's connect
- * intents record (`subsysnqn` is the kernel's name for `nqn`). Unset host fields match any.
+ * intents record (`subsysnqn` is the kernel's name for `nqn`). Absent fields match anything.
  */
 export interface TargetIdentity {
   transport: Transport;
-  traddr: string | null;
-  trsvcid: string | null;
   subsysnqn: string;
-  hostnqn: string | null;
-  host_traddr: string | null;
-  host_iface: string | null;
+  traddr?: string;
+  trsvcid?: string;
+  hostnqn?: string;
+  host_traddr?: string;
+  host_iface?: string;
 }
 
 export function targetIdentity(opts: ConnectOptions): TargetIdentity {
-  return {
-    transport: opts.transport,
-    traddr: opts.traddr === undefined ? null : normalizeAddr(opts.traddr),
-    trsvcid: opts.trsvcid ?? null,
-    subsysnqn: opts.nqn,
-    hostnqn: opts.hostnqn ?? null,
-    host_traddr: opts.host_traddr === undefined ? null : normalizeAddr(opts.host_traddr),
-    host_iface: opts.host_iface ?? null,
-  };
+  const t: TargetIdentity = { transport: opts.transport, subsysnqn: opts.nqn };
+  if (opts.traddr !== undefined) t.traddr = opts.traddr.toLowerCase();
+  if (opts.trsvcid !== undefined) t.trsvcid = opts.trsvcid;
+  if (opts.hostnqn !== undefined) t.hostnqn = opts.hostnqn;
+  if (opts.host_traddr !== undefined) t.host_traddr = opts.host_traddr.toLowerCase();
+  if (opts.host_iface !== undefined) t.host_iface = opts.host_iface;
+  return t;
 }
 
-function normalizeAddr(a: string): string {
-  return a.toLowerCase();
-}
-
-/** A controller's identity as sysfs shows it, for matching against a TargetIdentity. */
+/** A controller as sysfs shows it (the kernel port's ControllerInfo fits). */
 export interface ObservedTarget {
   transport: string;
   subsysnqn: string;
-  hostnqn: string | null;
-  traddr?: string | undefined;
-  trsvcid?: string | undefined;
-  host_traddr?: string | undefined;
-  host_iface?: string | undefined;
+  hostnqn?: string | null;
+  address: { traddr?: string; trsvcid?: string; host_traddr?: string; host_iface?: string };
 }
 
 /**
- * Whether an existing controller is the one a connect to `t` would reach (the kernel's own
- * duplicate test: transport, address, port and subsystem; host fields only when both sides
- * name them).
+ * Whether an existing controller is the one a connect to `t` would reach: the kernel's own
+ * duplicate test (transport, subsystem, address, port), host fields only when both sides
+ * name them.
  */
 export function targetMatches(t: TargetIdentity, c: ObservedTarget): boolean {
   if (c.transport !== t.transport || c.subsysnqn !== t.subsysnqn) return false;
-  if ((t.traddr ?? '') !== normalizeAddr(c.traddr ?? '')) return false;
-  if (t.trsvcid !== null && c.trsvcid !== undefined && t.trsvcid !== c.trsvcid) return false;
-  if (t.hostnqn !== null && c.hostnqn !== null && t.hostnqn !== c.hostnqn) return false;
-  if (t.host_traddr !== null && c.host_traddr !== undefined && t.host_traddr !== normalizeAddr(c.host_traddr))
+  if ((t.traddr ?? '') !== (c.address.traddr ?? '').toLowerCase()) return false;
+  const both = (a: string | undefined, b: string | null | undefined) =>
+    a !== undefined && a !== '' && b !== undefined && b !== null && b !== '';
+  if (both(t.trsvcid, c.address.trsvcid) && t.trsvcid !== c.address.trsvcid) return false;
+  if (both(t.hostnqn, c.hostnqn) && t.hostnqn !== c.hostnqn) return false;
+  if (both(t.host_traddr, c.address.host_traddr) && t.host_traddr !== c.address.host_traddr?.toLowerCase())
     return false;
-  if (t.host_iface !== null && c.host_iface !== undefined && t.host_iface !== c.host_iface) return false;
+  if (both(t.host_iface, c.address.host_iface) && t.host_iface !== c.address.host_iface) return false;
   return true;
 }
 

@@ -342,18 +342,15 @@ describe('redaction', () => {
 describe('targetIdentity', () => {
   const t = targetIdentity(parseConnectOptions({ ...tcp, traddr: 'FE80::1' }));
   it('normalizes and matches the controller sysfs shows', () => {
-    expect(t).toEqual({
+    expect(t).toEqual({ transport: 'tcp', traddr: 'fe80::1', trsvcid: '4420', subsysnqn: NQN });
+    const seen = {
       transport: 'tcp',
-      traddr: 'fe80::1',
-      trsvcid: '4420',
       subsysnqn: NQN,
-      hostnqn: null,
-      host_traddr: null,
-      host_iface: null,
-    });
-    const seen = { transport: 'tcp', subsysnqn: NQN, hostnqn: HOSTNQN, traddr: 'fe80::1', trsvcid: '4420' };
+      hostnqn: HOSTNQN,
+      address: { traddr: 'FE80::1', trsvcid: '4420' },
+    };
     expect(targetMatches(t, seen)).toBe(true);
-    expect(targetMatches(t, { ...seen, trsvcid: '4421' })).toBe(false);
+    expect(targetMatches(t, { ...seen, address: { traddr: 'fe80::1', trsvcid: '4421' } })).toBe(false);
     expect(targetMatches(t, { ...seen, subsysnqn: `${NQN}x` })).toBe(false);
     expect(targetMatches({ ...t, hostnqn: 'nqn.2024-01.io.other:h' }, seen)).toBe(false);
   });

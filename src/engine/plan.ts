@@ -1,0 +1,98 @@
+import { NvmfError } from '../errors.js';
+import type { ControllerInfo } from '../kernel/port.js';
+import { type ConnectIntentRecord, intentMatches } from '../registry/intents.js';
+import { checkOwner } from '../registry/names.js';
+
+/**
+ * The disconnect-all policy (DESIGN §5's table), pure: a snapshot in, an action and a reason
+ * per controller out. Execution lives in disconnect-all.ts.
+ */
+
+export interface DisconnectAllPolicy {
+  /** `--owner X`: only controllers owned by X. */
+  owner?: string;
+  /** `--force`: every fabrics controller, owned or not. */
+  force?: boolean;
+  /** Only controllers of these transports (`-t tcp`). */
+  transports?: readonly string[];
+}
+
+/** What the plan needs of a registry entry; `error` set = the entry could not be read. */
+export interface PlanEntry {
+  device: string;
+  owner: string | null;
+  error?: { message: string };
+}
+
+export interface PlanItem {
+  device: string;
+  transport: string;
+  owner: string | null;
+  action: 'disconnect' | 'skip';
+  reason: string;
+}
+
+export function checkPolicy(policy: DisconnectAllPolicy): void {
+  if (policy.owner !== undefined && policy.force === true) {
+    throw new NvmfError(
+      'EUSAGE',
+      "--owner and --force are mutually exclusive: --owner X selects X's controllers, --force selects all; give one",
+      {
+        owner: policy.owner,
+      },
+    );
+  }
+  if (policy.owner !== undefined) checkOwner(policy.owner);
+}
+
+export function planDisconnectAll(
+  controllers: readonly ControllerInfo[],
+  entries: readonly PlanEntry[] | ReadonlyMap<string, PlanEntry>,
+  intents: readonly ConnectIntentRecord[],
+  policy: DisconnectAllPolicy,
+): PlanItem[] {
+  checkPolicy(policy);
+  const byDevice: ReadonlyMap<string, PlanEntry> =
+    entries instanceof Map ? entries : new Map((entries as readonly PlanEntry[]).map((e) => [e.device, e]));
+  const force = policy.force === true;
+  const want = policy.owner;
+  const transports = policy.transports && policy.transports.length > 0 ? new Set(policy.transports) : null;
+
+  return controllers.map((c): PlanItem => {
+    const entry = byDevice.get(c.device);
+    const owner = entry?.error === undefined ? (entry?.owner ?? null) : null;
+    const item = (action: PlanItem['action'], reason: string): PlanItem => ({
+      device: c.device,
+      transport: c.transport,
+      owner,
+      action,
+      reason,
+    });
+
+    if (!c.fabrics) return item('skip', `${c.transport} controller, not fabrics: never disconnected`);
+    if (transports !== null && !transports.has(c.transport)) {
+      return item('skip', `transport ${c.transport} not selected (${[...transports].join(', ')})`);
+    }
+    if (entry?.error !== undefined) {
+      return force
+        ? item('disconnect', `--force: registry entry unreadable (${entry.error.message})`)
+        : item('skip', `registry entry unreadable, owner unknown: ${entry.error.message}`);
+    }
+    if (owner === null) {
+      if (force) return item('disconnect', '--force: unowned');
+      if (want !== undefined) return item('skip', `unowned, not owned by ${want}`);
+      const pending = intents.find((i) => intentMatches(i, c));
+      if (pending !== undefined) {
+        return item('skip', `connect in progress (owner ${pending.owner}, pid ${pending.pid})`);
+      }
+      return item(
+        'disconnect',
+        entry === undefined ? 'unowned (no registry entry)' : 'unowned (entry has no owner)',
+      );
+    }
+    if (force) return item('disconnect', `--force: owned by ${owner}`);
+    if (want === undefined) return item('skip', `owned by ${owner}`);
+    if (owner === want) return item('disconnect', `owned by ${owner}`);
+    return item('skip', `owned by ${owner}, not ${want}`);
+  });
+}
