@@ -1,0 +1,78 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildSync } from 'esbuild';
+import type { AuditEvent, Auditor } from '../../src/audit/event.js';
+import { Registry, type RegistryOptions } from '../../src/registry/index.js';
+
+export interface Sandbox {
+  base: string;
+  root: string;
+  dev: string;
+  sysfs: string;
+  bootIdPath: string;
+  events: AuditEvent[];
+  nodes: Set<string>;
+  seqnum: { value: number };
+  open(extra?: Partial<RegistryOptions>): Registry;
+  cleanup(): void;
+}
+
+/** A temp host: registry root (not yet created), dev and sysfs trees, a boot id, a recording auditor. */
+export function sandbox(): Sandbox {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmf-reg-'));
+  const dev = path.join(base, 'dev');
+  const sysfs = path.join(base, 'sys');
+  fs.mkdirSync(dev);
+  fs.mkdirSync(path.join(sysfs, 'kernel'), { recursive: true });
+  const bootIdPath = path.join(base, 'boot_id');
+  fs.writeFileSync(bootIdPath, '11111111-2222-3333-4444-555555555555\n');
+  const events: AuditEvent[] = [];
+  const nodes = new Set<string>();
+  const seqnum = { value: 1000 };
+  const auditor: Auditor = { record: (e) => events.push(e) };
+  const root = path.join(base, 'run', 'nvme', 'registry');
+  return {
+    base,
+    root,
+    dev,
+    sysfs,
+    bootIdPath,
+    events,
+    nodes,
+    seqnum,
+    open: (extra = {}) =>
+      Registry.open({
+        roots: { registry: root, dev, sysfs },
+        env: {},
+        audit: auditor,
+        bootIdPath,
+        deviceNodeExists: (d) => nodes.has(d),
+        readSeqnum: () => seqnum.value,
+        ...extra,
+      }),
+    cleanup: () => fs.rmSync(base, { recursive: true, force: true }),
+  };
+}
+
+export function mode(p: string): number {
+  return fs.lstatSync(p).mode & 0o777;
+}
+
+/**
+ * The registry bundled into one CommonJS file, so child processes start in tens of
+ * milliseconds instead of paying for a TypeScript loader each time.
+ */
+export function bundleRegistry(dir: string): string {
+  const out = path.join(dir, 'registry.cjs');
+  buildSync({
+    entryPoints: [path.resolve(import.meta.dirname, '../../src/registry/index.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile: out,
+    logLevel: 'silent',
+  });
+  return out;
+}

@@ -1,0 +1,364 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isNvmfError } from '../../src/errors.js';
+import { lockPath, MAX_VALUE_BYTES } from '../../src/registry/index.js';
+import { mode, type Sandbox, sandbox } from './helpers.js';
+
+let sb: Sandbox;
+beforeEach(() => {
+  sb = sandbox();
+});
+afterEach(() => sb.cleanup());
+
+function codeOf(fn: () => unknown): string | null {
+  try {
+    fn();
+    return null;
+  } catch (e) {
+    return isNvmfError(e) ? e.code : `non-NvmfError: ${String(e)}`;
+  }
+}
+
+describe('no registry yet', () => {
+  it('reads as empty and creates nothing', () => {
+    const reg = sb.open();
+    expect(reg.read('nvme1')).toBeNull();
+    expect(reg.readAttr('nvme1', 'owner')).toBeNull();
+    expect(reg.list()).toEqual({ live: [], stale: [] });
+    expect(reg.liveIntents()).toEqual([]);
+    expect(reg.delete('nvme1')).toBe(false);
+    expect(reg.disown('nvme1')).toEqual({ prevOwner: null });
+    expect(reg.gc().removed).toEqual([]);
+    expect(fs.existsSync(sb.root)).toBe(false);
+  });
+
+  it('the first write creates the root 0755 and stamps the boot id', () => {
+    sb.open().create('nvme1', { owner: 'stas', seqnum: 5 });
+    expect(mode(sb.root)).toBe(0o755);
+    expect(fs.readFileSync(path.join(sb.root, '.boot_id'), 'utf8')).toBe(
+      '11111111-2222-3333-4444-555555555555\n',
+    );
+  });
+});
+
+describe('create / read / list', () => {
+  it('creates an entry atomically with owner and seqnum, and reads it back', () => {
+    const reg = sb.open();
+    sb.nodes.add('nvme3');
+    const e = reg.create('nvme3', { owner: 'stas', seqnum: 4711 });
+    expect(e).toEqual({ device: 'nvme3', owner: 'stas', seqnum: 4711, attrs: {}, live: true });
+    expect(reg.read('nvme3')).toEqual(e);
+    expect(reg.readAttr('nvme3', 'owner')).toBe('stas');
+    expect(reg.readAttr('nvme3', 'seqnum')).toBe('4711');
+    expect(reg.readAttr('nvme3', 'nothing')).toBeNull();
+    expect(fs.readdirSync(sb.root).sort()).toEqual(['.boot_id', 'nvme3']);
+    expect(sb.events).toEqual([{ action: 'entry-created', device: 'nvme3', owner: 'stas', seqnum: 4711 }]);
+  });
+
+  it('creates an unowned entry (stamp only)', () => {
+    const reg = sb.open();
+    reg.create('nvme0', { owner: null, seqnum: 1 });
+    expect(fs.readdirSync(path.join(sb.root, 'nvme0'))).toEqual(['seqnum']);
+    expect(reg.read('nvme0')?.owner).toBeNull();
+  });
+
+  it('replaces a stale entry of a recycled instance, dropping its private attributes', () => {
+    const reg = sb.open();
+    reg.create('nvme4', { owner: 'old', seqnum: 10 });
+    reg.setAttr('nvme4', 'note', 'old data');
+    sb.events.length = 0;
+    reg.create('nvme4', { owner: 'new', seqnum: 20 });
+    expect(reg.read('nvme4')).toMatchObject({ owner: 'new', seqnum: 20, attrs: {} });
+    expect(fs.readdirSync(sb.root).filter((n) => n.startsWith('.nvme'))).toEqual([]);
+    expect(sb.events[0]).toMatchObject({ action: 'entry-created', owner: 'new', prevOwner: 'old' });
+  });
+
+  it('lists live and stale entries in natural order', () => {
+    const reg = sb.open();
+    for (const n of [10, 2, 1, 33, 0]) reg.create(`nvme${n}`, { owner: `o${n}`, seqnum: n });
+    sb.nodes.add('nvme10');
+    sb.nodes.add('nvme2');
+    sb.nodes.add('nvme0');
+    const { live, stale } = reg.list();
+    expect(live.map((e) => e.device)).toEqual(['nvme0', 'nvme2', 'nvme10']);
+    expect(stale.map((e) => e.device)).toEqual(['nvme1', 'nvme33']);
+    expect(live.every((e) => e.live) && stale.every((e) => !e.live)).toBe(true);
+  });
+
+  it('the default liveness check looks for the node under the dev root', () => {
+    const reg = sb.open({ deviceNodeExists: undefined });
+    reg.create('nvme5', { owner: 'x', seqnum: 1 });
+    expect(reg.read('nvme5')?.live).toBe(false);
+    fs.writeFileSync(path.join(sb.dev, 'nvme5'), '');
+    expect(reg.read('nvme5')?.live).toBe(true);
+  });
+
+  it('reports unreadable entries in list instead of failing', () => {
+    const reg = sb.open();
+    reg.create('nvme1', { owner: 'ok', seqnum: 1 });
+    reg.create('nvme2', { owner: 'x', seqnum: 2 });
+    fs.writeFileSync(path.join(sb.root, 'nvme2', 'owner'), 'a/b\n');
+    reg.create('nvme3', { owner: 'x', seqnum: 3 });
+    fs.writeFileSync(path.join(sb.root, 'nvme3', 'seqnum'), 'soon\n');
+    fs.symlinkSync('/etc', path.join(sb.root, 'nvme4'));
+    fs.writeFileSync(path.join(sb.root, 'nvme5'), 'a file\n');
+    const { stale } = reg.list();
+    expect(stale.map((e) => [e.device, e.error?.code ?? null])).toEqual([
+      ['nvme1', null],
+      ['nvme2', 'EINVALID_OWNER'],
+      ['nvme3', 'EINVALID_VALUE'],
+      ['nvme4', 'ESYMLINK'],
+      ['nvme5', 'ENOT_DIR'],
+    ]);
+  });
+
+  it('rejects bad input on every path, reads included', () => {
+    const reg = sb.open();
+    reg.create('nvme1', { owner: 'x', seqnum: 1 });
+    expect(codeOf(() => reg.read('../nvme1'))).toBe('EINVALID_DEVICE');
+    expect(codeOf(() => reg.readAttr('nvme1', '../../../etc/passwd'))).toBe('EINVALID_ATTR');
+    expect(codeOf(() => reg.readAttr('nvme01', 'owner'))).toBe('EINVALID_DEVICE');
+    expect(codeOf(() => reg.create('nvme-1', { owner: 'x', seqnum: 1 }))).toBe('EINVALID_DEVICE');
+    expect(codeOf(() => reg.create('nvme2', { owner: 'a/b', seqnum: 1 }))).toBe('EINVALID_OWNER');
+    expect(codeOf(() => reg.create('nvme2', { owner: 'x', seqnum: -1 }))).toBe('EINVALID_VALUE');
+    expect(codeOf(() => reg.create('nvme2', { owner: 'x', seqnum: 1.5 }))).toBe('EINVALID_VALUE');
+    expect(codeOf(() => reg.setAttr('nvme1', 'seqnum', '9'))).toBe('ERESERVED_ATTR');
+    expect(codeOf(() => reg.unsetAttr('nvme1', 'seqnum'))).toBe('ERESERVED_ATTR');
+    expect(codeOf(() => reg.setAttr('nvme1', 'a.b', 'v'))).toBe('EINVALID_ATTR');
+    expect(codeOf(() => reg.setAttr('nvme1', 'note', 'a\nb'))).toBe('EINVALID_VALUE');
+    expect(codeOf(() => reg.setAttr('nvme1', 'note', 'x'.repeat(MAX_VALUE_BYTES + 1)))).toBe(
+      'EINVALID_VALUE',
+    );
+    expect(codeOf(() => reg.setAttr('nvme1', 'owner', 'a\u0085'))).toBe('EINVALID_OWNER');
+    expect(codeOf(() => reg.claim('nvme1', '', {}))).toBe('EINVALID_OWNER');
+    expect(codeOf(() => reg.delete('nvme'))).toBe('EINVALID_DEVICE');
+    expect(fs.readdirSync(sb.root).sort()).toEqual(['.boot_id', 'nvme1']);
+  });
+});
+
+describe('attributes', () => {
+  it('sets, replaces and unsets a private attribute', () => {
+    const reg = sb.open();
+    reg.create('nvme1', { owner: 'stas', seqnum: 1 });
+    reg.setAttr('nvme1', 'note', 'boot path SAN');
+    reg.setAttr('nvme1', 'note', 'second');
+    expect(reg.read('nvme1')?.attrs).toEqual({ note: 'second' });
+    expect(fs.readFileSync(path.join(sb.root, 'nvme1', 'note'), 'utf8')).toBe('second\n');
+    expect(reg.unsetAttr('nvme1', 'note')).toBe(true);
+    expect(reg.unsetAttr('nvme1', 'note')).toBe(false);
+    expect(fs.readdirSync(path.join(sb.root, 'nvme1')).sort()).toEqual(['owner', 'seqnum']);
+    expect(sb.events.map((e) => e.action)).toEqual(['entry-created', 'attr-set', 'attr-set', 'attr-unset']);
+    expect(JSON.stringify(sb.events)).not.toContain('boot path SAN');
+  });
+
+  it('needs an entry', () => {
+    const reg = sb.open();
+    expect(codeOf(() => reg.setAttr('nvme9', 'note', 'x'))).toBe('ENOT_REGISTERED');
+    expect(codeOf(() => reg.claim('nvme9', 'x'))).toBe('ENOT_REGISTERED');
+  });
+
+  it('setAttr owner / unsetAttr owner are claim and disown', () => {
+    const reg = sb.open();
+    reg.create('nvme1', { owner: null, seqnum: 1 });
+    reg.setAttr('nvme1', 'owner', 'stas');
+    expect(reg.readAttr('nvme1', 'owner')).toBe('stas');
+    expect(reg.unsetAttr('nvme1', 'owner')).toBe(true);
+    expect(reg.read('nvme1')?.owner).toBeNull();
+    expect(sb.events.map((e) => e.action)).toEqual(['entry-created', 'claim', 'disown']);
+  });
+});
+
+describe('claim / disown / delete', () => {
+  it('compare-and-set semantics of expect', () => {
+    const reg = sb.open();
+    reg.create('nvme1', { owner: null, seqnum: 7 });
+    expect(reg.claim('nvme1', 'stas', { expect: null })).toEqual({ prevOwner: null });
+    const err = (() => {
+      try {
+        reg.claim('nvme1', 'other', { expect: null });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isNvmfError(err, 'EOWNER_CONFLICT')).toBe(true);
+    expect((err as Error).message).toContain('"stas"');
+    expect(codeOf(() => reg.claim('nvme1', 'other', { expect: 'nbft' }))).toBe('EOWNER_CONFLICT');
+    expect(reg.claim('nvme1', 'other', { expect: 'stas' })).toEqual({ prevOwner: 'stas' });
+    expect(reg.claim('nvme1', 'forced', { expect: null, force: true })).toEqual({ prevOwner: 'other' });
+    expect(reg.claim('nvme1', 'plain')).toEqual({ prevOwner: 'forced' });
+    expect(codeOf(() => reg.disown('nvme1', { expect: 'stas' }))).toBe('EOWNER_CONFLICT');
+    expect(reg.disown('nvme1', { expect: 'plain' })).toEqual({ prevOwner: 'plain' });
+    expect(reg.disown('nvme1')).toEqual({ prevOwner: null });
+    // Reusing a controller keeps its original stamp.
+    expect(reg.read('nvme1')?.seqnum).toBe(7);
+    expect(sb.events.map((e) => [e.action, e.owner, e.prevOwner])).toEqual([
+      ['entry-created', null, undefined],
+      ['claim', 'stas', null],
+      ['owner-changed', 'other', 'stas'],
+      ['owner-changed', 'forced', 'other'],
+      ['owner-changed', 'plain', 'forced'],
+      ['disown', null, 'plain'],
+    ]);
+  });
+
+  it('disown of an absent entry is a no-op unless a named owner is expected', () => {
+    const reg = sb.open();
+    reg.create('nvme1', { owner: null, seqnum: 1 });
+    expect(reg.disown('nvme7')).toEqual({ prevOwner: null });
+    expect(codeOf(() => reg.disown('nvme7', { expect: 'x' }))).toBe('EOWNER_CONFLICT');
+  });
+
+  it('delete renames away then purges, and reports whether it existed', () => {
+    const reg = sb.open();
+    reg.create('nvme1', { owner: 'stas', seqnum: 1 });
+    expect(reg.delete('nvme1')).toBe(true);
+    expect(reg.delete('nvme1')).toBe(false);
+    expect(fs.readdirSync(sb.root)).toEqual(['.boot_id']);
+    expect(sb.events.at(-1)).toEqual({ action: 'entry-removed', device: 'nvme1', prevOwner: 'stas' });
+  });
+
+  it('a held lock makes writers wait, then fail with ELOCKED naming device and lock', () => {
+    const reg = sb.open({ lockTimeoutMs: 200 });
+    reg.create('nvme1', { owner: 'stas', seqnum: 1 });
+    fs.mkdirSync(lockPath(sb.root, 'nvme1'));
+    const t0 = Date.now();
+    let err: unknown;
+    try {
+      reg.claim('nvme1', 'x');
+    } catch (e) {
+      err = e;
+    }
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    expect(isNvmfError(err, 'ELOCKED')).toBe(true);
+    expect((err as Error).message).toMatch(/nvme1.*\.nvme1\.lock/);
+    expect(reg.readAttr('nvme1', 'owner')).toBe('stas');
+  });
+
+  it('a stale lock (crashed holder) is taken over', () => {
+    const reg = sb.open();
+    reg.create('nvme1', { owner: 'stas', seqnum: 1 });
+    const lp = lockPath(sb.root, 'nvme1');
+    fs.mkdirSync(lp);
+    const old = new Date(Date.now() - 10_000);
+    fs.utimesSync(lp, old, old);
+    reg.claim('nvme1', 'next');
+    expect(reg.readAttr('nvme1', 'owner')).toBe('next');
+    expect(fs.existsSync(lp)).toBe(false);
+  });
+});
+
+describe('modes, symlinks, special files', () => {
+  it('0755 / 0644 whatever the umask', () => {
+    const prev = process.umask(0o077);
+    try {
+      const reg = sb.open();
+      reg.create('nvme1', { owner: 'stas', seqnum: 1 });
+      reg.setAttr('nvme1', 'note', 'x');
+      reg.claim('nvme1', 'other');
+      for (const d of [sb.root, path.join(sb.root, 'nvme1')]) expect(mode(d)).toBe(0o755);
+      for (const f of ['owner', 'seqnum', 'note']) expect(mode(path.join(sb.root, 'nvme1', f))).toBe(0o644);
+      expect(mode(path.join(sb.root, '.boot_id'))).toBe(0o644);
+    } finally {
+      process.umask(prev);
+    }
+  });
+
+  it('refuses a symlink planted as the root', () => {
+    const target = path.join(sb.base, 'elsewhere');
+    fs.mkdirSync(target);
+    fs.mkdirSync(path.dirname(sb.root), { recursive: true });
+    fs.symlinkSync(target, sb.root);
+    const reg = sb.open();
+    expect(codeOf(() => reg.list())).toBe('ESYMLINK');
+    expect(codeOf(() => reg.read('nvme1'))).toBe('ESYMLINK');
+    expect(codeOf(() => reg.create('nvme1', { owner: 'x', seqnum: 1 }))).toBe('ESYMLINK');
+    expect(fs.readdirSync(target)).toEqual([]);
+  });
+
+  it('refuses a symlink planted as an entry', () => {
+    const reg = sb.open();
+    reg.create('nvme1', { owner: 'x', seqnum: 1 });
+    const target = path.join(sb.base, 'victim');
+    fs.mkdirSync(target);
+    fs.writeFileSync(path.join(target, 'owner'), 'victim\n');
+    fs.symlinkSync(target, path.join(sb.root, 'nvme2'));
+    for (const op of [
+      () => reg.read('nvme2'),
+      () => reg.readAttr('nvme2', 'owner'),
+      () => reg.setAttr('nvme2', 'note', 'x'),
+      () => reg.claim('nvme2', 'x'),
+      () => reg.delete('nvme2'),
+      () => reg.create('nvme2', { owner: 'x', seqnum: 2 }),
+    ]) {
+      expect(codeOf(op)).toBe('ESYMLINK');
+    }
+    expect(fs.readdirSync(target)).toEqual(['owner']);
+    expect(fs.readdirSync(sb.root).filter((n) => n.includes('.tmp.'))).toEqual([]);
+  });
+
+  it('refuses a symlink planted as an attribute', () => {
+    const reg = sb.open();
+    reg.create('nvme1', { owner: 'x', seqnum: 1 });
+    fs.symlinkSync('/etc/hostname', path.join(sb.root, 'nvme1', 'note'));
+    expect(codeOf(() => reg.readAttr('nvme1', 'note'))).toBe('ESYMLINK');
+    expect(codeOf(() => reg.read('nvme1'))).toBe('ESYMLINK');
+    fs.unlinkSync(path.join(sb.root, 'nvme1', 'owner'));
+    fs.symlinkSync('/etc/hostname', path.join(sb.root, 'nvme1', 'owner'));
+    expect(codeOf(() => reg.claim('nvme1', 'y', { expect: null }))).toBe('ESYMLINK');
+  });
+
+  it('a FIFO or a directory as an attribute is an error, not a hang', () => {
+    const reg = sb.open();
+    reg.create('nvme1', { owner: 'x', seqnum: 1 });
+    execFileSync('mkfifo', [path.join(sb.root, 'nvme1', 'fifo')]);
+    fs.mkdirSync(path.join(sb.root, 'nvme1', 'adir'));
+    // In a child with a timeout, so a regression shows as a failure rather than a stuck suite.
+    const script = `
+      const { Registry } = await import(${JSON.stringify(path.resolve(import.meta.dirname, '../../src/registry/index.ts'))});
+      const reg = Registry.open({ roots: { registry: ${JSON.stringify(sb.root)} }, env: {}, audit: { record() {} } });
+      const out = [];
+      for (const a of ['fifo', 'adir']) { try { reg.readAttr('nvme1', a); out.push('none'); } catch (e) { out.push(e.code); } }
+      console.log(JSON.stringify(out));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      timeout: 30_000,
+      encoding: 'utf8',
+    });
+    expect(r.signal).toBeNull();
+    expect(JSON.parse(r.stdout.trim())).toEqual(['ENOT_FILE', 'ENOT_FILE']);
+  });
+
+  it('an oversized attribute file is refused', () => {
+    const reg = sb.open();
+    reg.create('nvme1', { owner: 'x', seqnum: 1 });
+    fs.writeFileSync(path.join(sb.root, 'nvme1', 'big'), 'x'.repeat(10_000));
+    expect(codeOf(() => reg.readAttr('nvme1', 'big'))).toBe('ETOO_LARGE');
+  });
+
+  it('an unwritable root is an error and leaves nothing half-written', () => {
+    fs.writeFileSync(path.join(sb.base, 'run'), 'a file where a directory should be');
+    const reg = sb.open();
+    const err = (() => {
+      try {
+        reg.create('nvme1', { owner: 'x', seqnum: 1 });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isNvmfError(err) && ['EROOT', 'EIO'].includes(err.code)).toBe(true);
+    expect((err as Error).message).toContain(sb.root);
+    expect(fs.readFileSync(path.join(sb.base, 'run'), 'utf8')).toMatch(/^a file/);
+  });
+
+  it.skipIf(process.getuid?.() === 0)('a read-only root is EROOT', () => {
+    const reg = sb.open();
+    reg.create('nvme1', { owner: 'x', seqnum: 1 });
+    fs.chmodSync(sb.root, 0o555);
+    try {
+      expect(codeOf(() => reg.create('nvme2', { owner: 'x', seqnum: 2 }))).toBe('EROOT');
+    } finally {
+      fs.chmodSync(sb.root, 0o755);
+    }
+  });
+});
