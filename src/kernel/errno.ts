@@ -57,6 +57,8 @@ function hint(errno: string, op: KernelOp, what: string): string {
       return `${what}: the kernel is out of memory`;
     case 'EBUSY':
       return `${what}: the controller is busy (being reset or deleted); retry later`;
+    case 'ECANCELED':
+      return `${what}: the controller was deleted while it was connecting`;
     case 'ENOTTY':
       return `${what}: the device does not support the NVMe admin passthrough ioctl`;
     default:

@@ -1,0 +1,461 @@
+import fs from 'node:fs';
+import { NvmfError } from '../errors.js';
+import { type Env, type Roots, rootsFromEnv } from '../roots.js';
+import { describeTarget, kernelError } from './errno.js';
+import type { ConnectReply, ControllerInfo, Kernel } from './port.js';
+import { defaultConfig, readConfig, type SimConfig } from './sim/config.js';
+import { simDiscoveryLog } from './sim/discovery.js';
+import { type SimLayout, simLayout, simRoots, writeAtomic } from './sim/layout.js';
+import { withDirLock } from './sim/lock.js';
+import * as m from './sim/materialise.js';
+import { optionTable, parseKernelOptions } from './sim/options.js';
+import * as st from './sim/state.js';
+import { defaultTrsvcid, loadTargets, type SimPort, type SimTargets, samePort } from './sim/targets.js';
+import { drain, enqueue, pendingEvents, readUdevLog, type UdevLogRecord } from './sim/udev-queue.js';
+import * as sysfs from './sysfs.js';
+
+export type { SimConfig } from './sim/config.js';
+export { simLayout, simRoots } from './sim/layout.js';
+export type { SimTargets } from './sim/targets.js';
+export type { UdevLogRecord } from './sim/udev-queue.js';
+
+/**
+ * The simulated kernel. All state lives in one directory so separate processes share one
+ * simulated host; sysfs and dev trees are materialised there in the real kernel's layout and
+ * read with the same readers as the linux adapter. Mutations serialise on a mkdir lock, and
+ * latencies are slept outside it so concurrent connects and deletes overlap as on a real host.
+ */
+const INITIAL_SEQNUM = 1000;
+
+function readState(l: SimLayout): st.SimState {
+  try {
+    return JSON.parse(fs.readFileSync(l.state, 'utf8')) as st.SimState;
+  } catch {
+    return st.emptyState();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+}
+
+/** One locked transaction: state in, events out (seqnums assigned and queued in order). */
+async function transact<T>(l: SimLayout, fn: (s: st.SimState, events: st.SimUevent[]) => T): Promise<T> {
+  return withDirLock(l.lock, () => {
+    const s = readState(l);
+    const events: st.SimUevent[] = [];
+    let result: T;
+    let failure: unknown;
+    try {
+      result = fn(s, events);
+    } catch (e) {
+      failure = e;
+    }
+    writeAtomic(l.state, JSON.stringify(s));
+    if (events.length > 0) {
+      const base = sysfs.readUeventSeqnum(l.sys);
+      const now = Date.now();
+      events.forEach((ev, i) => enqueue(l, base + i + 1, ev, now));
+      writeAtomic(l.seqnum, `${base + events.length}\n`);
+    }
+    if (failure !== undefined) throw failure;
+    return result!;
+  });
+}
+
+function ctrlOf(s: st.SimState, inst: number): st.SimController | undefined {
+  return s.controllers[String(inst)];
+}
+
+/** Tear a controller down as the kernel does: namespaces, node, sysfs, then the subsystem. */
+function removeController(
+  l: SimLayout,
+  cfg: SimConfig,
+  s: st.SimState,
+  inst: number,
+  events: st.SimUevent[],
+): void {
+  const c = ctrlOf(s, inst);
+  if (!c) return;
+  const sub = c.subsys !== null ? s.subsystems[c.subsys] : undefined;
+  if (sub) {
+    for (const h of c.heads) {
+      const others = sub.controllers.some((o) => o !== inst && ctrlOf(s, o)?.heads.includes(h));
+      m.detachNamespace(l, inst, sub.instance, h, !others, cfg.multipath);
+      events.push(...st.nsDetachEvents(inst, sub.instance, h, !others, cfg.multipath));
+    }
+  }
+  m.removeControllerNode(l, inst);
+  m.removeControllerSysfs(l, inst);
+  events.push(st.ctrlRemoveEvent(inst));
+  delete s.controllers[String(inst)];
+  const tkey = targetKey(c);
+  s.targetCntlids[tkey] = (s.targetCntlids[tkey] ?? []).filter((x) => x !== c.cntlid);
+  if (sub && c.subsys !== null) {
+    m.linkSubsystemController(l, sub.instance, inst, false);
+    sub.controllers = sub.controllers.filter((x) => x !== inst);
+    if (sub.controllers.length === 0) {
+      m.removeSubsystem(l, sub.instance);
+      events.push(st.subsysEvent('remove', sub.instance));
+      delete s.subsystems[c.subsys];
+    }
+  }
+}
+
+function targetKey(c: Pick<st.SimController, 'discovery' | 'subsysnqn'>): string {
+  return c.discovery ? 'discovery' : c.subsysnqn;
+}
+
+function listening(t: SimTargets, p: SimPort): boolean {
+  return (
+    t.subsystems.some((s) => s.ports.some((q) => samePort(q, p))) || t.discovery.some((d) => samePort(d, p))
+  );
+}
+
+export interface SimKernelOptions {
+  dir: string;
+  /** Roots handed to the udev helper (registry, dev); default the sim's own. */
+  roots?: Roots;
+}
+
+export class SimKernel implements Kernel {
+  readonly kind = 'sim' as const;
+  readonly layout: SimLayout;
+  readonly roots: Roots;
+  private drainTimer: NodeJS.Timeout | undefined;
+
+  constructor(o: SimKernelOptions) {
+    this.layout = simLayout(o.dir);
+    this.roots = o.roots ?? simRoots(o.dir);
+    readConfig(this.layout); // fail early on a directory that is not a sim
+    if (pendingEvents(this.layout).length > 0) this.scheduleDrain();
+  }
+
+  async connect(options: string): Promise<ConnectReply> {
+    const l = this.layout;
+    const cfg = readConfig(l);
+    const what = `connect ${describeTarget(options)}`;
+    const p = parseKernelOptions(options, optionTable(cfg.fabricsOptions));
+    if ('invalid' in p) throw kernelError('connect', 'EINVAL', what, { reason: p.invalid });
+    if (!cfg.transports.includes(p.transport)) {
+      throw kernelError('connect', 'EINVAL', what, { reason: `transport ${p.transport} not loaded` });
+    }
+    if ((p.transport === 'tcp' || p.transport === 'rdma' || p.transport === 'fc') && p.traddr === undefined) {
+      throw kernelError('connect', 'EINVAL', what, { reason: 'traddr missing' });
+    }
+    if (p.transport === 'fc' && p.host_traddr === undefined) {
+      throw kernelError('connect', 'EINVAL', what, { reason: 'host_traddr missing' });
+    }
+    const trsvcid = p.trsvcid ?? defaultTrsvcid(p.transport);
+    const base: st.SimController = {
+      instance: -1,
+      transport: p.transport,
+      ...(p.transport !== 'loop' && p.traddr !== undefined ? { traddr: p.traddr } : {}),
+      ...(p.transport !== 'loop' && trsvcid !== undefined ? { trsvcid } : {}),
+      ...(p.host_traddr !== undefined ? { host_traddr: p.host_traddr } : {}),
+      ...(p.host_iface !== undefined ? { host_iface: p.host_iface } : {}),
+      subsysnqn: p.nqn,
+      hostnqn: p.hostnqn ?? cfg.hostnqn,
+      hostid: p.hostid ?? cfg.hostid,
+      cntlid: 0,
+      subsys: null,
+      discovery: p.nqn === sysfs.DISCOVERY_NQN,
+      state: 'connecting',
+      heads: [],
+      ...(p.ctrl_loss_tmo !== undefined ? { ctrlLossTmo: p.ctrl_loss_tmo } : {}),
+    };
+    // Phase 1: the controller exists (sysfs, node, add event) before the fabric answers.
+    const instance = await transact(l, (s, events) => {
+      if (!p.duplicate_connect && st.findDuplicate(s, base)) {
+        throw kernelError('connect', 'EALREADY', what);
+      }
+      const inst = st.lowestFree(st.usedInstances(s));
+      const c = { ...base, instance: inst };
+      s.controllers[String(inst)] = c;
+      m.writeController(l, c);
+      events.push(st.ctrlAddEvent(inst));
+      return inst;
+    });
+    this.scheduleDrain();
+    await sleep(cfg.latency.connectMs);
+    // Phase 2: the fabrics connect either fails (the controller is torn down again) or
+    // the controller joins its subsystem, goes live and its namespaces appear.
+    const reply = await transact(l, (s, events) => {
+      const c = ctrlOf(s, instance);
+      if (!c || c.state === 'deleting') throw kernelError('connect', 'ECANCELED', what);
+      const port: SimPort = {
+        transport: c.transport,
+        ...(c.traddr ? { traddr: c.traddr } : {}),
+        ...(c.trsvcid ? { trsvcid: c.trsvcid } : {}),
+      };
+      const t = cfg.targets;
+      let errno: string | null = null;
+      let namespaces = 0;
+      if (!listening(t, port)) errno = 'ECONNREFUSED';
+      else if (!c.discovery) {
+        const sub = t.subsystems.find((x) => x.nqn === c.subsysnqn && x.ports.some((q) => samePort(q, port)));
+        if (!sub || (sub.allowedHosts !== undefined && !sub.allowedHosts.includes(c.hostnqn))) errno = 'EIO';
+        else namespaces = sub.namespaces;
+      }
+      if (errno !== null) {
+        removeController(l, cfg, s, instance, events);
+        return { errno };
+      }
+      const tkey = targetKey(c);
+      const used = s.targetCntlids[tkey] ?? [];
+      c.cntlid = st.lowestFreeFrom1(used);
+      s.targetCntlids[tkey] = [...used, c.cntlid];
+      // Discovery controllers never share a subsystem (the kernel keys them apart).
+      const skey = c.discovery ? `discovery:${instance}` : c.subsysnqn;
+      let sub = s.subsystems[skey];
+      if (!sub) {
+        sub = { instance, nqn: c.subsysnqn, discovery: c.discovery, controllers: [] };
+        s.subsystems[skey] = sub;
+        m.writeSubsystem(l, sub.instance, sub.nqn, sub.discovery);
+        events.push(st.subsysEvent('add', sub.instance));
+      }
+      sub.controllers.push(instance);
+      c.subsys = skey;
+      m.linkSubsystemController(l, sub.instance, instance, true);
+      for (let h = 1; h <= namespaces; h++) {
+        const newHead = !sub.controllers.some((o) => o !== instance && ctrlOf(s, o)?.heads.includes(h));
+        m.attachNamespace(l, instance, sub.instance, h, cfg.multipath);
+        events.push(...st.nsAttachEvents(instance, sub.instance, h, newHead, cfg.multipath));
+        c.heads.push(h);
+      }
+      c.state = 'live';
+      m.writeController(l, c);
+      events.push(st.connectedEvent(instance));
+      return { reply: { instance, cntlid: c.cntlid } };
+    });
+    this.scheduleDrain();
+    if ('errno' in reply) throw kernelError('connect', reply.errno, what);
+    return reply.reply;
+  }
+
+  async supportedOptions(): Promise<readonly string[] | null> {
+    try {
+      const { parseSupportedOptions } = await import('./linux.js');
+      const names = parseSupportedOptions(
+        await fs.promises.readFile(`${this.layout.dev}/nvme-fabrics`, 'latin1'),
+      );
+      return names.length > 0 ? names : null;
+    } catch {
+      return null;
+    }
+  }
+
+  listControllers(): Promise<ControllerInfo[]> {
+    return sysfs.listControllers(this.layout.sys);
+  }
+
+  controller(device: string): Promise<ControllerInfo | null> {
+    return sysfs.readController(this.layout.sys, device);
+  }
+
+  deviceNodeExists(device: string): boolean {
+    return sysfs.deviceNodeExists(this.layout.dev, device);
+  }
+
+  ueventSeqnum(): number {
+    return sysfs.readUeventSeqnum(this.layout.sys);
+  }
+
+  namespaces(device: string): Promise<string[]> {
+    return sysfs.namespaces(this.layout.sys, device);
+  }
+
+  blockDeviceExists(name: string): boolean {
+    return sysfs.blockDeviceExists(this.layout.dev, name);
+  }
+
+  async deleteController(device: string): Promise<void> {
+    const inst = sysfs.assertDevice(device);
+    const l = this.layout;
+    const cfg = readConfig(l);
+    const first = await transact(l, (s) => {
+      const c = ctrlOf(s, inst);
+      if (!c)
+        throw new NvmfError('ENO_CONTROLLER', `controller ${device} does not exist (already removed?)`, {
+          device,
+        });
+      if (c.state === 'deleting') return false;
+      c.state = 'deleting';
+      m.setControllerState(l, inst, 'deleting');
+      return true;
+    });
+    if (!first) {
+      // A concurrent delete_controller write waits for the winner's removal (kernfs self-removal).
+      while (ctrlOf(readState(l), inst)?.state === 'deleting') await sleep(2);
+      return;
+    }
+    await sleep(cfg.latency.deleteMs);
+    await transact(l, (s, events) => removeController(l, cfg, s, inst, events));
+    this.scheduleDrain();
+  }
+
+  /** Kernel-initiated removal: ctrl_loss_tmo expired while reconnecting; no delete_controller write. */
+  async expireController(device: string): Promise<void> {
+    const inst = sysfs.assertDevice(device);
+    const l = this.layout;
+    const cfg = readConfig(l);
+    await transact(l, (s, events) => {
+      const c = ctrlOf(s, inst);
+      if (!c) throw new NvmfError('ENO_CONTROLLER', `controller ${device} does not exist`, { device });
+      removeController(l, cfg, s, inst, events);
+    });
+    this.scheduleDrain();
+  }
+
+  async discoveryLogPage(device: string): Promise<Uint8Array> {
+    const inst = sysfs.assertDevice(device);
+    const cfg = readConfig(this.layout);
+    const c = ctrlOf(readState(this.layout), inst);
+    if (!c || !this.deviceNodeExists(device)) {
+      throw new NvmfError('ENO_CONTROLLER', `controller ${device} has no device node`, { device });
+    }
+    if (!c.discovery) {
+      // An I/O controller answers Get Log Page 0x70 with Invalid Log Page; the ioctl reports EIO-like status.
+      throw kernelError('discovery', 'EIO', `discovery log of ${device} (not a discovery controller)`, {
+        device,
+      });
+    }
+    return simDiscoveryLog(cfg.targets, {
+      transport: c.transport,
+      ...(c.traddr ? { traddr: c.traddr } : {}),
+      ...(c.trsvcid ? { trsvcid: c.trsvcid } : {}),
+    });
+  }
+
+  /** Run due udev events in the background while this process lives (udevd's role). */
+  private scheduleDrain(delay?: number): void {
+    if (this.drainTimer) return;
+    let cfg: SimConfig;
+    try {
+      cfg = readConfig(this.layout);
+    } catch {
+      return;
+    }
+    if (cfg.udev.mode !== 'auto') return;
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = undefined;
+      drain(this.layout, this.roots, { wait: false })
+        .then(({ nextDue }) => {
+          if (nextDue !== null) this.scheduleDrain(Math.max(0, nextDue - Date.now()));
+        })
+        .catch(() => this.scheduleDrain(50));
+    }, delay ?? cfg.udev.delayMs);
+    this.drainTimer.unref();
+  }
+
+  /** Stop background udev processing (queued events stay for `simUdevSettle`). */
+  close(): void {
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
+  }
+}
+
+export interface SimInitOptions {
+  /** Targets file path or object (docs/sim.md). */
+  targets?: string | unknown;
+  /** Overrides of the default configuration (latency, udev, multipath, ...). */
+  config?: Partial<Omit<SimConfig, 'targets' | 'version'>>;
+}
+
+/**
+ * Create a simulated host in `dir`, or update the configuration of an existing one (its
+ * controllers and seqnum are kept).
+ */
+export async function simInit(dir: string, o: SimInitOptions = {}): Promise<SimConfig> {
+  const l = simLayout(dir);
+  for (const d of [
+    l.meta,
+    l.queue,
+    `${l.sys}/kernel`,
+    `${l.sys}/class/nvme`,
+    `${l.sys}/class/nvme-subsystem`,
+    l.dev,
+    l.registry,
+  ]) {
+    fs.mkdirSync(d, { recursive: true });
+  }
+  const targets = o.targets !== undefined ? loadTargets(o.targets) : undefined;
+  return withDirLock(l.lock, () => {
+    let prev: SimConfig | undefined;
+    try {
+      prev = readConfig(l);
+    } catch {
+      prev = undefined;
+    }
+    const base = prev ?? defaultConfig();
+    const cfg: SimConfig = {
+      ...base,
+      ...o.config,
+      latency: { ...base.latency, ...o.config?.latency },
+      udev: { ...base.udev, ...o.config?.udev },
+      targets: targets ?? base.targets,
+      version: 1,
+    };
+    writeAtomic(l.config, `${JSON.stringify(cfg, null, 2)}\n`);
+    if (!fs.existsSync(l.state)) writeAtomic(l.state, JSON.stringify(st.emptyState()));
+    if (!fs.existsSync(l.seqnum)) writeAtomic(l.seqnum, `${INITIAL_SEQNUM}\n`);
+    writeAtomic(`${l.dev}/nvme-fabrics`, `${cfg.fabricsOptions}\n`);
+    return cfg;
+  });
+}
+
+/** Change the configuration of an existing sim (tests: latency, udev mode and delay). */
+export function simConfigure(
+  dir: string,
+  patch: SimInitOptions['config'],
+  targets?: string | unknown,
+): Promise<SimConfig> {
+  return simInit(dir, {
+    ...(patch !== undefined ? { config: patch } : {}),
+    ...(targets !== undefined ? { targets } : {}),
+  });
+}
+
+/** Drain the udev queue (waiting for each event's delay unless `now`); returns events processed. */
+export async function simUdevSettle(dir: string, o: { roots?: Roots; now?: boolean } = {}): Promise<number> {
+  const l = simLayout(dir);
+  readConfig(l);
+  const { processed } = await drain(l, o.roots ?? simRoots(dir), { wait: true, ignoreDelay: o.now ?? false });
+  return processed;
+}
+
+export function simPendingEvents(dir: string): ReturnType<typeof pendingEvents> {
+  return pendingEvents(simLayout(dir));
+}
+
+export function simUdevLog(dir: string): UdevLogRecord[] {
+  return readUdevLog(simLayout(dir));
+}
+
+/** Kernel-initiated removal of `device` (ctrl-loss-tmo expiry), from any process. */
+export async function simExpireController(dir: string, device: string): Promise<void> {
+  const k = new SimKernel({ dir });
+  try {
+    await k.expireController(device);
+  } finally {
+    k.close();
+  }
+}
+
+/** `NVMF_KERNEL=sim:DIR` -> the sim with DIR's roots (NVMF_*_ROOT still override); else linux. */
+export async function kernelFromEnv(env: Env = process.env): Promise<{ kernel: Kernel; roots: Roots }> {
+  const spec = env['NVMF_KERNEL'];
+  if (spec !== undefined && spec !== '' && spec !== 'linux') {
+    if (!spec.startsWith('sim:') || spec.length <= 4) {
+      throw new NvmfError('EINVALID_VALUE', `NVMF_KERNEL="${spec}" is not understood; use sim:DIR or linux`, {
+        value: spec,
+      });
+    }
+    const dir = spec.slice(4);
+    const roots = rootsFromEnv(env, simRoots(dir));
+    return { kernel: new SimKernel({ dir, roots }), roots };
+  }
+  const roots = rootsFromEnv(env);
+  const { LinuxKernel } = await import('./linux.js');
+  return { kernel: new LinuxKernel({ roots }), roots };
+}

@@ -1,0 +1,150 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { SimLayout } from './layout.js';
+import { writeAtomic } from './layout.js';
+import type { SimController } from './state.js';
+
+/**
+ * Writes the simulated kernel's state as the real kernel shows it: sysfs devices with
+ * class symlinks, subsystem directories linking their controllers, and dev nodes as
+ * regular files. Only called under the sim lock.
+ */
+const CTL_REL = ['devices', 'virtual', 'nvme-fabrics', 'ctl'];
+const SUBSYS_REL = ['devices', 'virtual', 'nvme-subsystem'];
+
+function ctrlDevDir(l: SimLayout, inst: number): string {
+  return path.join(l.sys, ...CTL_REL, `nvme${inst}`);
+}
+
+function subsysDevDir(l: SimLayout, s: number): string {
+  return path.join(l.sys, ...SUBSYS_REL, `nvme-subsys${s}`);
+}
+
+export function addressAttr(
+  c: Pick<SimController, 'traddr' | 'trsvcid' | 'host_traddr' | 'host_iface' | 'transport'>,
+): string {
+  if (c.transport === 'loop') return '';
+  const parts = [`traddr=${c.traddr ?? ''}`];
+  if (c.trsvcid !== undefined) parts.push(`trsvcid=${c.trsvcid}`);
+  if (c.host_traddr !== undefined) parts.push(`host_traddr=${c.host_traddr}`);
+  if (c.host_iface !== undefined) parts.push(`host_iface=${c.host_iface}`);
+  // nvme-tcp on 6.x reports the local socket address once connected.
+  if (c.transport === 'tcp')
+    parts.push(`src_addr=${c.host_traddr ?? (c.traddr?.includes(':') ? '::1' : '127.0.0.1')}`);
+  return parts.join(',');
+}
+
+export function writeController(l: SimLayout, c: SimController): void {
+  const d = ctrlDevDir(l, c.instance);
+  fs.mkdirSync(d, { recursive: true });
+  const attrs: Record<string, string> = {
+    transport: c.transport,
+    address: addressAttr(c),
+    subsysnqn: c.subsysnqn,
+    hostnqn: c.hostnqn,
+    hostid: c.hostid,
+    state: c.state,
+    cntlid: String(c.cntlid),
+    cntrltype: c.discovery ? 'discovery' : 'io',
+    dev: `242:${c.instance}`,
+    ctrl_loss_tmo: c.ctrlLossTmo === undefined || c.ctrlLossTmo < 0 ? 'off' : String(c.ctrlLossTmo),
+    delete_controller: '',
+    reset_controller: '',
+    rescan_controller: '',
+    uevent: `MAJOR=242\nMINOR=${c.instance}\nDEVNAME=nvme${c.instance}\nNVME_TRTYPE=${c.transport}`,
+  };
+  for (const [k, v] of Object.entries(attrs)) writeAtomic(path.join(d, k), v === '' ? '' : `${v}\n`);
+  fs.mkdirSync(path.join(l.sys, 'class', 'nvme'), { recursive: true });
+  const link = path.join(l.sys, 'class', 'nvme', `nvme${c.instance}`);
+  if (fs.lstatSync(link, { throwIfNoEntry: false }) === undefined) {
+    fs.symlinkSync(path.join('..', '..', ...CTL_REL, `nvme${c.instance}`), link);
+  }
+  fs.mkdirSync(l.dev, { recursive: true });
+  const node = path.join(l.dev, `nvme${c.instance}`);
+  if (fs.lstatSync(node, { throwIfNoEntry: false }) === undefined) fs.writeFileSync(node, '');
+}
+
+export function setControllerState(l: SimLayout, inst: number, state: string): void {
+  const f = path.join(ctrlDevDir(l, inst), 'state');
+  if (fs.existsSync(path.dirname(f))) writeAtomic(f, `${state}\n`);
+}
+
+/** The dev node goes first: devtmpfs removes it before the remove uevent is sent. */
+export function removeControllerNode(l: SimLayout, inst: number): void {
+  fs.rmSync(path.join(l.dev, `nvme${inst}`), { force: true });
+}
+
+export function removeControllerSysfs(l: SimLayout, inst: number): void {
+  fs.rmSync(path.join(l.sys, 'class', 'nvme', `nvme${inst}`), { force: true });
+  fs.rmSync(ctrlDevDir(l, inst), { recursive: true, force: true });
+}
+
+export function writeSubsystem(l: SimLayout, s: number, nqn: string, discovery: boolean): void {
+  const d = subsysDevDir(l, s);
+  fs.mkdirSync(d, { recursive: true });
+  writeAtomic(path.join(d, 'subsysnqn'), `${nqn}\n`);
+  writeAtomic(path.join(d, 'subsystype'), `${discovery ? 'discovery' : 'nvm'}\n`);
+  writeAtomic(path.join(d, 'iopolicy'), 'numa\n');
+  fs.mkdirSync(path.join(l.sys, 'class', 'nvme-subsystem'), { recursive: true });
+  const link = path.join(l.sys, 'class', 'nvme-subsystem', `nvme-subsys${s}`);
+  if (fs.lstatSync(link, { throwIfNoEntry: false }) === undefined) {
+    fs.symlinkSync(path.join('..', '..', ...SUBSYS_REL, `nvme-subsys${s}`), link);
+  }
+}
+
+export function linkSubsystemController(l: SimLayout, s: number, inst: number, on: boolean): void {
+  const link = path.join(subsysDevDir(l, s), `nvme${inst}`);
+  if (!on) {
+    fs.rmSync(link, { force: true });
+    return;
+  }
+  if (fs.lstatSync(link, { throwIfNoEntry: false }) === undefined) {
+    fs.symlinkSync(path.join('..', '..', 'nvme-fabrics', 'ctl', `nvme${inst}`), link);
+  }
+}
+
+export function removeSubsystem(l: SimLayout, s: number): void {
+  fs.rmSync(path.join(l.sys, 'class', 'nvme-subsystem', `nvme-subsys${s}`), { force: true });
+  fs.rmSync(subsysDevDir(l, s), { recursive: true, force: true });
+}
+
+function writeNsAttrs(d: string, nsid: number): void {
+  fs.mkdirSync(d, { recursive: true });
+  writeAtomic(path.join(d, 'nsid'), `${nsid}\n`);
+  writeAtomic(path.join(d, 'size'), '2097152\n');
+}
+
+/** A namespace path of controller `inst` in subsystem `s`, head instance `h` (= nsid here). */
+export function attachNamespace(l: SimLayout, inst: number, s: number, h: number, multipath: boolean): void {
+  if (multipath) {
+    writeNsAttrs(path.join(ctrlDevDir(l, inst), `nvme${s}c${inst}n${h}`), h);
+    const head = subsysDevDir(l, s);
+    writeNsAttrs(path.join(head, `nvme${s}n${h}`), h);
+    fs.writeFileSync(path.join(l.dev, `nvme${s}n${h}`), '');
+  } else {
+    writeNsAttrs(path.join(ctrlDevDir(l, inst), `nvme${inst}n${h}`), h);
+    fs.writeFileSync(path.join(l.dev, `nvme${inst}n${h}`), '');
+  }
+  fs.writeFileSync(path.join(l.dev, `ng${inst}n${h}`), '');
+}
+
+export function detachNamespace(
+  l: SimLayout,
+  inst: number,
+  s: number,
+  h: number,
+  lastPath: boolean,
+  multipath: boolean,
+): void {
+  fs.rmSync(path.join(l.dev, `ng${inst}n${h}`), { force: true });
+  if (multipath) {
+    fs.rmSync(path.join(ctrlDevDir(l, inst), `nvme${s}c${inst}n${h}`), { recursive: true, force: true });
+    if (lastPath) {
+      fs.rmSync(path.join(l.dev, `nvme${s}n${h}`), { force: true });
+      fs.rmSync(path.join(subsysDevDir(l, s), `nvme${s}n${h}`), { recursive: true, force: true });
+    }
+  } else {
+    fs.rmSync(path.join(l.dev, `nvme${inst}n${h}`), { force: true });
+    fs.rmSync(path.join(ctrlDevDir(l, inst), `nvme${inst}n${h}`), { recursive: true, force: true });
+  }
+}
