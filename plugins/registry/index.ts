@@ -16,6 +16,10 @@ const plugin: NvmfPlugin = {
   beforeConnect(op) {
     op.owner = resolveOwner(op.cliOptions);
   },
+  async planDisconnectAll(req, ctx) {
+    const { planWithRegistry } = await import('./disconnect-all.js');
+    return planWithRegistry(req, ctx);
+  },
 };
 
 export default plugin;

@@ -40,8 +40,8 @@ export interface DisconnectAllRequest {
   /** Only controllers of this owner (`--owner`). */
   owner?: string;
   force: boolean;
-  /** `-t`: only this transport. */
-  transport?: string;
+  /** `-t`: only these transports. */
+  transports?: string[];
 }
 
 export interface DisconnectAllPlanItem {

@@ -1,20 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Env } from '../roots.js';
-import type { KernelHandle } from './context.js';
 import type { ServiceLoaders } from './create-context.js';
-
-// The kernel module is imported by a computed specifier until its entry point lands; the
-// structural type below is the contract (`kernelFromEnv(env) -> { kernel, roots }`).
-const KERNEL_MODULE = '../kernel/index.js';
-type KernelModule = { kernelFromEnv(env: Env): KernelHandle | Promise<KernelHandle> };
 
 /** The real service creators, each behind a dynamic import so unused ones cost nothing. */
 export const serviceLoaders: ServiceLoaders = {
   async kernel(env) {
-    const mod = (await import(KERNEL_MODULE)) as KernelModule;
-    return mod.kernelFromEnv(env);
+    // sim.ts loads the linux adapter (and its FFI) only when NVMF_KERNEL is not sim:
+    const { kernelFromEnv } = await import('../kernel/sim.js');
+    return kernelFromEnv(env);
   },
   async roots(env) {
     // With the sim kernel the roots live in its directory; only the kernel module knows where.

@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+
+export interface DisconnectAllOptions {
+  owner?: string;
+  force?: boolean;
+  yes?: boolean;
+  dryRun?: boolean;
+  transport?: string[];
+}
+
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('disconnect-all')
+    .description('disconnect fabrics controllers: by default only unowned ones (see the table below)')
+    .option('--owner <name>', "only this orchestrator's controllers")
+    .option('--force', 'every fabrics controller, owned or not (PCIe/local ones never)')
+    .option('-t, --transport <trtype>', 'only controllers of this transport (repeatable)', collect)
+    .option('-y, --yes', 'do not ask for the typed confirmation')
+    .option('--dry-run', 'print the plan and change nothing')
+    .addHelpText(
+      'after',
+      `
+Which controllers go (registry owner of a fabrics controller):
+  owner        default      --owner X    --force
+  none         disconnect   skip         disconnect
+  X            skip         disconnect   disconnect
+  Y            skip         skip         disconnect
+  unreadable   skip         skip         disconnect
+  PCIe/local   never        never        never
+
+On a terminal the plan is shown and a typed 'yes' is required; without a terminal --yes is
+required. Exit 3 when some disconnects failed. With the registry plugin disabled only
+--force is accepted.
+
+Examples:
+  nvmf disconnect-all --dry-run
+  nvmf disconnect-all --owner stas --yes
+  nvmf disconnect-all -t tcp --force -o json --yes`,
+    )
+    .action(async (opts: DisconnectAllOptions) => {
+      const { runDisconnectAll } = await import('../disconnect-all.js');
+      await runDisconnectAll(ctx, opts);
+    });
+}

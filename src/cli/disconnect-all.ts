@@ -1,0 +1,108 @@
+import { TRANSPORTS } from '../engine/options.js';
+import { checkPolicy } from '../engine/plan.js';
+import { NvmfError } from '../errors.js';
+import type { DisconnectAllOptions } from './commands/disconnect-all.js';
+import type { CliContext } from './context.js';
+import { EXIT } from './exit.js';
+import { renderTable } from './output.js';
+import type {
+  DisconnectAllPlan,
+  DisconnectAllPlanItem,
+  DisconnectAllRequest,
+  DisconnectAllResult,
+} from './plugin.js';
+
+/** Flags to a request, rejecting contradictions and bad values before anything is read. */
+export function disconnectAllRequest(opts: DisconnectAllOptions): DisconnectAllRequest {
+  const req: DisconnectAllRequest = {
+    force: opts.force === true,
+    ...(opts.owner !== undefined ? { owner: opts.owner } : {}),
+    ...(opts.transport !== undefined && opts.transport.length > 0 ? { transports: opts.transport } : {}),
+  };
+  // the library owns the rule (--owner with --force, owner grammar)
+  checkPolicy(req);
+  for (const t of req.transports ?? []) {
+    if (!(TRANSPORTS as readonly string[]).includes(t)) {
+      throw new NvmfError(
+        'EUSAGE',
+        `-t/--transport "${t}" is not a fabrics transport; use one of ${TRANSPORTS.join(', ')}`,
+        {
+          transport: t,
+        },
+      );
+    }
+  }
+  return req;
+}
+
+export function renderPlan(items: readonly DisconnectAllPlanItem[]): string {
+  if (items.length === 0) return 'no NVMe controllers\n';
+  return renderTable(
+    ['Device', 'Transport', 'Owner', 'Action', 'Reason'],
+    items.map((i) => [i.device, i.transport, i.owner ?? '-', i.action, i.reason]),
+  );
+}
+
+export function renderResults(results: readonly DisconnectAllResult[]): string {
+  return results
+    .map((r) => (r.ok ? `${r.device}: disconnected\n` : `${r.device}: FAILED: ${r.error}\n`))
+    .join('');
+}
+
+/** Without a planning plugin only --force is safe: nobody can tell who owns what. */
+async function forcePlanWithoutRegistry(
+  ctx: CliContext,
+  req: DisconnectAllRequest,
+): Promise<DisconnectAllPlan> {
+  const { kernel } = await ctx.kernel();
+  const { planDisconnectAll } = await import('../engine/plan.js');
+  const { executeDisconnectAll } = await import('../engine/disconnect.js');
+  const audit = await ctx.auditor();
+  const controllers = await kernel.listControllers();
+  const items = planDisconnectAll(controllers, [], [], {
+    force: true,
+    ...(req.transports ? { transports: req.transports } : {}),
+  });
+  return { items, execute: () => executeDisconnectAll(items, { kernel, audit, force: true }) };
+}
+
+export async function runDisconnectAll(ctx: CliContext, opts: DisconnectAllOptions): Promise<void> {
+  const req = disconnectAllRequest(opts);
+  let plan = await ctx.plugins.planDisconnectAll(req, ctx);
+  if (plan === undefined) {
+    if (!req.force) {
+      throw new NvmfError(
+        'EABORTED',
+        'disconnect-all refuses to run: the registry plugin is disabled (NVMF_PLUGINS or the config file), so nothing tells a boot-critical controller from a throwaway one. Enable the plugin, or pass --force to disconnect every fabrics controller',
+        {},
+      );
+    }
+    plan = await forcePlanWithoutRegistry(ctx, req);
+  }
+  const json = ctx.format() === 'json';
+  const chosen = plan.items.filter((i) => i.action === 'disconnect');
+
+  if (!json) ctx.stdout.write(renderPlan(plan.items));
+  if (opts.dryRun || chosen.length === 0) {
+    if (json) ctx.result({ plan: plan.items }, () => '');
+    else if (chosen.length === 0) ctx.note('nothing to disconnect');
+    return;
+  }
+  if (!opts.yes) {
+    // with -o json the plan has not been shown yet; the operator must see it before answering
+    if (json && ctx.isTTY) ctx.stderr.write(renderPlan(plan.items));
+    const n = chosen.length;
+    const ok = await ctx.confirmTyped(
+      `Disconnect ${n} controller${n === 1 ? '' : 's'} (${chosen.map((c) => c.device).join(', ')})?`,
+      '--yes',
+    );
+    if (!ok) throw new NvmfError('EABORTED', 'aborted: confirmation not given; nothing was disconnected', {});
+  }
+  const results = await plan.execute();
+  ctx.result({ plan: plan.items, results }, () => renderResults(results));
+  const failed = results.filter((r) => !r.ok).length;
+  if (failed > 0) {
+    ctx.note(`${failed} of ${results.length} disconnects failed`, false);
+    ctx.setExitCode(EXIT.PARTIAL);
+  }
+}
