@@ -32,6 +32,16 @@ export interface PlanItem {
   reason: string;
 }
 
+/**
+ * The controller each item was planned from, kept out of the item itself so the item stays
+ * the JSON contract's shape; execution compares it with what is there at delete time.
+ */
+const plannedFrom = new WeakMap<PlanItem, ControllerInfo>();
+
+export function plannedController(item: PlanItem): ControllerInfo | undefined {
+  return plannedFrom.get(item);
+}
+
 export function checkPolicy(policy: DisconnectAllPolicy): void {
   if (policy.owner !== undefined && policy.force === true) {
     throw new NvmfError(
@@ -61,13 +71,11 @@ export function planDisconnectAll(
   return controllers.map((c): PlanItem => {
     const entry = byDevice.get(c.device);
     const owner = entry?.error === undefined ? (entry?.owner ?? null) : null;
-    const item = (action: PlanItem['action'], reason: string): PlanItem => ({
-      device: c.device,
-      transport: c.transport,
-      owner,
-      action,
-      reason,
-    });
+    const item = (action: PlanItem['action'], reason: string): PlanItem => {
+      const it: PlanItem = { device: c.device, transport: c.transport, owner, action, reason };
+      plannedFrom.set(it, c);
+      return it;
+    };
 
     if (!c.fabrics) return item('skip', `${c.transport} controller, not fabrics: never disconnected`);
     if (transports !== null && !transports.has(c.transport)) {

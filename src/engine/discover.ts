@@ -1,0 +1,319 @@
+import { isNvmfError, NvmfError } from '../errors.js';
+import type { ControllerInfo } from '../kernel/port.js';
+import { checkOwner } from '../registry/names.js';
+import { type ConnectResult, connect, describe, targetText } from './connect.js';
+import { audit, type EngineContext, errorMessage } from './context.js';
+import { type DiscoveryLogEntry, decodeDiscoveryLog, SUBTYPE, trtypeName } from './discovery-log.js';
+import {
+  type ConnectInput,
+  type ConnectOptions,
+  DISCOVERY_NQN,
+  type OptionName,
+  parseConnectOptions,
+  type TargetIdentity,
+  targetIdentity,
+  targetMatches,
+} from './options.js';
+import { mapPool } from './pool.js';
+
+export interface DiscoverRequest {
+  /** The caller's owner name: discovery controllers owned by anyone else are not used. */
+  owner?: string | null;
+  /** How many referral hops to follow (default 8). */
+  maxReferralDepth?: number;
+}
+
+/** A decoded log entry with its transport name and the discovery service that served it. */
+export interface DiscoveredEntry extends Omit<DiscoveryLogEntry, 'tsas'> {
+  /** `tcp`, `rdma`, `fc`, `loop`, or null for a TRTYPE we do not know. */
+  transport: string | null;
+  kind: 'nvm' | 'referral' | 'current-discovery' | 'unknown';
+  /** `transport traddr:trsvcid` of the discovery service that listed it. */
+  source: string;
+}
+
+export interface DiscoverSkip {
+  source: string;
+  reason: string;
+}
+
+export interface DiscoverResult {
+  entries: DiscoveredEntry[];
+  /** Discovery services not used (owned by someone else, or already visited). */
+  skipped: DiscoverSkip[];
+  /** Referrals that could not be read; the first service's failure is thrown instead. */
+  failures: DiscoverSkip[];
+}
+
+const DEFAULT_MAX_DEPTH = 8;
+/** Host-side options that carry over from the discovery connect to referrals and connects. */
+const HOST_OPTIONS: readonly OptionName[] = [
+  'hostnqn',
+  'hostid',
+  'host_traddr',
+  'host_iface',
+  'dhchap_secret',
+  'dhchap_ctrl_secret',
+  'tls',
+  'tls_key',
+  'keyring',
+  'hdr_digest',
+  'data_digest',
+  'keep_alive_tmo',
+  'reconnect_delay',
+  'ctrl_loss_tmo',
+  'fast_io_fail_tmo',
+  'nr_io_queues',
+  'nr_write_queues',
+  'nr_poll_queues',
+  'queue_size',
+  'tos',
+  'disable_sqflow',
+];
+
+function visitKey(t: TargetIdentity): string {
+  return `${t.transport}|${t.traddr ?? ''}|${t.trsvcid ?? ''}`;
+}
+
+function kindOf(subtype: number): DiscoveredEntry['kind'] {
+  if (subtype === SUBTYPE.nvm) return 'nvm';
+  if (subtype === SUBTYPE.referral) return 'referral';
+  if (subtype === SUBTYPE.currentDiscovery) return 'current-discovery';
+  return 'unknown';
+}
+
+/** Carry host-side options over to another target, for the transports they apply to. */
+function hostOptionsFor(base: ConnectOptions, transport: string): ConnectInput {
+  const out: ConnectInput = {};
+  for (const k of HOST_OPTIONS) {
+    const v = base[k];
+    if (v === undefined) continue;
+    if (
+      transport !== 'tcp' &&
+      ['host_iface', 'tls', 'tls_key', 'keyring', 'hdr_digest', 'data_digest'].includes(k)
+    )
+      continue;
+    if (
+      (transport === 'fc' || transport === 'loop') &&
+      ['nr_write_queues', 'nr_poll_queues', 'tos'].includes(k)
+    )
+      continue;
+    if (transport !== base.transport && k === 'host_traddr') continue;
+    (out as Record<string, unknown>)[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Read the discovery log of the service `input` names (nqn defaults to the discovery NQN),
+ * then of every referral, once each. An existing discovery controller is used when it is
+ * unowned or ours; one owned by someone else is skipped. Otherwise a temporary one is made
+ * (owned by the caller while it lives) and removed afterwards.
+ */
+export async function discover(
+  ctx: EngineContext,
+  input: ConnectInput,
+  req: DiscoverRequest = {},
+): Promise<DiscoverResult> {
+  const owner =
+    req.owner === undefined || req.owner === null || req.owner === '' ? null : checkOwner(req.owner);
+  const first = parseConnectOptions({ nqn: DISCOVERY_NQN, ...input });
+  const maxDepth = req.maxReferralDepth ?? DEFAULT_MAX_DEPTH;
+  const result: DiscoverResult = { entries: [], skipped: [], failures: [] };
+  const visited = new Set<string>();
+  const queue: Array<{ opts: ConnectOptions; depth: number }> = [{ opts: first, depth: 0 }];
+
+  while (queue.length > 0) {
+    const { opts, depth } = queue.shift() as { opts: ConnectOptions; depth: number };
+    const t = targetIdentity(opts);
+    const source = targetText(t).replace(` ${t.subsysnqn}`, '');
+    const key = visitKey(t);
+    if (visited.has(key)) {
+      result.skipped.push({ source, reason: 'already visited (referral loop)' });
+      continue;
+    }
+    visited.add(key);
+    let page: DiscoveryLogEntry[] | null;
+    try {
+      page = await readLog(ctx, opts, owner, (reason) => {
+        result.skipped.push({ source, reason });
+        audit(ctx, { action: 'discover-skip', owner, reason, extra: describe(t) });
+      });
+    } catch (e) {
+      if (depth === 0) throw e;
+      result.failures.push({ source, reason: errorMessage(e) });
+      continue;
+    }
+    if (page === null) continue;
+    for (const e of page) {
+      const transport = trtypeName(e.trtype);
+      const { tsas: _tsas, ...rest } = e;
+      result.entries.push({ ...rest, transport, kind: kindOf(e.subtype), source });
+      if (e.subtype !== SUBTYPE.referral || transport === null) continue;
+      if (depth + 1 > maxDepth) {
+        result.skipped.push({
+          source: `${transport} ${e.traddr}:${e.trsvcid}`,
+          reason: `referral depth limit ${maxDepth} reached`,
+        });
+        continue;
+      }
+      try {
+        const next = parseConnectOptions({
+          ...hostOptionsFor(first, transport),
+          transport,
+          nqn: DISCOVERY_NQN,
+          ...(e.traddr !== '' ? { traddr: e.traddr } : {}),
+          ...(e.trsvcid !== '' && (transport === 'tcp' || transport === 'rdma')
+            ? { trsvcid: e.trsvcid }
+            : {}),
+        });
+        queue.push({ opts: next, depth: depth + 1 });
+      } catch (err) {
+        result.failures.push({
+          source: `${transport} ${e.traddr}:${e.trsvcid}`,
+          reason: `bad referral: ${errorMessage(err)}`,
+        });
+      }
+    }
+  }
+  return result;
+}
+
+function isDiscoveryController(c: ControllerInfo): boolean {
+  return c.subsystemType === 'discovery' || c.subsysnqn === DISCOVERY_NQN;
+}
+
+async function readLog(
+  ctx: EngineContext,
+  opts: ConnectOptions,
+  owner: string | null,
+  skip: (reason: string) => void,
+): Promise<DiscoveryLogEntry[] | null> {
+  const t = targetIdentity(opts);
+  const controllers = await ctx.kernel.listControllers();
+  const existing = controllers.filter(
+    (c) => c.fabrics && isDiscoveryController(c) && c.state !== 'deleting' && targetMatches(t, c),
+  );
+  for (const c of existing) {
+    let held: string | null;
+    try {
+      held = ctx.registry.read(c.device)?.owner ?? null;
+    } catch (e) {
+      skip(
+        `discovery controller ${c.device} has an unreadable registry entry (${errorMessage(e)}); not used`,
+      );
+      return null;
+    }
+    if (held !== null && held !== owner) {
+      skip(
+        `discovery controller ${c.device} is owned by "${held}"${owner === null ? '' : `, not "${owner}"`}; not used`,
+      );
+      return null;
+    }
+    return decodeDiscoveryLog(await ctx.kernel.discoveryLogPage(c.device)).entries;
+  }
+  // A temporary controller: owned by the caller while it lives, so a concurrent
+  // disconnect-all leaves it alone, and removed once the page is read.
+  const made: ConnectResult = await connect(ctx, opts, owner === null ? {} : { owner });
+  try {
+    return decodeDiscoveryLog(await ctx.kernel.discoveryLogPage(made.device)).entries;
+  } finally {
+    try {
+      await ctx.kernel.deleteController(made.device);
+      audit(ctx, {
+        action: 'disconnect',
+        device: made.device,
+        owner,
+        reason: 'temporary discovery controller',
+      });
+    } catch (e) {
+      if (!isNvmfError(e, 'ENO_CONTROLLER')) {
+        audit(ctx, {
+          action: 'disconnect-failed',
+          device: made.device,
+          owner,
+          error: errorMessage(e),
+          reason: 'temporary discovery controller',
+        });
+      }
+    }
+  }
+}
+
+export interface ConnectAllRequest extends DiscoverRequest {
+  /** How many connects run at once (default 8). */
+  concurrency?: number;
+  force?: boolean;
+  wait?: boolean;
+  waitTimeoutMs?: number;
+  /** Options applied to every connect (ctrl_loss_tmo, ...); host options of the discovery carry over by default. */
+  connectOptions?: ConnectInput;
+}
+
+export type ConnectAllItem =
+  | {
+      target: { transport: string; traddr: string; trsvcid: string; subnqn: string };
+      ok: true;
+      result: ConnectResult;
+    }
+  | {
+      target: { transport: string | null; traddr: string; trsvcid: string; subnqn: string };
+      ok: false;
+      error: string;
+    };
+
+export interface ConnectAllResult {
+  discovery: DiscoverResult;
+  results: ConnectAllItem[];
+}
+
+/** Discover, then connect every NVM subsystem entry (once each) with bounded concurrency. */
+export async function connectAll(
+  ctx: EngineContext,
+  input: ConnectInput,
+  req: ConnectAllRequest = {},
+): Promise<ConnectAllResult> {
+  const discovery = await discover(ctx, input, req);
+  const base = parseConnectOptions({ nqn: DISCOVERY_NQN, ...input });
+  const seen = new Set<string>();
+  const todo = discovery.entries.filter((e) => {
+    if (e.kind !== 'nvm') return false;
+    const k = `${e.trtype}|${e.traddr}|${e.trsvcid}|${e.subnqn}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  const outcomes = await mapPool(todo, req.concurrency ?? 8, async (e) => {
+    if (e.transport === null) {
+      throw new NvmfError(
+        'EDISCOVERY',
+        `entry for ${e.subnqn} has unknown transport type ${e.trtype}; it cannot be connected`,
+        { trtype: e.trtype },
+      );
+    }
+    const opts: ConnectInput = {
+      ...hostOptionsFor(base, e.transport),
+      ...req.connectOptions,
+      transport: e.transport,
+      nqn: e.subnqn,
+      ...(e.traddr !== '' && e.transport !== 'loop' ? { traddr: e.traddr } : {}),
+      ...(e.trsvcid !== '' && (e.transport === 'tcp' || e.transport === 'rdma')
+        ? { trsvcid: e.trsvcid }
+        : {}),
+    };
+    return connect(ctx, opts, {
+      ...(req.owner !== undefined ? { owner: req.owner } : {}),
+      ...(req.force !== undefined ? { force: req.force } : {}),
+      ...(req.wait !== undefined ? { wait: req.wait } : {}),
+      ...(req.waitTimeoutMs !== undefined ? { waitTimeoutMs: req.waitTimeoutMs } : {}),
+    });
+  });
+  const results = outcomes.map((o, i): ConnectAllItem => {
+    const e = todo[i] as DiscoveredEntry;
+    const target = { traddr: e.traddr, trsvcid: e.trsvcid, subnqn: e.subnqn };
+    return o.ok
+      ? { target: { ...target, transport: e.transport as string }, ok: true, result: o.value }
+      : { target: { ...target, transport: e.transport }, ok: false, error: errorMessage(o.error) };
+  });
+  return { discovery, results };
+}
