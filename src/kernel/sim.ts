@@ -55,7 +55,7 @@ async function transact<T>(l: SimLayout, fn: (s: st.SimState, events: st.SimUeve
     if (events.length > 0) {
       const base = sysfs.readUeventSeqnum(l.sys);
       const now = Date.now();
-      events.forEach((ev, i) => enqueue(l, base + i + 1, ev, now));
+      for (const [i, ev] of events.entries()) enqueue(l, base + i + 1, ev, now);
       writeAtomic(l.seqnum, `${base + events.length}\n`);
     }
     if (failure !== undefined) throw failure;

@@ -102,7 +102,7 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^(?:${alts.join('|')})$`);
 }
 
-function valueOf(m: Match, ev: UdevEvent): string | undefined {
+function keyValue(m: Match, ev: UdevEvent): string | undefined {
   switch (m.key) {
     case 'ACTION':
       return ev.action;
@@ -122,7 +122,7 @@ function valueOf(m: Match, ev: UdevEvent): string | undefined {
 export function ruleMatches(rule: UdevRule, ev: UdevEvent): boolean {
   if (rule.unsupported.length > 0) return false;
   return rule.matches.every((m) => {
-    const v = valueOf(m, ev) ?? '';
+    const v = keyValue(m, ev) ?? '';
     const hit = globToRegExp(m.value).test(v);
     return m.op === '==' ? hit : !hit;
   });
