@@ -1,4 +1,3 @@
-import type { ControllerInfo } from '../kernel/port.js';
 import { enabledPlugins, type KnownPlugin } from './config.js';
 import type { CliContext } from './context.js';
 import type {
@@ -6,7 +5,6 @@ import type {
   ConnectOutcome,
   DisconnectAllPlan,
   DisconnectAllRequest,
-  DiscoveryUse,
   NvmfPlugin,
   PluginHost,
 } from './plugin.js';
@@ -28,17 +26,6 @@ export function createPluginHost(plugins: readonly NvmfPlugin[]): PluginHost {
     },
     async afterConnect(op: ConnectOperation, outcome: ConnectOutcome, ctx: CliContext): Promise<void> {
       for (const p of plugins) await p.afterConnect?.(op, outcome, ctx);
-    },
-    async checkDiscoveryController(
-      c: ControllerInfo,
-      op: ConnectOperation,
-      ctx: CliContext,
-    ): Promise<DiscoveryUse> {
-      for (const p of plugins) {
-        const r = await p.checkDiscoveryController?.(c, op, ctx);
-        if (r !== undefined && !r.use) return r;
-      }
-      return { use: true };
     },
     async planDisconnectAll(
       req: DisconnectAllRequest,

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import type { ControllerInfo } from '../kernel/port.js';
 import type { CliContext } from './context.js';
 
 /** Core commands a plugin may add options to. */
@@ -18,7 +17,9 @@ export interface ConnectOperation {
   readonly cliOptions: Readonly<Record<string, unknown>>;
   /**
    * Owner to record: `undefined` = leave the registry alone (plain connect, or reuse without
-   * claim), `null` = disown on reuse (`--owner=`), a string = claim. Plugins set it.
+   * claim), `null` = disown on reuse (`--owner=`), a string = claim. Plugins set it. For
+   * discover and connect-all it is also the identity the engine checks discovery
+   * controllers against: one owned by someone else is not used (skipped with a reason).
    */
   owner: string | null | undefined;
 }
@@ -27,13 +28,6 @@ export interface ConnectOutcome {
   device: string;
   owner: string | null;
   reused: boolean;
-}
-
-/** A discovery controller the engine is about to use (connect-all, discover with `-d`). */
-export interface DiscoveryUse {
-  use: boolean;
-  /** Why not, for the operator (`owned by stas`). */
-  reason?: string;
 }
 
 export interface DisconnectAllRequest {
@@ -78,12 +72,6 @@ export interface NvmfPlugin {
   beforeConnect?(op: ConnectOperation, ctx: CliContext): Promise<void> | void;
   /** After each successful connect (one call per controller in connect-all). */
   afterConnect?(op: ConnectOperation, outcome: ConnectOutcome, ctx: CliContext): Promise<void> | void;
-  /** May this discovery controller be used? The first `use: false` wins. */
-  checkDiscoveryController?(
-    controller: ControllerInfo,
-    op: ConnectOperation,
-    ctx: CliContext,
-  ): Promise<DiscoveryUse> | DiscoveryUse;
   /**
    * Plan a disconnect-all from ownership. The first plugin that returns a plan wins. When no
    * enabled plugin plans, the core refuses to run without `--force` (fail safe: without the
@@ -98,10 +86,5 @@ export interface PluginHost {
   isEnabled(name: string): boolean;
   beforeConnect(op: ConnectOperation, ctx: CliContext): Promise<void>;
   afterConnect(op: ConnectOperation, outcome: ConnectOutcome, ctx: CliContext): Promise<void>;
-  checkDiscoveryController(
-    controller: ControllerInfo,
-    op: ConnectOperation,
-    ctx: CliContext,
-  ): Promise<DiscoveryUse>;
   planDisconnectAll(req: DisconnectAllRequest, ctx: CliContext): Promise<DisconnectAllPlan | undefined>;
 }

@@ -1,5 +1,9 @@
 import type { CommandModule } from '../command.js';
+import * as connect from './connect.js';
+import * as connectAll from './connect-all.js';
+import * as disconnect from './disconnect.js';
 import * as disconnectAll from './disconnect-all.js';
+import * as discover from './discover.js';
 import * as list from './list.js';
 import * as sim from './sim.js';
 
@@ -7,4 +11,12 @@ import * as sim from './sim.js';
  * Every core command module, in help order. Modules owned by other engineers (sim, udev,
  * monitor) are added here when they land; each exports `register(program, ctx)`.
  */
-export const commandModules: readonly CommandModule[] = [list, disconnectAll, sim];
+export const commandModules: readonly CommandModule[] = [
+  connect,
+  discover,
+  connectAll,
+  disconnect,
+  disconnectAll,
+  list,
+  sim,
+];

@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import { addConnectOptions, DISCOVERY_OPTIONS } from '../connect-options.js';
+import type { CliContext } from '../context.js';
+
+export function register(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('connect-all')
+    .description('discover, then connect every subsystem the discovery log lists')
+    .option('--force', 'take over controllers already owned by another orchestrator')
+    .option('--wait', 'wait until each controller is live and its namespaces have block devices');
+  addConnectOptions(cmd, DISCOVERY_OPTIONS);
+  cmd
+    .addHelpText(
+      'after',
+      `
+Exit 3 when some connects failed (one result per subsystem is printed).
+
+Examples:
+  nvmf connect-all -t tcp -a 192.0.2.10 -s 8009 --owner stas
+  nvmf connect-all -t tcp -a 192.0.2.10 --nbft -o json`,
+    )
+    .action(async (opts: Record<string, unknown>) => {
+      const { runConnectAll } = await import('../discover.js');
+      await runConnectAll(ctx, opts);
+    });
+}

@@ -1,0 +1,113 @@
+import type { ConnectAllItem, DiscoveredEntry, DiscoverResult } from '../engine/discover.js';
+import { connectInputOf, DISCOVERY_OPTIONS, withFlagName, withHostDefaults } from './connect-options.js';
+import type { CliContext } from './context.js';
+import { engineContext, engineOwner } from './engine-context.js';
+import { EXIT } from './exit.js';
+import { renderTable } from './output.js';
+import type { ConnectOperation } from './plugin.js';
+
+function entryJson(e: DiscoveredEntry): Record<string, unknown> {
+  return {
+    kind: e.kind,
+    transport: e.transport,
+    traddr: e.traddr,
+    trsvcid: e.trsvcid,
+    subnqn: e.subnqn,
+    portid: e.portid,
+    cntlid: e.cntlid,
+    source: e.source,
+  };
+}
+
+function renderDiscovery(d: DiscoverResult): string {
+  let out = renderTable(
+    ['Kind', 'Transport', 'Address', 'Port', 'Subsystem'],
+    d.entries.map((e) => [e.kind, e.transport ?? '?', e.traddr, e.trsvcid, e.subnqn]),
+  );
+  for (const s of d.skipped) out += `skipped ${s.source}: ${s.reason}\n`;
+  for (const f of d.failures) out += `failed ${f.source}: ${f.reason}\n`;
+  return out;
+}
+
+async function prepare(ctx: CliContext, command: 'discover' | 'connect-all', opts: Record<string, unknown>) {
+  const { parseConnectOptions, DISCOVERY_NQN } = await import('../engine/options.js');
+  const input = withHostDefaults(connectInputOf(opts, DISCOVERY_OPTIONS), ctx.env);
+  try {
+    parseConnectOptions({ nqn: DISCOVERY_NQN, ...input });
+  } catch (e) {
+    throw withFlagName(e);
+  }
+  const op: ConnectOperation = { command, cliOptions: opts, owner: undefined };
+  await ctx.plugins.beforeConnect(op, ctx);
+  return { input, op, ectx: await engineContext(ctx) };
+}
+
+export async function runDiscover(ctx: CliContext, opts: Record<string, unknown>): Promise<void> {
+  const { discover } = await import('../engine/discover.js');
+  const { input, op, ectx } = await prepare(ctx, 'discover', opts);
+  let d: DiscoverResult;
+  try {
+    d = await discover(ectx, input, { owner: engineOwner(op.owner) ?? null });
+  } catch (e) {
+    throw withFlagName(e);
+  }
+  ctx.result({ entries: d.entries.map(entryJson), skipped: d.skipped, failures: d.failures }, () =>
+    renderDiscovery(d),
+  );
+}
+
+function itemJson(i: ConnectAllItem): Record<string, unknown> {
+  return i.ok
+    ? {
+        target: i.target,
+        ok: true,
+        device: i.result.device,
+        owner: i.result.owner,
+        reused: i.result.reused,
+        namespaces: i.result.namespaces,
+      }
+    : { target: i.target, ok: false, error: i.error };
+}
+
+export async function runConnectAll(ctx: CliContext, opts: Record<string, unknown>): Promise<void> {
+  const { connectAll } = await import('../engine/discover.js');
+  const { input, op, ectx } = await prepare(ctx, 'connect-all', opts);
+  const owner = engineOwner(op.owner);
+  let r: Awaited<ReturnType<typeof connectAll>>;
+  try {
+    r = await connectAll(ectx, input, {
+      ...(owner !== undefined ? { owner } : {}),
+      force: opts['force'] === true,
+      wait: opts['wait'] === true,
+    });
+  } catch (e) {
+    throw withFlagName(e);
+  }
+  for (const i of r.results) {
+    if (i.ok)
+      await ctx.plugins.afterConnect(
+        op,
+        { device: i.result.device, owner: i.result.owner, reused: i.result.reused },
+        ctx,
+      );
+  }
+  ctx.result(
+    {
+      results: r.results.map(itemJson),
+      skipped: r.discovery.skipped,
+      failures: r.discovery.failures,
+    },
+    () => {
+      let out = '';
+      for (const i of r.results) {
+        out += i.ok
+          ? `${i.target.subnqn}: ${i.result.device}${i.result.reused ? ' (reused)' : ''}${i.result.owner ? `, owner ${i.result.owner}` : ''}\n`
+          : `${i.target.subnqn}: FAILED: ${i.error}\n`;
+      }
+      for (const s of r.discovery.skipped) out += `skipped ${s.source}: ${s.reason}\n`;
+      for (const f of r.discovery.failures) out += `failed ${f.source}: ${f.reason}\n`;
+      return out === '' ? 'nothing to connect\n' : out;
+    },
+  );
+  if (r.results.some((i) => !i.ok)) ctx.setExitCode(EXIT.PARTIAL);
+}
