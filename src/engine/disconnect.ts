@@ -105,12 +105,19 @@ export interface ExecuteDeps {
   force?: boolean;
 }
 
+/**
+ * Whether `b` is still the controller `a` was. sysfs has no generation number, so an
+ * identical reconnect on the same instance passes; it is unowned exactly like the one
+ * planned, and an owner or intent it has is caught by the registry re-check.
+ */
 function sameController(a: ControllerInfo, b: ControllerInfo): boolean {
   return (
     a.subsysnqn === b.subsysnqn &&
     a.rawAddress === b.rawAddress &&
     a.cntlid === b.cntlid &&
-    a.transport === b.transport
+    a.transport === b.transport &&
+    a.hostnqn === b.hostnqn &&
+    a.hostid === b.hostid
   );
 }
 
