@@ -1,33 +1,114 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 
-/** `nvmf sim ...`: the simulated kernel of DESIGN §10, for tests and demos. */
+function nonNegativeInt(v: string): number {
+  if (!/^\d{1,9}$/.test(v)) throw new Error(`expected a number of milliseconds, got "${v}"`);
+  return Number(v);
+}
+
+/** `nvmf sim ...`: the simulated kernel of DESIGN §10, for tests and demos (docs/sim.md). */
 export function register(program: Command, ctx: CliContext): void {
   const sim = program
     .command('sim')
     .description('create and drive a simulated NVMe host (NVMF_KERNEL=sim:DIR)');
   sim
     .command('init')
-    .description('create a simulated host in DIR (or update its targets)')
+    .description(
+      'create a simulated host in DIR (or update the configuration and targets of an existing one)',
+    )
     .argument('<dir>', 'directory holding the whole simulated state')
-    .option('--targets <file>', 'JSON file describing subsystems and discovery controllers to serve')
+    .option(
+      '--targets <file>',
+      'JSON file describing subsystems and discovery controllers to serve (docs/sim.md)',
+    )
+    .option(
+      '--connect-latency <ms>',
+      'time a controller spends in state connecting before the reply',
+      nonNegativeInt,
+    )
+    .option('--delete-latency <ms>', 'time a delete_controller write takes', nonNegativeInt)
+    .option('--udev-delay <ms>', 'delay before the simulated udevd processes an event', nonNegativeInt)
+    .option('--udev-manual', 'queue udev events until `nvmf sim udev-settle` (no background processing)')
+    .option('--udev-auto', 'process udev events in the background of processes using the sim (default)')
+    .option('--no-multipath', 'name namespaces per controller (nvmeCnN) instead of native multipath heads')
     .addHelpText(
       'after',
-      '\nExamples:\n  nvmf sim init /tmp/host --targets targets.json\n  NVMF_KERNEL=sim:/tmp/host nvmf list',
+      '\nExamples:\n  nvmf sim init /tmp/host --targets targets.json\n  nvmf sim init /tmp/host --delete-latency 10 --udev-manual\n  NVMF_KERNEL=sim:/tmp/host nvmf list',
     )
-    .action(async (dir: string, opts: { targets?: string }) => {
-      const { simInit } = await import('../../kernel/sim.js');
-      await simInit(dir, opts.targets !== undefined ? { targets: opts.targets } : {});
-      ctx.result({ dir }, () => `simulated host ready in ${dir}; use NVMF_KERNEL=sim:${dir}\n`);
-    });
+    .action(
+      async (
+        dir: string,
+        opts: {
+          targets?: string;
+          connectLatency?: number;
+          deleteLatency?: number;
+          udevDelay?: number;
+          udevManual?: boolean;
+          udevAuto?: boolean;
+          multipath?: boolean;
+        },
+      ) => {
+        const { NvmfError } = await import('../../errors.js');
+        if (opts.udevManual && opts.udevAuto) {
+          throw new NvmfError('EUSAGE', '--udev-manual and --udev-auto are mutually exclusive; pick one');
+        }
+        const { simInit, simLayout } = await import('../../kernel/sim.js');
+        const fs = await import('node:fs');
+        const exists = fs.existsSync(simLayout(dir).config);
+        const latency: { connectMs?: number; deleteMs?: number } = {};
+        if (opts.connectLatency !== undefined) latency.connectMs = opts.connectLatency;
+        if (opts.deleteLatency !== undefined) latency.deleteMs = opts.deleteLatency;
+        const udev: { delayMs?: number; mode?: 'auto' | 'manual' } = {};
+        if (opts.udevDelay !== undefined) udev.delayMs = opts.udevDelay;
+        if (opts.udevManual) udev.mode = 'manual';
+        if (opts.udevAuto) udev.mode = 'auto';
+        const config = {
+          ...(Object.keys(latency).length > 0 ? { latency } : {}),
+          ...(Object.keys(udev).length > 0 ? { udev } : {}),
+          // commander sets multipath=true by default; only a given --no-multipath (or a new host) changes it
+          ...(opts.multipath === false || !exists ? { multipath: opts.multipath !== false } : {}),
+        };
+        const cfg = await simInit(dir, {
+          ...(opts.targets !== undefined ? { targets: opts.targets } : {}),
+          config: config as never,
+        });
+        ctx.result(
+          {
+            dir,
+            hostnqn: cfg.hostnqn,
+            latency: cfg.latency,
+            udev: { mode: cfg.udev.mode, delayMs: cfg.udev.delayMs },
+          },
+          () => `simulated host ready in ${dir}; use NVMF_KERNEL=sim:${dir}\n`,
+        );
+      },
+    );
   sim
     .command('udev-settle')
     .description("run the simulated host's queued udev events (the real rule file's commands)")
     .argument('<dir>', 'directory of the simulated host')
     .option('--now', "ignore the events' configured delay")
     .action(async (dir: string, opts: { now?: boolean }) => {
-      const { simUdevSettle } = await import('../../kernel/sim.js');
-      const processed = await simUdevSettle(dir, { now: opts.now === true });
+      const { simUdevSettle, simRoots } = await import('../../kernel/sim.js');
+      const { rootsFromEnv } = await import('../../roots.js');
+      const roots = rootsFromEnv(ctx.env, simRoots(dir));
+      const processed = await simUdevSettle(dir, { now: opts.now === true, roots });
       ctx.result({ processed }, () => `${processed} udev event${processed === 1 ? '' : 's'} processed\n`);
+    });
+  sim
+    .command('expire')
+    .description(
+      'remove a controller the way the kernel does when ctrl-loss-tmo expires (no delete_controller write)',
+    )
+    .argument('<dir>', 'directory of the simulated host')
+    .argument('<device>', 'nvmeN')
+    .action(async (dir: string, device: string) => {
+      const { simExpireController } = await import('../../kernel/sim.js');
+      const dev = device.replace(/^\/dev\//, '');
+      await simExpireController(dir, dev);
+      ctx.result(
+        { device: dev, expired: true },
+        () => `${dev} removed by the simulated kernel (ctrl-loss-tmo expired)\n`,
+      );
     });
 }
