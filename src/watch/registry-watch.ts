@@ -100,9 +100,13 @@ export async function watchRegistry(root: string, opts: RegistryWatchOptions): P
     try {
       st = fs.lstatSync(path.join(root, device));
     } catch {
-      return unwatchEntry(device);
+      unwatchEntry(device);
+      return;
     }
-    if (!st.isDirectory()) return unwatchEntry(device);
+    if (!st.isDirectory()) {
+      unwatchEntry(device);
+      return;
+    }
     if (entryWatches.get(device)?.ino === st.ino) return;
     unwatchEntry(device);
     try {
@@ -161,7 +165,10 @@ export async function watchRegistry(root: string, opts: RegistryWatchOptions): P
 
   const notified = (p: string): void => {
     const rel = path.relative(root, p);
-    if (rel === '' || rel.startsWith('..')) return ready ? rescan() : undefined;
+    if (rel === '' || rel.startsWith('..')) {
+      if (ready) rescan();
+      return;
+    }
     const device = rel.split(path.sep)[0]!;
     if (isDevice(device)) notifyDevice(device);
   };
