@@ -12,7 +12,7 @@ if [ "${1-}" = --journald ]; then
 	[ "${FAKE_LOGGER_MODE-}" = no-journald ] && exit 1
 	{
 		echo JOURNALD
-		cat
+		while IFS= read -r line; do printf '%s\n' "$line"; done
 		echo
 	} >>"$FAKE_LOGGER_OUT"
 	exit 0

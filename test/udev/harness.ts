@@ -9,6 +9,7 @@ export const REPO = path.resolve(here, '..', '..');
 export const HELPER = path.join(REPO, 'udev', 'nvmf-registry-cleanup');
 export const UPSTREAM = path.join(REPO, 'test', 'fixtures', 'upstream-rule', 'cleanup.sh');
 export const FAKE_LOGGER = path.join(here, 'fake-logger.sh');
+export const BATCH_DRIVER = path.join(here, 'batch.sh');
 /** The helper's tests run it under dash: the strictest POSIX shell we have. */
 export const SHELL = 'dash';
 
@@ -178,4 +179,73 @@ export async function waitFor(cond: () => boolean, what: string, deadlineMs = 10
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 2));
   }
+}
+
+/**
+ * Run `script DEVICE SEQNUM` for every device at once through batch.sh (one Node spawn per
+ * batch). `pause` is `fifo` (OUTDIR/pause.DEVICE, created here) or a value for
+ * NVMF_TEST_PAUSE_AFTER_CHECK; `fifo(d)` names a device's FIFO. `started` resolves once the
+ * driver runs, `done` when every run ended.
+ */
+export function runBatch(
+  sb: Sandbox,
+  script: string,
+  devices: string[],
+  seqnum: string,
+  pause: string,
+): {
+  out: string;
+  fifo: (device: string) => string;
+  started: Promise<void>;
+  done: Promise<Map<string, Run>>;
+} {
+  const out = fs.mkdtempSync(path.join(sb.dir, 'batch-'));
+  let onStart: () => void = () => {};
+  let onStartErr: (e: unknown) => void = () => {};
+  const started = new Promise<void>((res, rej) => {
+    onStart = res;
+    onStartErr = rej;
+  });
+  const done = (async () => {
+    if (pause === 'fifo') await mkfifos(devices.map((d) => path.join(out, `pause.${d}`)));
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      NVMF_REGISTRY_ROOT: sb.registry,
+      NVMF_DEV_ROOT: sb.dev,
+      NVMF_LOGGER: FAKE_LOGGER,
+    };
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(SHELL, [BATCH_DRIVER, script, out, seqnum, pause, ...devices], {
+        env,
+        stdio: 'ignore',
+      });
+      child.on('spawn', onStart);
+      child.on('error', (e) => {
+        onStartErr(e);
+        reject(e);
+      });
+      child.on('close', (code) =>
+        code === 0 ? resolve() : reject(new Error(`batch driver exited ${code}`)),
+      );
+    });
+    const runs = new Map<string, Run>();
+    for (const d of devices) {
+      const read = (name: string): string => {
+        try {
+          return fs.readFileSync(path.join(out, `${name}.${d}`), 'utf8');
+        } catch {
+          return '';
+        }
+      };
+      const stderr = read('err');
+      const rc = read('rc').trim();
+      runs.set(d, {
+        code: rc === '' ? null : Number(rc),
+        stderr,
+        records: [...parseRecords(read('log')), ...parseRecords(stderr)],
+      });
+    }
+    return runs;
+  })();
+  return { out, fifo: (d) => path.join(out, `pause.${d}`), started, done };
 }
