@@ -11,10 +11,13 @@ export function register(parent: Command, ctx: CliContext): void {
       const { openRegistry } = await import('../open.js');
       const reg = await openRegistry(ctx, opts.dryRun !== true);
       const report = reg.gc({ dryRun: opts.dryRun === true });
-      ctx.result({ dryRun: report.dryRun, removed: report.removed.map((r) => ({ ...r })) }, () => {
+      ctx.result({ dryRun: report.dryRun, removed: report.removed, kept: report.kept }, () => {
         const verb = report.dryRun ? 'would remove' : 'removed';
-        if (report.removed.length === 0) return 'nothing to remove\n';
-        return report.removed.map((r) => `${verb} ${r.device ?? r.path} (${r.kind}): ${r.reason}\n`).join('');
+        const lines = [
+          ...report.removed.map((r) => `${verb} ${r.device ?? r.path} (${r.kind}): ${r.reason}\n`),
+          ...report.kept.map((r) => `kept ${r.device ?? r.path} (${r.kind}): ${r.reason}\n`),
+        ];
+        return lines.length === 0 ? 'nothing to remove\n' : lines.join('');
       });
     });
 }
