@@ -5,12 +5,11 @@ import * as disconnect from './disconnect.js';
 import * as disconnectAll from './disconnect-all.js';
 import * as discover from './discover.js';
 import * as list from './list.js';
+import * as monitor from './monitor.js';
 import * as sim from './sim.js';
+import * as udev from './udev.js';
 
-/**
- * Every core command module, in help order. Modules owned by other engineers (sim, udev,
- * monitor) are added here when they land; each exports `register(program, ctx)`.
- */
+/** Every core command module, in help order; each exports `register(program, ctx)`. */
 export const commandModules: readonly CommandModule[] = [
   connect,
   discover,
@@ -18,5 +17,7 @@ export const commandModules: readonly CommandModule[] = [
   disconnect,
   disconnectAll,
   list,
+  monitor,
   sim,
+  udev,
 ];
