@@ -27,12 +27,81 @@ export type { UdevLogRecord } from './sim/udev-queue.js';
  */
 const INITIAL_SEQNUM = 1000;
 
-function readState(l: SimLayout): st.SimState {
+/**
+ * State is split so a transaction writes only what it changed: `state.json` (subsystems,
+ * target cntlids and a generation number) and one `sim/ctrl/<instance>.json` per controller.
+ * A process keeps the whole state in memory and reloads the controllers only when another
+ * process bumped the generation.
+ */
+let cache: { file: string; gen: number; controllers: Record<string, st.SimController> } | undefined;
+
+interface StoredState {
+  gen?: number;
+  subsystems: st.SimState['subsystems'];
+  targetCntlids: st.SimState['targetCntlids'];
+}
+
+function ctrlDirOf(l: SimLayout): string {
+  return `${l.meta}/ctrl`;
+}
+
+function readState(l: SimLayout): st.SimState & { gen: number } {
+  let stored: StoredState;
   try {
-    return JSON.parse(fs.readFileSync(l.state, 'utf8')) as st.SimState;
+    stored = JSON.parse(fs.readFileSync(l.state, 'utf8')) as StoredState;
   } catch {
-    return st.emptyState();
+    stored = { subsystems: {}, targetCntlids: {} };
   }
+  const gen = stored.gen ?? 0;
+  let controllers: Record<string, st.SimController>;
+  if (cache && cache.file === l.state && cache.gen === gen) {
+    controllers = cache.controllers;
+  } else {
+    controllers = {};
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(ctrlDirOf(l));
+    } catch {
+      names = [];
+    }
+    for (const n of names) {
+      const mm = /^(\d+)\.json$/.exec(n);
+      if (!mm) continue;
+      try {
+        controllers[mm[1] as string] = JSON.parse(
+          fs.readFileSync(`${ctrlDirOf(l)}/${n}`, 'utf8'),
+        ) as st.SimController;
+      } catch {
+        // a torn-down controller's file removed under us cannot happen under the lock; skip junk
+      }
+    }
+  }
+  return {
+    version: 1,
+    gen,
+    controllers,
+    subsystems: stored.subsystems ?? {},
+    targetCntlids: stored.targetCntlids ?? {},
+  };
+}
+
+function writeState(l: SimLayout, s: st.SimState & { gen: number }, dirty: Set<number>): void {
+  fs.mkdirSync(ctrlDirOf(l), { recursive: true });
+  for (const inst of dirty) {
+    const c = s.controllers[String(inst)];
+    const f = `${ctrlDirOf(l)}/${inst}.json`;
+    if (c) writeAtomic(f, JSON.stringify(c));
+    else fs.rmSync(f, { force: true });
+  }
+  const gen = s.gen + 1;
+  const stored: StoredState = { gen, subsystems: s.subsystems, targetCntlids: s.targetCntlids };
+  writeAtomic(l.state, JSON.stringify(stored));
+  cache = { file: l.state, gen, controllers: s.controllers };
+}
+
+/** Marker of a controller being deleted: created with O_EXCL, so the first deleter wins without the state lock. */
+function deletingMarker(l: SimLayout, inst: number): string {
+  return `${l.meta}/deleting.nvme${inst}`;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -40,18 +109,22 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** One locked transaction: state in, events out (seqnums assigned and queued in order). */
-async function transact<T>(l: SimLayout, fn: (s: st.SimState, events: st.SimUevent[]) => T): Promise<T> {
+async function transact<T>(
+  l: SimLayout,
+  fn: (s: st.SimState, events: st.SimUevent[], dirty: Set<number>) => T,
+): Promise<T> {
   return withDirLock(l.lock, () => {
     const s = readState(l);
     const events: st.SimUevent[] = [];
+    const dirty = new Set<number>();
     let result: T;
     let failure: unknown;
     try {
-      result = fn(s, events);
+      result = fn(s, events, dirty);
     } catch (e) {
       failure = e;
     }
-    writeAtomic(l.state, JSON.stringify(s));
+    writeState(l, s, dirty);
     if (events.length > 0) {
       const base = sysfs.readUeventSeqnum(l.sys);
       const now = Date.now();
@@ -74,9 +147,11 @@ function removeController(
   s: st.SimState,
   inst: number,
   events: st.SimUevent[],
+  dirty: Set<number>,
 ): void {
   const c = ctrlOf(s, inst);
   if (!c) return;
+  dirty.add(inst);
   const sub = c.subsys !== null ? s.subsystems[c.subsys] : undefined;
   if (sub) {
     for (const h of c.heads) {
@@ -87,6 +162,7 @@ function removeController(
   }
   m.removeControllerNode(l, inst);
   m.removeControllerSysfs(l, inst);
+  fs.rmSync(deletingMarker(l, inst), { force: true });
   events.push(st.ctrlRemoveEvent(inst));
   delete s.controllers[String(inst)];
   const tkey = targetKey(c);
@@ -165,13 +241,14 @@ export class SimKernel implements Kernel {
       ...(p.ctrl_loss_tmo !== undefined ? { ctrlLossTmo: p.ctrl_loss_tmo } : {}),
     };
     // Phase 1: the controller exists (sysfs, node, add event) before the fabric answers.
-    const instance = await transact(l, (s, events) => {
+    const instance = await transact(l, (s, events, dirty) => {
       if (!p.duplicate_connect && st.findDuplicate(s, base)) {
         throw kernelError('connect', 'EALREADY', what);
       }
       const inst = st.lowestFree(st.usedInstances(s));
       const c = { ...base, instance: inst };
       s.controllers[String(inst)] = c;
+      dirty.add(inst);
       m.writeController(l, c);
       events.push(st.ctrlAddEvent(inst));
       return inst;
@@ -180,9 +257,12 @@ export class SimKernel implements Kernel {
     await sleep(cfg.latency.connectMs);
     // Phase 2: the fabrics connect either fails (the controller is torn down again) or
     // the controller joins its subsystem, goes live and its namespaces appear.
-    const reply = await transact(l, (s, events) => {
+    const reply = await transact(l, (s, events, dirty) => {
+      dirty.add(instance);
       const c = ctrlOf(s, instance);
-      if (!c || c.state === 'deleting') throw kernelError('connect', 'ECANCELED', what);
+      if (!c || c.state === 'deleting' || fs.existsSync(deletingMarker(l, instance))) {
+        throw kernelError('connect', 'ECANCELED', what);
+      }
       const port: SimPort = {
         transport: c.transport,
         ...(c.traddr ? { traddr: c.traddr } : {}),
@@ -198,7 +278,7 @@ export class SimKernel implements Kernel {
         else namespaces = sub.namespaces;
       }
       if (errno !== null) {
-        removeController(l, cfg, s, instance, events);
+        removeController(l, cfg, s, instance, events, dirty);
         return { errno };
       }
       const tkey = targetKey(c);
@@ -273,24 +353,35 @@ export class SimKernel implements Kernel {
     const inst = sysfs.assertDevice(device);
     const l = this.layout;
     const cfg = readConfig(l);
-    const first = await transact(l, (s) => {
-      const c = ctrlOf(s, inst);
-      if (!c)
-        throw new NvmfError('ENO_CONTROLLER', `controller ${device} does not exist (already removed?)`, {
-          device,
-        });
-      if (c.state === 'deleting') return false;
-      c.state = 'deleting';
-      m.setControllerState(l, inst, 'deleting');
-      return true;
-    });
-    if (!first) {
+    const marker = deletingMarker(l, inst);
+    if (!fs.existsSync(`${l.sys}/class/nvme/${device}`)) {
+      throw new NvmfError('ENO_CONTROLLER', `controller ${device} does not exist (already removed?)`, {
+        device,
+      });
+    }
+    try {
+      fs.writeFileSync(marker, String(process.pid), { flag: 'wx' });
+    } catch {
       // A concurrent delete_controller write waits for the winner's removal (kernfs self-removal).
-      while (ctrlOf(readState(l), inst)?.state === 'deleting') await sleep(2);
+      while (fs.existsSync(marker)) await sleep(2);
       return;
     }
+    // Between the existence check and the marker the controller may have gone (expiry, failed connect).
+    if (!fs.existsSync(`${l.sys}/class/nvme/${device}`)) {
+      fs.rmSync(marker, { force: true });
+      throw new NvmfError('ENO_CONTROLLER', `controller ${device} does not exist (already removed?)`, {
+        device,
+      });
+    }
+    m.setControllerState(l, inst, 'deleting');
     await sleep(cfg.latency.deleteMs);
-    await transact(l, (s, events) => removeController(l, cfg, s, inst, events));
+    await transact(l, (s, events, dirty) => {
+      if (ctrlOf(s, inst)) {
+        const c = ctrlOf(s, inst) as st.SimController;
+        c.state = 'deleting';
+        removeController(l, cfg, s, inst, events, dirty);
+      } else fs.rmSync(marker, { force: true });
+    });
     this.scheduleDrain();
   }
 
@@ -299,10 +390,10 @@ export class SimKernel implements Kernel {
     const inst = sysfs.assertDevice(device);
     const l = this.layout;
     const cfg = readConfig(l);
-    await transact(l, (s, events) => {
+    await transact(l, (s, events, dirty) => {
       const c = ctrlOf(s, inst);
       if (!c) throw new NvmfError('ENO_CONTROLLER', `controller ${device} does not exist`, { device });
-      removeController(l, cfg, s, inst, events);
+      removeController(l, cfg, s, inst, events, dirty);
     });
     this.scheduleDrain();
   }
@@ -397,7 +488,8 @@ export async function simInit(dir: string, o: SimInitOptions = {}): Promise<SimC
       version: 1,
     };
     writeAtomic(l.config, `${JSON.stringify(cfg, null, 2)}\n`);
-    if (!fs.existsSync(l.state)) writeAtomic(l.state, JSON.stringify(st.emptyState()));
+    if (!fs.existsSync(l.state))
+      writeAtomic(l.state, JSON.stringify({ gen: 0, subsystems: {}, targetCntlids: {} }));
     if (!fs.existsSync(l.seqnum)) writeAtomic(l.seqnum, `${INITIAL_SEQNUM}\n`);
     writeAtomic(`${l.dev}/nvme-fabrics`, `${cfg.fabricsOptions}\n`);
     return cfg;

@@ -91,20 +91,31 @@ export function controllerDir(sysfs: string, device: string): string {
   return path.join(sysfs, 'class', 'nvme', device);
 }
 
-/** One attribute, trimmed; null when missing or unreadable (vanished controller, ELOOP, EISDIR, ...). */
-export async function readAttr(dir: string, name: string): Promise<string | null> {
-  let fh: fs.promises.FileHandle | undefined;
+/**
+ * One attribute, trimmed; null when missing or unreadable (vanished controller, ELOOP, EISDIR, ...).
+ * Synchronous on purpose: sysfs attributes are served from kernel memory without I/O, and a
+ * thread-pool round trip per attribute made listing 1000 controllers take seconds. Callers
+ * yield to the event loop between controllers.
+ */
+export function readAttrSync(dir: string, name: string): string | null {
+  let fd: number | undefined;
   try {
-    fh = await fs.promises.open(path.join(dir, name), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    fd = fs.openSync(path.join(dir, name), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     const buf = Buffer.alloc(ATTR_MAX);
-    const { bytesRead } = await fh.read(buf, 0, ATTR_MAX, 0);
-    return buf.subarray(0, bytesRead).toString('utf8').replace(/\0+$/, '').trim();
+    const n = fs.readSync(fd, buf, 0, ATTR_MAX, 0);
+    return buf.subarray(0, n).toString('utf8').replace(/\0+$/, '').trim();
   } catch {
     return null;
   } finally {
-    await fh?.close().catch(() => undefined);
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
+
+export async function readAttr(dir: string, name: string): Promise<string | null> {
+  return readAttrSync(dir, name);
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 function printable(v: string | null, max = 256): string | null {
   if (v === null || v.length > max || !/^[\x20-\x7e]*$/.test(v)) return null;
@@ -157,16 +168,20 @@ export async function readController(sysfs: string, device: string): Promise<Con
   const instance = assertDevice(device);
   const dir = controllerDir(sysfs, device);
   try {
-    const st = await fs.promises.stat(dir);
-    if (!st.isDirectory()) return null;
+    if (!fs.statSync(dir).isDirectory()) return null;
   } catch {
     return null;
   }
-  const [transport, rawAddress, subsysnqn, hostnqn, hostid, state, cntlid, cntrltype] = await Promise.all(
-    ['transport', 'address', 'subsysnqn', 'hostnqn', 'hostid', 'state', 'cntlid', 'cntrltype'].map((a) =>
-      readAttr(dir, a),
-    ),
-  );
+  const [transport, rawAddress, subsysnqn, hostnqn, hostid, state, cntlid, cntrltype] = [
+    'transport',
+    'address',
+    'subsysnqn',
+    'hostnqn',
+    'hostid',
+    'state',
+    'cntlid',
+    'cntrltype',
+  ].map((a) => readAttrSync(dir, a));
   const tr = printable(transport ?? null, 32);
   if (tr === null || !/^[a-z0-9_-]+$/.test(tr)) return null;
   const nqn = printable(subsysnqn ?? null, 223) ?? '';
@@ -204,8 +219,13 @@ export async function listControllers(sysfs: string): Promise<ControllerInfo[]> 
     });
   }
   const devices = names.filter((n) => DEVICE_RE.test(n)).sort(naturalCompare);
-  const infos = await Promise.all(devices.map((d) => readController(sysfs, d)));
-  return infos.filter((c): c is ControllerInfo => c !== null);
+  const out: ControllerInfo[] = [];
+  for (const [i, d] of devices.entries()) {
+    const c = await readController(sysfs, d);
+    if (c !== null) out.push(c);
+    if (i % 16 === 15) await yieldToLoop();
+  }
+  return out;
 }
 
 /**

@@ -6,10 +6,32 @@ import { errnoOf, NvmfError } from '../../errors.js';
  * holder. Critical sections are short (a few file writes); a lock older than `staleMs`
  * belongs to a crashed process and is taken over.
  */
-export async function withDirLock<T>(
+const local = new Map<string, Promise<unknown>>();
+
+export function withDirLock<T>(
   lockDir: string,
   fn: () => Promise<T> | T,
   o: { staleMs?: number; timeoutMs?: number } = {},
+): Promise<T> {
+  // Tasks of one process queue here first, so they hand over without polling the directory;
+  // the mkdir lock then only arbitrates between processes.
+  const prev = local.get(lockDir) ?? Promise.resolve();
+  const run = prev.then(
+    () => crossProcess(lockDir, fn, o),
+    () => crossProcess(lockDir, fn, o),
+  );
+  const tail = run.catch(() => undefined);
+  local.set(lockDir, tail);
+  void tail.then(() => {
+    if (local.get(lockDir) === tail) local.delete(lockDir);
+  });
+  return run;
+}
+
+async function crossProcess<T>(
+  lockDir: string,
+  fn: () => Promise<T> | T,
+  o: { staleMs?: number; timeoutMs?: number },
 ): Promise<T> {
   const staleMs = o.staleMs ?? 10_000;
   const deadline = Date.now() + (o.timeoutMs ?? 30_000);
@@ -37,7 +59,7 @@ export async function withDirLock<T>(
           },
         );
       }
-      await new Promise((r) => setTimeout(r, Math.min(1 + i, 5) + Math.random() * 2));
+      await new Promise((r) => setTimeout(r, Math.min(1 + i, 4) * Math.random() + 0.5));
     }
   }
   try {
