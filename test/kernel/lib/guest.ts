@@ -1,0 +1,223 @@
+/**
+ * Shared by the kernel scenarios. They run inside the QEMU guest (guest/main.sh sets
+ * NVMF_KT_GUEST=1) as root, against the real /sys, /dev, /run and the nvmet target that
+ * guest/target.sh exported.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+if (process.env.NVMF_KT_GUEST !== '1') {
+  // On a developer's host these would connect to, and delete, the host's real controllers.
+  throw new Error('kernel scenarios run only inside the test guest: use `npm run test:kernel`');
+}
+
+function envOrThrow(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: guest/target.sh did not run`);
+  return v;
+}
+
+export const target = {
+  nqn1: envOrThrow('KT_NQN1'),
+  nqn2: envOrThrow('KT_NQN2'),
+  traddr: envOrThrow('KT_TRADDR'),
+  trsvcid: envOrThrow('KT_TRSVCID'),
+  discoveryNqn: envOrThrow('KT_DISCOVERY_NQN'),
+};
+
+export const REGISTRY_ROOT = '/run/nvme/registry';
+
+/** The option string for a tcp connect to our target, as written to /dev/nvme-fabrics. */
+export function tcpOptions(nqn: string, extra = ''): string {
+  return `transport=tcp,traddr=${target.traddr},trsvcid=${target.trsvcid},nqn=${nqn}${extra ? `,${extra}` : ''}`;
+}
+
+export interface RawReply {
+  instance: number;
+  cntlid: number;
+  raw: string;
+}
+
+/**
+ * A connect straight through /dev/nvme-fabrics, with no project code in between: the ground
+ * truth the adapters are compared with. Throws the kernel's errno as `err.code`.
+ */
+export function rawConnect(options: string): RawReply {
+  const fd = openSync('/dev/nvme-fabrics', 'r+');
+  try {
+    writeSync(fd, options);
+    const buf = Buffer.alloc(4096);
+    const n = readSync(fd, buf, 0, buf.length, null);
+    const raw = buf.subarray(0, n).toString('utf8');
+    const m = /^instance=(\d+),cntlid=(\d+)\n?$/.exec(raw);
+    if (!m) throw new Error(`unexpected connect reply ${JSON.stringify(raw)}`);
+    return { instance: Number(m[1]), cntlid: Number(m[2]), raw };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function rawDelete(device: string): void {
+  writeFileSync(`/sys/class/nvme/${device}/delete_controller`, '1');
+}
+
+export function errnoOf(fn: () => unknown): string | null {
+  try {
+    fn();
+    return null;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? String(e);
+  }
+}
+
+export function seqnum(): number {
+  return Number(readFileSync('/sys/kernel/uevent_seqnum', 'utf8').trim());
+}
+
+export function controllers(): string[] {
+  if (!existsSync('/sys/class/nvme')) return [];
+  return readdirSync('/sys/class/nvme')
+    .filter((d) => /^nvme\d+$/.test(d))
+    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+}
+
+export function attr(device: string, name: string): string | null {
+  try {
+    return readFileSync(`/sys/class/nvme/${device}/${name}`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+export function udevSettle(): void {
+  execFileSync('udevadm', ['settle', '-t', '60']);
+}
+
+/** Delete every fabrics controller, let udevd finish, and empty the registry: a clean slate. */
+export function resetHost(): void {
+  for (const d of controllers()) {
+    if (attr(d, 'transport') === 'pcie') continue;
+    try {
+      rawDelete(d);
+    } catch (e) {
+      // a controller that is already going away vanishes under us
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+  udevSettle();
+  rmSync(REGISTRY_ROOT, { recursive: true, force: true });
+}
+
+export interface CliResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export const CLI = path.join(PROJECT, 'build/src/cli/main.js');
+
+/** Runs the built `nvmf` CLI with the guest's real roots. */
+export function nvmf(args: string[], input?: string): CliResult {
+  requirePath(CLI, 'the nvmf CLI (npm run build; src/cli/main.ts)');
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    input: input ?? '',
+    env: { ...process.env, NVMF_KERNEL: '' },
+    timeout: 120_000,
+  });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function nvmfJson<T>(args: string[]): T {
+  const r = nvmf([...args, '-o', 'json']);
+  if (r.status !== 0) throw new Error(`nvmf ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** A scenario whose dependency has not landed fails here, saying what is missing. */
+export function requirePath(p: string, what: string): void {
+  if (!existsSync(p)) throw new Error(`NOT YET PRESENT: ${what} (${path.relative(PROJECT, p)} is missing)`);
+}
+
+/** Dynamic import of a project module that another part of the work provides. */
+export async function requireModule<T>(rel: string, what: string): Promise<T> {
+  const p = path.join(PROJECT, rel);
+  requirePath(p, what);
+  return (await import(p)) as T;
+}
+
+/**
+ * The udev helper's journal records for one device from remove events after `sinceSeqnum`
+ * (names are recycled, and the journal spans the whole boot).
+ */
+export function helperJournal(device: string, sinceSeqnum: number): Array<Record<string, string>> {
+  // journald reads its sockets asynchronously; --sync returns once what was sent is stored
+  execFileSync('journalctl', ['--sync']);
+  const out = execFileSync(
+    'journalctl',
+    ['-t', 'nvmf-registry', `NVMF_DEVICE=${device}`, '-o', 'json', '--no-pager'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  return out
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Record<string, string>)
+    .filter((r) => r['NVMF_BY'] === 'udev' && Number(r['NVMF_SEQNUM']) > sinceSeqnum);
+}
+
+/** `-t tcp -a ADDR -s PORT -n NQN`: the CLI's connect arguments for our target. */
+export function tcpArgs(nqn: string): string[] {
+  return ['-t', 'tcp', '-a', target.traddr, '-s', target.trsvcid, '-n', nqn];
+}
+
+export interface RegistryFiles {
+  owner: string | null;
+  seqnum: number | null;
+}
+
+/** An entry as it is on disk (read without the library), or null when there is none. */
+export function entryOnDisk(device: string): RegistryFiles | null {
+  const dir = path.join(REGISTRY_ROOT, device);
+  if (!existsSync(dir)) return null;
+  const read = (f: string) => {
+    try {
+      return readFileSync(path.join(dir, f), 'utf8').replace(/\n$/, '');
+    } catch {
+      return null;
+    }
+  };
+  const s = read('seqnum');
+  return { owner: read('owner'), seqnum: s === null ? null : Number(s) };
+}
+
+/** Registry entries on disk (names only, hidden ones excluded). */
+export function entriesOnDisk(): string[] {
+  if (!existsSync(REGISTRY_ROOT)) return [];
+  return readdirSync(REGISTRY_ROOT)
+    .filter((d) => /^nvme\d+$/.test(d))
+    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+}
+
+export interface ConnectJson {
+  device: string;
+  cntlid: number | null;
+  owner: string | null;
+  reused: boolean;
+  namespaces: string[];
+}
