@@ -21,7 +21,7 @@ const STALE_STAMP = 1000;
 const REMOVE_EVENT = 1001;
 const NEW_STAMP = 1002;
 /** Runs at once in forced mode (a burst of remove events). */
-const BATCH = 50;
+const BATCH = 100;
 /** Random mode: fewer at once, so each run's timing stays close to the writer's clock. */
 const RANDOM_BATCH = 10;
 const RANDOM_PAUSE = '0.02';
@@ -216,15 +216,15 @@ describe('recycled instance versus the udev remove rule', () => {
   });
 
   it('ours, at random moments: same invariants, and the library writer never fails', async () => {
-    const f = await harness(HELPER, 'random', 300);
+    const f = await harness(HELPER, 'random', 200);
     expect(f.liveLost).toBe(0);
     expect(f.staleLeft).toBe(0);
     expect(f.writerErrors).toEqual([]);
   });
 
   it('upstream one-line rule, same harness: loses the live entry (figure recorded)', async () => {
-    const forced = await harness(UPSTREAM, 'forced', 200);
-    const random = await harness(UPSTREAM, 'random', 300);
+    const forced = await harness(UPSTREAM, 'forced', 100);
+    const random = await harness(UPSTREAM, 'random', 200);
     // The harness bites: forced into the window, an unlocked check-then-rm loses every time.
     expect(forced.liveLost).toBe(forced.recycled);
     expect(forced.staleLeft).toBe(0);
