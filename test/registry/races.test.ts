@@ -1,0 +1,165 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { bundleRegistry, type Sandbox, sandbox } from './helpers.js';
+
+let sb: Sandbox;
+let bundle: string;
+beforeAll(() => {
+  sb = sandbox();
+  bundle = bundleRegistry(sb.base);
+});
+afterAll(() => sb.cleanup());
+
+function script(name: string, body: string): string {
+  const p = path.join(sb.base, name);
+  fs.writeFileSync(p, `const { Registry } = require(${JSON.stringify(bundle)});\n${body}`);
+  return p;
+}
+
+function openExpr(): string {
+  return `Registry.open({ roots: { registry: ${JSON.stringify(sb.root)}, dev: ${JSON.stringify(sb.dev)} }, env: {}, audit: { record() {} }, deviceNodeExists: () => true, readSeqnum: () => 1 })`;
+}
+
+describe('concurrent claim from 8 processes', () => {
+  it('has exactly one winner in each of 1000 rounds, and no corruption', async () => {
+    // One round = one unowned entry all 8 claim at once. Rounds run in batches started by
+    // one message, so the workers collide on every entry without a round trip per round.
+    const ROUNDS = 1000;
+    const BATCH = 50;
+    const reg = sb.open({ deviceNodeExists: () => true });
+    for (let r = 0; r < ROUNDS; r++) reg.create(`nvme${r}`, { owner: null, seqnum: 10_000 + r });
+    const worker = script(
+      'claimer.cjs',
+      `const reg = ${openExpr()};
+       const me = 'w' + process.argv[2];
+       process.on('message', ([from, to]) => {
+         const won = [], errs = [];
+         for (let r = from; r < to; r++) {
+           try { reg.claim('nvme' + r, me, { expect: null }); won.push(r); }
+           catch (e) { if (e.code !== 'EOWNER_CONFLICT') errs.push(e.code + ': ' + e.message); }
+         }
+         process.send({ won, errs });
+       });
+       process.send('ready');`,
+    );
+    const workers: ChildProcess[] = [];
+    for (let i = 0; i < 8; i++)
+      workers.push(fork(worker, [String(i)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
+    onTestFinished(() => {
+      for (const w of workers) w.kill();
+    });
+    const t0 = Date.now();
+    const winners = new Map<number, number[]>();
+    const errors: string[] = [];
+    try {
+      await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
+      for (let from = 0; from < ROUNDS; from += BATCH) {
+        const replies = await Promise.all(
+          workers.map(
+            (w) =>
+              new Promise<{ won: number[]; errs: string[] }>((resolve) => {
+                w.once('message', resolve);
+                w.send([from, from + BATCH]);
+              }),
+          ),
+        );
+        replies.forEach((rep, i) => {
+          errors.push(...rep.errs);
+          for (const r of rep.won) winners.set(r, [...(winners.get(r) ?? []), i]);
+        });
+      }
+    } finally {
+      for (const w of workers) w.kill();
+    }
+    console.log(`claim race: ${ROUNDS} rounds x 8 processes in ${Date.now() - t0} ms`);
+    expect(errors).toEqual([]);
+    let bad = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      const won = winners.get(r) ?? [];
+      const entry = reg.read(`nvme${r}`);
+      if (won.length !== 1 || entry?.owner !== `w${won[0]}` || entry.seqnum !== 10_000 + r) bad++;
+      if (
+        fs
+          .readdirSync(path.join(sb.root, `nvme${r}`))
+          .sort()
+          .join() !== 'owner,seqnum'
+      )
+        bad++;
+    }
+    expect(bad).toBe(0);
+    expect(fs.readdirSync(sb.root).filter((n) => n.startsWith('.') && n !== '.boot_id')).toEqual([]);
+  }, 300_000);
+});
+
+describe('writer killed with SIGKILL during create', () => {
+  it('never shows a partial entry to a concurrent reader, and gc sweeps the leftovers (200 kills)', async () => {
+    const writer = script(
+      'writer.cjs',
+      `const reg = ${openExpr()};
+       // The loop never yields, so start it only once 'ready' has left the process.
+       process.send('ready', () => {
+         for (let i = 0; ; i++) {
+           reg.create('nvme5', { owner: 'killer', seqnum: i });
+           if (i % 7 === 0) reg.delete('nvme5');
+         }
+       });`,
+    );
+    const reader = script(
+      'reader.cjs',
+      `const reg = ${openExpr()};
+       let reads = 0, seen = 0, partial = 0, errors = 0, stop = false;
+       process.on('message', () => { stop = true; });
+       function loop() {
+         for (let k = 0; k < 200; k++) {
+           reads++;
+           try {
+             const e = reg.read('nvme5');
+             if (e) { seen++; if (e.owner !== 'killer' || e.seqnum === null) partial++; }
+           } catch (err) { if (err.code !== 'ENOT_REGISTERED') { errors++; if (errors < 3) console.error(err); } }
+         }
+         if (stop) process.send({ reads, seen, partial, errors }); else setImmediate(loop);
+       }
+       loop();`,
+    );
+    const gcReg = sb.open({ deviceNodeExists: () => true, now: () => Date.now() + 60_000 });
+    gcReg.create('nvme5', { owner: 'killer', seqnum: 0 });
+    const rd = fork(reader, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    onTestFinished(() => {
+      rd.kill();
+    });
+    let withLeftovers = 0;
+    const KILLS = 200;
+    for (let k = 0; k < KILLS; k++) {
+      const w = fork(writer, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      await new Promise((r) => w.once('message', r));
+      await new Promise((r) => setTimeout(r, Math.random() * 8));
+      const exited = new Promise((r) => w.once('exit', r));
+      w.kill('SIGKILL');
+      await exited;
+      const report = gcReg.gc({ graceMs: 0 });
+      if (report.removed.length > 0) withLeftovers++;
+      const left = fs.readdirSync(sb.root).filter((n) => /\.(tmp|trash)\.|\.lock$/.test(n));
+      expect(left).toEqual([]);
+      const e = gcReg.read('nvme5');
+      if (e)
+        expect({ owner: e.owner, stamped: e.seqnum !== null }).toEqual({ owner: 'killer', stamped: true });
+    }
+    const stats = await new Promise<{ reads: number; seen: number; partial: number; errors: number }>(
+      (resolve) => {
+        rd.once('message', resolve);
+        rd.send('stop');
+      },
+    );
+    rd.kill();
+    console.log(
+      `kill test: ${KILLS} kills, ${withLeftovers} left debris for gc; reader: ${JSON.stringify(stats)}`,
+    );
+    expect(stats.partial).toBe(0);
+    expect(stats.errors).toBe(0);
+    expect(stats.seen).toBeGreaterThan(0);
+    expect(withLeftovers).toBeGreaterThan(0);
+    // 200 process starts: ~10 s on an idle 2-core box, several times that when it is shared.
+  }, 300_000);
+});
