@@ -138,7 +138,12 @@ export class Registry {
     const st = lstatOrNull(dir);
     if (st === null) return null;
     requireDir(st, dir, 'entry', { device });
-    return this.readEntryIn(dir, device);
+    try {
+      return this.readEntryIn(dir, device);
+    } catch (e) {
+      if (isNvmfError(e, 'ENOT_REGISTERED')) return null;
+      throw e;
+    }
   }
 
   /** One attribute (owner and seqnum included), or null when absent or empty. */
@@ -186,6 +191,7 @@ export class Registry {
         entry = this.readEntryIn(dir, device);
       } catch (e) {
         if (!isNvmfError(e)) throw e;
+        if (e.code === 'ENOT_REGISTERED') continue;
         entry = {
           device,
           owner: null,
@@ -516,14 +522,36 @@ export class Registry {
     return owner;
   }
 
+  /**
+   * Files are read by path, so an entry replaced (rename) while we read it could mix two
+   * generations. The directory's identity before and after tells: if it changed, read again.
+   */
   private readEntryIn(dir: string, device: string): Entry {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const before = lstatOrNull(dir);
+      if (before === null) throw vanished(device);
+      let entry: Entry | null = null;
+      try {
+        entry = this.readEntryOnce(dir, device);
+      } catch (e) {
+        if (!isNvmfError(e)) throw e;
+        const after = lstatOrNull(dir);
+        if (after !== null && sameDir(before, after)) throw e;
+        continue;
+      }
+      const after = lstatOrNull(dir);
+      if (after === null) throw vanished(device);
+      if (sameDir(before, after)) return entry;
+    }
+    throw new NvmfError('EIO', `${device} kept being replaced while it was read; retry`, { device });
+  }
+
+  private readEntryOnce(dir: string, device: string): Entry {
     let names: string[];
     try {
       names = fs.readdirSync(dir);
     } catch (e) {
-      if (errnoOf(e) === 'ENOENT') {
-        throw new NvmfError('ENOT_REGISTERED', `${device} disappeared while being read`, { device });
-      }
+      if (errnoOf(e) === 'ENOENT') throw vanished(device);
       throw ioError(e, `cannot read entry ${device}`, { device });
     }
     let owner: string | null = null;
@@ -534,6 +562,7 @@ export class Registry {
       if (isInternalName(name) || !isAttr(name)) continue;
       if (name === 'owner') {
         owner = this.currentOwner(dir, device);
+        if (owner === null && lstatOrNull(path.join(dir, name)) === null) throw vanished(device);
         continue;
       }
       const value = readAttrFile(path.join(dir, name), { device, attr: name });
@@ -555,6 +584,14 @@ export class Registry {
     }
     return { device, owner, seqnum, attrs, live: this.nodeExists(device) };
   }
+}
+
+function vanished(device: string): NvmfError {
+  return new NvmfError('ENOT_REGISTERED', `${device} disappeared while being read`, { device });
+}
+
+function sameDir(a: fs.Stats, b: fs.Stats): boolean {
+  return a.ino === b.ino && a.dev === b.dev && a.ctimeMs === b.ctimeMs;
 }
 
 function conflict(device: string, current: string | null, expected: string | null): NvmfError {
