@@ -6,6 +6,14 @@ import type { ConnectReply, ControllerInfo, Kernel } from './port.js';
 import { defaultConfig, readConfig, type SimConfig } from './sim/config.js';
 import { simDiscoveryLog } from './sim/discovery.js';
 import { type SimLayout, simLayout, simRoots, writeAtomic } from './sim/layout.js';
+import {
+  clearFaults,
+  listFaults,
+  type SimFault,
+  type SimFaultOp,
+  setFault,
+  takeFault,
+} from './sim/faults.js';
 import { withDirLock } from './sim/lock.js';
 import * as m from './sim/materialise.js';
 import { optionTable, parseKernelOptions } from './sim/options.js';
@@ -15,6 +23,7 @@ import { drain, enqueue, pendingEvents, readUdevLog, type UdevLogRecord } from '
 import * as sysfs from './sysfs.js';
 
 export type { SimConfig } from './sim/config.js';
+export { SIM_DELETE_ERRNOS, type SimFault, type SimFaultOp } from './sim/faults.js';
 export { simLayout, simRoots } from './sim/layout.js';
 export type { SimTargets } from './sim/targets.js';
 export type { UdevLogRecord } from './sim/udev-queue.js';
@@ -359,6 +368,9 @@ export class SimKernel implements Kernel {
         device,
       });
     }
+    // An injected failure (nvmf sim fail) leaves the controller as it is, like a refused write.
+    const injected = await takeFault(l, device, 'delete');
+    if (injected !== null) throw kernelError('delete', injected, `disconnect ${device}`, { device });
     try {
       fs.writeFileSync(marker, String(process.pid), { flag: 'wx' });
     } catch {
@@ -532,6 +544,33 @@ export async function simExpireController(dir: string, device: string): Promise<
   } finally {
     k.close();
   }
+}
+
+/**
+ * Make `op` on `device` fail with `errno` in every process using the sim: `count` times, or
+ * until cleared when omitted. Returns the faults now set.
+ */
+export async function simFail(
+  dir: string,
+  device: string,
+  o: { op: SimFaultOp; errno: string; count?: number },
+): Promise<SimFault[]> {
+  const l = simLayout(dir);
+  readConfig(l);
+  sysfs.assertDevice(device);
+  return setFault(l, { device, op: o.op, errno: o.errno, remaining: o.count ?? null });
+}
+
+/** Remove the injected faults of `device` (all when omitted); returns those left. */
+export function simClearFaults(dir: string, device?: string): Promise<SimFault[]> {
+  const l = simLayout(dir);
+  readConfig(l);
+  if (device !== undefined) sysfs.assertDevice(device);
+  return clearFaults(l, device);
+}
+
+export function simFaults(dir: string): SimFault[] {
+  return listFaults(simLayout(dir));
 }
 
 /** `NVMF_KERNEL=sim:DIR` -> the sim with DIR's roots (NVMF_*_ROOT still override); else linux. */

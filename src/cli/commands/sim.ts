@@ -1,8 +1,13 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import type { CliContext } from '../context.js';
 
 function nonNegativeInt(v: string): number {
   if (!/^\d{1,9}$/.test(v)) throw new Error(`expected a number of milliseconds, got "${v}"`);
+  return Number(v);
+}
+
+function positiveInt(v: string): number {
+  if (!/^[1-9]\d{0,8}$/.test(v)) throw new InvalidArgumentError(`expected a positive count, got "${v}"`);
   return Number(v);
 }
 
@@ -95,6 +100,68 @@ export function register(program: Command, ctx: CliContext): void {
       const processed = await simUdevSettle(dir, { now: opts.now === true, roots });
       ctx.result({ processed }, () => `${processed} udev event${processed === 1 ? '' : 's'} processed\n`);
     });
+  sim
+    .command('fail')
+    .description(
+      'make a kernel operation on a controller fail in every process using the simulated host (fault injection)',
+    )
+    .argument('<dir>', 'directory of the simulated host')
+    .argument('[device]', 'nvmeN (optional with --clear: all devices)')
+    .option(
+      '--delete <errno>',
+      'the delete_controller write fails with this errno (EBUSY, EIO, ENOMEM, EINVAL, EACCES, EPERM)',
+    )
+    .option('--count <n>', 'fail this many times, then work again (default: until --clear)', positiveInt)
+    .option('--clear', "remove the device's injected faults (every device's without DEVICE)")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  nvmf sim fail /tmp/host nvme1 --delete EBUSY\n  nvmf sim fail /tmp/host nvme1 --delete EIO --count 1\n  nvmf sim fail /tmp/host --clear',
+    )
+    .action(
+      async (
+        dir: string,
+        device: string | undefined,
+        opts: { delete?: string; count?: number; clear?: boolean },
+      ) => {
+        const { NvmfError } = await import('../../errors.js');
+        const { simFail, simClearFaults } = await import('../../kernel/sim.js');
+        const dev = device?.replace(/^\/dev\//, '');
+        let faults: Awaited<ReturnType<typeof simClearFaults>>;
+        if (opts.clear) {
+          if (opts.delete !== undefined || opts.count !== undefined) {
+            throw new NvmfError(
+              'EUSAGE',
+              '--clear takes no --delete or --count; clear first, then set the new fault',
+              {},
+            );
+          }
+          faults = await simClearFaults(dir, dev);
+        } else {
+          if (dev === undefined || opts.delete === undefined) {
+            throw new NvmfError(
+              'EUSAGE',
+              'sim fail needs DEVICE and --delete ERRNO (or --clear); e.g. nvmf sim fail DIR nvme1 --delete EBUSY',
+              {},
+            );
+          }
+          faults = await simFail(dir, dev, {
+            op: 'delete',
+            errno: opts.delete.toUpperCase(),
+            ...(opts.count !== undefined ? { count: opts.count } : {}),
+          });
+        }
+        ctx.result({ faults }, () =>
+          faults.length === 0
+            ? 'no injected faults\n'
+            : faults
+                .map(
+                  (f) =>
+                    `${f.device}: ${f.op} fails with ${f.errno} ${f.remaining === null ? 'until cleared' : `${f.remaining} more time${f.remaining === 1 ? '' : 's'}`}\n`,
+                )
+                .join(''),
+        );
+      },
+    );
   sim
     .command('expire')
     .description(
