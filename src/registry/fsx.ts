@@ -16,20 +16,30 @@ const READ_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 const WRITE_FLAGS = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
 
 export const DIR_MODE = 0o755;
+// Reads are synchronous and decode before returning, so one buffer serves every read.
+const readBuffer = Buffer.allocUnsafe(MAX_FILE_BYTES + 1);
 export const FILE_MODE = 0o644;
 
 export function lstatOrNull(p: string): fs.Stats | null {
   try {
-    return fs.lstatSync(p);
+    // A missing path is the common answer here; building an exception for it costs more than the syscall.
+    return fs.lstatSync(p, { throwIfNoEntry: false }) ?? null;
   } catch (e) {
     if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return null;
     throw ioError(e, `cannot inspect ${quote(p)}`);
   }
 }
 
-/** Suffix for temp and trash names: pid (so gc can tell whose) plus randomness (so no two collide). */
+/**
+ * Suffix for temp and trash names: pid (so gc can tell whose), then randomness drawn once per
+ * process (so a recycled pid never meets its predecessor's leftovers) and a counter (so no two
+ * of ours collide). The random part has a fixed width, so prefix+counter cannot alias.
+ */
+const suffixSalt = randomBytes(6).toString('hex');
+let suffixCounter = 0;
 export function uniqueSuffix(): string {
-  return `${process.pid}.${randomBytes(6).toString('hex')}`;
+  suffixCounter += 1;
+  return `${process.pid}.${suffixSalt}${suffixCounter.toString(16)}`;
 }
 
 export function ioError(e: unknown, what: string, details: Record<string, unknown> = {}): NvmfError {
@@ -97,7 +107,7 @@ export function readAttrFile(p: string, details: Record<string, unknown>): strin
         details,
       );
     }
-    const buf = Buffer.allocUnsafe(MAX_FILE_BYTES + 1);
+    const buf = readBuffer;
     let n = 0;
     for (;;) {
       const got = fs.readSync(fd, buf, n, buf.length - n, null);
@@ -110,6 +120,9 @@ export function readAttrFile(p: string, details: Record<string, unknown>): strin
           details,
         );
       }
+      // All fstat saw is in: skip the read that would only confirm EOF. A file grown since
+      // was read up to the buffer's end by the same call, so the bound still holds.
+      if (n >= st.size) break;
     }
     while (n > 0 && (buf[n - 1] === 0x0a || buf[n - 1] === 0x0d)) n--;
     if (n === 0 && st.size === 0) return null;
