@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
 import { isNvmfError } from '../errors.js';
+import { endQuietlyOnClosedPipe } from './closed-pipe.js';
 import { commandModules } from './commands/index.js';
 import type { CliContext } from './context.js';
 import { createContext, processIo } from './create-context.js';
@@ -25,6 +26,7 @@ function reportError(ctx: CliContext | undefined, e: unknown): void {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  endQuietlyOnClosedPipe(process.stdout, process.stderr, (code) => process.exit(code));
   const env = process.env;
   let ctx: CliContext | undefined;
   try {
