@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { ownerArg } from '../../src/cli/owner-arg.js';
 import { NvmfError } from '../../src/errors.js';
 import { checkOwner } from '../../src/registry/names.js';
 
@@ -20,7 +21,7 @@ export function addOwnerOptions(cmd: Command): void {
     new Option(
       '--owner <name>',
       'record NAME as the orchestrator owning the controller(s); --owner= disowns on reuse',
-    ),
+    ).argParser(ownerArg('--owner', { allowEmpty: true })),
   );
   cmd.addOption(
     new Option('--nbft', 'the controller(s) belong to the boot firmware table: owner "nbft" unless --owner'),

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../../../src/cli/context.js';
+import { ownerArg } from '../../../src/cli/owner-arg.js';
 
 export function register(parent: Command, ctx: CliContext): void {
   parent
     .command('claim')
     .description('set the owner of a registered controller, optionally only if it has an expected owner')
     .argument('<device>', 'nvmeN or /dev/nvmeN')
-    .requiredOption('--owner <name>', 'new owner')
-    .option('--expect <owner>', 'only if the current owner is this one')
+    .requiredOption('--owner <name>', 'new owner', ownerArg('--owner'))
+    .option('--expect <owner>', 'only if the current owner is this one', ownerArg('--expect'))
     .option('--if-unowned', 'only if the controller has no owner')
     .addHelpText(
       'after',

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { ownerArg } from '../owner-arg.js';
 
 export interface DisconnectAllOptions {
   owner?: string;
@@ -15,7 +16,7 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('disconnect-all')
     .description('disconnect fabrics controllers: by default only unowned ones (see the table below)')
-    .option('--owner <name>', "only this orchestrator's controllers")
+    .option('--owner <name>', "only this orchestrator's controllers", ownerArg('--owner'))
     .option('--force', 'every fabrics controller, owned or not (PCIe/local ones never)')
     .option('-t, --transport <trtype>', 'only controllers of this transport (repeatable)', collect)
     .option('-y, --yes', 'do not ask for the typed confirmation')
