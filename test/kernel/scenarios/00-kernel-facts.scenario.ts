@@ -4,7 +4,7 @@
  * a failure here is about the kernel or the target, never about the library.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -155,6 +155,73 @@ test('uevent_seqnum rises on connect and on delete; namespace events come after 
     }
   }
   for (const r of rows) fact('seqnum.delta', r);
+});
+
+interface Uevent {
+  seq: number;
+  action: string;
+  subsystem: string;
+  devpath: string;
+}
+
+/** Kernel uevents seen by `udevadm monitor --kernel` while fn runs, in SEQNUM order. */
+async function recordUevents(fn: () => Promise<void>): Promise<Uevent[]> {
+  const mon = spawn('udevadm', ['monitor', '--kernel', '--property'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let text = '';
+  mon.stdout.setEncoding('utf8').on('data', (d: string) => {
+    text += d;
+  });
+  // it prints a banner once it listens
+  for (let i = 0; i < 200 && !text.includes('monitor will print'); i++) await sleep(25);
+  await fn();
+  udevSettle();
+  await sleep(500);
+  mon.kill();
+  const events: Uevent[] = [];
+  for (const block of text.split('\n\n')) {
+    const p = Object.fromEntries(
+      block
+        .split('\n')
+        .filter((l) => /^[A-Z_]+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    if (p['SEQNUM'])
+      events.push({
+        seq: Number(p['SEQNUM']),
+        action: p['ACTION'] ?? '',
+        subsystem: p['SUBSYSTEM'] ?? '',
+        devpath: (p['DEVPATH'] ?? '').replace(/^\/devices\/virtual\//, ''),
+      });
+  }
+  return events.sort((a, b) => a.seq - b.seq);
+}
+
+test('event order: controller events before the reply, namespace events after, remove last', async () => {
+  resetHost();
+  let dev = '';
+  let atReply = 0;
+  let beforeDelete = 0;
+  const events = await recordUevents(async () => {
+    dev = `nvme${rawConnect(tcpOptions(target.nqn1)).instance}`;
+    atReply = seqnum();
+    for (let i = 0; i < 200 && namespaceDevices(dev).length === 0; i++) await sleep(25);
+    udevSettle();
+    beforeDelete = seqnum();
+    rawDelete(dev);
+  });
+  for (const e of events) fact('uevent', `${e.seq} ${e.action} ${e.subsystem} ${e.devpath}`);
+  const add = events.find(
+    (e) => e.action === 'add' && e.subsystem === 'nvme' && e.devpath.endsWith(`/${dev}`),
+  );
+  const remove = events.find(
+    (e) => e.action === 'remove' && e.subsystem === 'nvme' && e.devpath.endsWith(`/${dev}`),
+  );
+  assert.ok(add && add.seq <= atReply, `add of ${dev} is announced before the reply`);
+  assert.ok(remove && remove.seq > beforeDelete, `remove of ${dev} comes with the delete`);
+  const blockAdd = events.find((e) => e.action === 'add' && e.subsystem === 'block');
+  assert.ok(blockAdd, 'the namespace appears as a block device');
 });
 
 interface ProbeRun {

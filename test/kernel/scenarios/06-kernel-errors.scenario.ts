@@ -9,7 +9,7 @@ import type * as ErrorsModule from '../../../src/errors.js';
 import { nvmf, requireModule, resetHost, target, tcpArgs, tcpOptions } from '../lib/guest.js';
 import { openLibrary } from '../lib/library.js';
 
-const { isNvmfError } = await requireModule<typeof ErrorsModule>('src/errors.ts', 'NvmfError');
+const { isNvmfError } = await requireModule<typeof ErrorsModule>('build/src/errors.js', 'NvmfError');
 
 before(resetHost);
 after(resetHost);
