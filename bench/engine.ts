@@ -25,7 +25,7 @@ import { Registry } from '../src/registry/registry.js';
 
 const NQN = 'nqn.2024-01.io.example:bench';
 const CONTROLLERS = 1000;
-const SIM_CONTROLLERS = Number(process.env.BENCH_ENGINE_SIM_CONTROLLERS ?? 100);
+const SIM_CONTROLLERS = Number(process.env.BENCH_ENGINE_SIM_CONTROLLERS ?? 1000);
 const DELETE_MS = 10;
 
 export interface EngineBenchRun {
@@ -70,8 +70,13 @@ async function templateController(sim: SimKernel): Promise<ControllerInfo> {
   return c;
 }
 
+/** tmpfs like a real /run and /sys when the host has /dev/shm; the figures say which. */
+export const SIM_BASE = fs.existsSync('/dev/shm')
+  ? { dir: '/dev/shm', fs: 'tmpfs /dev/shm' }
+  : { dir: os.tmpdir(), fs: `${os.tmpdir()} (no /dev/shm)` };
+
 async function host(): Promise<{ dir: string; kernel: SimKernel; registry: Registry }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmf-bench-engine-'));
+  const dir = fs.mkdtempSync(path.join(SIM_BASE.dir, 'nvmf-bench-engine-'));
   await simInit(dir, {
     targets: {
       subsystems: [
@@ -192,7 +197,7 @@ export async function benchEngine(): Promise<EngineBenchReport> {
 
 export function formatEngineReport(r: EngineBenchReport): string {
   const lines = [
-    `engine: disconnect-all, ${r.deleteMs} ms per delete, concurrency ${r.concurrency} vs sequential`,
+    `engine: disconnect-all, ${r.deleteMs} ms per delete, concurrency ${r.concurrency} vs sequential; sim state on ${SIM_BASE.fs}`,
   ];
   for (const x of r.runs) {
     lines.push(

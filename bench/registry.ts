@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Registry } from '../src/registry/index.js';
 import type { BenchModule, BenchResult } from './run.js';
-import { median, timeIt } from './run.js';
+import { pairedMedians, timeIt } from './run.js';
 
 /**
  * The cost of safety: each registry operation against a floor doing the same visible work
@@ -50,8 +50,13 @@ function run(): BenchResult[] {
       reg.create('nvme1', { owner: 'stas', seqnum: i });
       reg.delete('nvme1');
     };
-    const createFloor = median(5, () => timeIt(N, floorCreateDelete));
-    const create = median(5, () => timeIt(N, libCreateDelete));
+    const cd = pairedMedians(
+      7,
+      () => timeIt(N, floorCreateDelete),
+      () => timeIt(N, libCreateDelete),
+    );
+    const createFloor = cd.floor;
+    const create = cd.ours;
 
     reg.create('nvme2', { owner: 'stas', seqnum: 7 });
     reg.setAttr('nvme2', 'note', 'x');
@@ -60,8 +65,13 @@ function run(): BenchResult[] {
       const dir = path.join(floorRoot, 'nvme2');
       for (const n of fs.readdirSync(dir)) fs.readFileSync(path.join(dir, n), 'utf8');
     };
-    const readFloor = median(5, () => timeIt(N, floorRead));
-    const read = median(5, () => timeIt(N, () => reg.read('nvme2')));
+    const rd = pairedMedians(
+      7,
+      () => timeIt(N, floorRead),
+      () => timeIt(N, () => reg.read('nvme2')),
+    );
+    const readFloor = rd.floor;
+    const read = rd.ours;
 
     for (let i = 0; i < 1000; i++) {
       reg.create(`nvme${i + 10}`, { owner: `o${i}`, seqnum: i });
@@ -73,8 +83,13 @@ function run(): BenchResult[] {
         for (const n of fs.readdirSync(dir)) fs.readFileSync(path.join(dir, n), 'utf8');
       }
     };
-    const listFloor = median(5, () => timeIt(5, floorList));
-    const list = median(5, () => timeIt(5, () => reg.list()));
+    const ls = pairedMedians(
+      9,
+      () => timeIt(3, floorList),
+      () => timeIt(3, () => reg.list()),
+    );
+    const listFloor = ls.floor;
+    const list = ls.ours;
 
     return [
       {
@@ -98,4 +113,4 @@ function run(): BenchResult[] {
   }
 }
 
-export const registryBench: BenchModule = { name: 'registry', run };
+export const registryBench: BenchModule = { name: `registry (on ${benchBaseDir().fs})`, run };

@@ -1,4 +1,6 @@
-import { createAuditor, sinkChain, sinkChainOptionsFromEnv } from './auditor.js';
+import { writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type * as AuditorModule from './auditor.js';
 import type { AuditEvent, Auditor } from './event.js';
 
 /**
@@ -6,15 +8,46 @@ import type { AuditEvent, Auditor } from './event.js';
  * journal socket (native protocol, `logger --journald` as fallback), JSON lines on stderr
  * otherwise, chosen on the first record (`NVMF_AUDIT_SINK`, `NVMF_JOURNAL_SOCKET` override).
  * One per process: every part of the process speaks with the same voice.
+ *
+ * This module imports nothing of the audit machinery: every registry user imports it, and
+ * most (`nvmf registry list`) never record. The machinery is loaded on the first record,
+ * synchronously (records are synchronous), with require() of the ES module.
  */
 let shared: Auditor | null = null;
+
+function loadAuditorModule(): typeof AuditorModule {
+  return createRequire(import.meta.url)('./auditor.js') as typeof AuditorModule;
+}
+
+/**
+ * The machinery could not be loaded (a Node without require() of ES modules, or a bundle that
+ * left it out): the record still goes out, as one JSON line on stderr saying why.
+ */
+function fallbackAuditor(why: string): Auditor {
+  return {
+    record(event: AuditEvent): void {
+      try {
+        writeSync(2, `${JSON.stringify({ NVMF_AUDIT_FALLBACK: why, ...event })}\n`);
+      } catch {
+        // stderr closed: nowhere left to say it
+      }
+    },
+  };
+}
 
 export function defaultAuditor(): Auditor {
   if (shared) return shared;
   let inner: Auditor | null = null;
   shared = {
     record(event: AuditEvent): void {
-      inner ??= createAuditor({ sinks: sinkChain(sinkChainOptionsFromEnv(process.env)) });
+      if (inner === null) {
+        try {
+          const m = loadAuditorModule();
+          inner = m.createAuditor({ sinks: m.sinkChain(m.sinkChainOptionsFromEnv(process.env)) });
+        } catch (e) {
+          inner = fallbackAuditor(`audit sinks unavailable: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
       inner.record(event);
     },
   };

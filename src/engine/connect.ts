@@ -264,13 +264,11 @@ async function reuse(
         { device, owner: current, expected: who.owner },
       );
     }
-    if (entry === null) {
-      // connected outside the registry: stamp it now; a later remove event still has a higher seqnum
-      reg.create(device, { owner: who.owner, seqnum: ctx.kernel.ueventSeqnum() });
-    } else {
-      // compare-and-set against what we just read, so a concurrent claimer is not overwritten
-      reg.claim(device, who.owner, req.force === true ? { force: true } : { expect: current });
-    }
+    // Compare-and-set against what we just read, in one locked step that also creates the
+    // entry of a controller connected outside the registry (stamped now: its later remove
+    // event still has a higher seqnum), so a concurrent claimer is never overwritten.
+    const seqnum = ctx.kernel.ueventSeqnum();
+    reg.claim(device, who.owner, req.force === true ? { force: true, seqnum } : { expect: current, seqnum });
     owner = who.owner;
   }
   audit(ctx, {

@@ -13,6 +13,7 @@ import {
   removeQuietly,
   replaceFile,
   requireDir,
+  under,
   uniqueSuffix,
   writeNewFile,
 } from './fsx.js';
@@ -77,6 +78,12 @@ export interface ClaimOptions {
   expect?: string | null;
   /** Ignore `expect`. */
   force?: boolean;
+  /**
+   * Create the entry when there is none (a controller connected outside the registry),
+   * stamped with this uevent seqnum, in the same locked step as the check. Without it an
+   * absent entry is ENOT_REGISTERED. An absent entry counts as unowned for `expect`.
+   */
+  seqnum?: number;
 }
 
 export const BOOT_ID_FILE = '.boot_id';
@@ -116,7 +123,7 @@ export class Registry {
     this.root = this.roots.registry;
     this.audit = opts.audit ?? defaultAuditor();
     const devRoot = this.roots.dev;
-    this.nodeExists = opts.deviceNodeExists ?? ((d) => lstatOrNull(path.join(devRoot, d)) !== null);
+    this.nodeExists = opts.deviceNodeExists ?? ((d) => lstatOrNull(under(devRoot, d)) !== null);
     const seqPath = ueventSeqnumPath(this.roots);
     this.seqnumReader = opts.readSeqnum ?? (() => readSeqnumFile(seqPath));
     this.clock = opts.now ?? Date.now;
@@ -134,7 +141,7 @@ export class Registry {
   read(device: string): Entry | null {
     checkDevice(device);
     if (!this.rootExists()) return null;
-    const dir = path.join(this.root, device);
+    const dir = under(this.root, device);
     const st = lstatOrNull(dir);
     if (st === null) return null;
     requireDir(st, dir, 'entry', { device });
@@ -151,11 +158,11 @@ export class Registry {
     checkDevice(device);
     checkAttr(attr);
     if (!this.rootExists()) return null;
-    const dir = path.join(this.root, device);
+    const dir = under(this.root, device);
     const st = lstatOrNull(dir);
     if (st === null) return null;
     requireDir(st, dir, 'entry', { device });
-    return readAttrFile(path.join(dir, attr), { device, attr });
+    return readAttrFile(under(dir, attr), { device, attr });
   }
 
   /** All entries, live (device node exists) and stale, in natural order. Unreadable ones carry `error`. */
@@ -179,7 +186,7 @@ export class Registry {
     names.sort(naturalCompare);
     for (const device of names) {
       const d = kinds.get(device)!;
-      const dir = path.join(this.root, device);
+      const dir = under(this.root, device);
       let entry: Entry;
       try {
         // d_type from the same readdir stands in for an lstat; only other types pay for one.
@@ -218,15 +225,12 @@ export class Registry {
     const owner = init.owner === null ? null : checkOwner(init.owner);
     const seqnum = checkSeqnum(init.seqnum);
     this.ensureRoot();
-    const dir = path.join(this.root, device);
+    const dir = under(this.root, device);
     let prev: Entry | null = null;
     let replaced = false;
     this.locked(device, () => {
-      const tmp = path.join(this.root, `.${device}.tmp.${uniqueSuffix()}`);
+      const tmp = this.buildEntry(device, owner, seqnum);
       try {
-        makeDir(tmp);
-        if (owner !== null) writeNewFile(path.join(tmp, 'owner'), owner);
-        writeNewFile(path.join(tmp, 'seqnum'), String(seqnum));
         const st = lstatOrNull(dir);
         if (st !== null) {
           requireDir(st, dir, 'entry', { device });
@@ -236,7 +240,7 @@ export class Registry {
             prev = null;
           }
           // rename() cannot replace a non-empty directory, so the old entry steps aside first.
-          const trash = path.join(this.root, `.${device}.trash.${uniqueSuffix()}`);
+          const trash = under(this.root, `.${device}.trash.${uniqueSuffix()}`);
           fs.renameSync(dir, trash);
           replaced = true;
           fs.renameSync(tmp, dir);
@@ -293,7 +297,7 @@ export class Registry {
     const existed = this.locked(device, () => {
       const dir = this.requireEntry(device);
       try {
-        fs.unlinkSync(path.join(dir, attr));
+        fs.unlinkSync(under(dir, attr));
         return true;
       } catch (e) {
         if (errnoOf(e) === 'ENOENT') return false;
@@ -309,13 +313,32 @@ export class Registry {
    * rename, so neither the entry nor the owner is ever briefly absent. The seqnum stamp
    * is left as it is.
    */
-  claim(device: string, owner: string, opts: ClaimOptions = {}): { prevOwner: string | null } {
+  claim(
+    device: string,
+    owner: string,
+    opts: ClaimOptions = {},
+  ): { prevOwner: string | null; created: boolean } {
     checkDevice(device);
     checkOwner(owner);
     const expect = opts.expect === undefined || opts.expect === null ? opts.expect : checkOwner(opts.expect);
+    const seqnum = opts.seqnum === undefined ? undefined : checkSeqnum(opts.seqnum);
     this.ensureRoot();
+    let created = false;
     const prevOwner = this.locked(device, () => {
-      const dir = this.requireEntry(device);
+      const dir = under(this.root, device);
+      if (seqnum !== undefined && lstatOrNull(dir) === null) {
+        if (!opts.force && typeof expect === 'string') throw conflict(device, null, expect);
+        const tmp = this.buildEntry(device, owner, seqnum);
+        try {
+          fs.renameSync(tmp, dir);
+        } catch (e) {
+          removeQuietly(tmp);
+          throw ioError(e, `cannot create entry ${device}`, { device });
+        }
+        created = true;
+        return null;
+      }
+      this.requireEntry(device);
       const current = this.currentOwner(dir, device);
       if (!opts.force && expect !== undefined && current !== expect) throw conflict(device, current, expect);
       if (current !== owner) {
@@ -327,9 +350,17 @@ export class Registry {
       }
       return current;
     });
-    if (prevOwner === null) this.emit({ action: 'claim', device, owner, prevOwner });
+    if (created) {
+      this.emit({
+        action: 'entry-created',
+        device,
+        owner,
+        ...(seqnum !== undefined ? { seqnum } : {}),
+        reason: 'claimed a controller that had no entry',
+      });
+    } else if (prevOwner === null) this.emit({ action: 'claim', device, owner, prevOwner });
     else if (prevOwner !== owner) this.emit({ action: 'owner-changed', device, owner, prevOwner });
-    return { prevOwner };
+    return { prevOwner, created };
   }
 
   /** Remove the owner. A missing entry is already unowned. */
@@ -341,7 +372,7 @@ export class Registry {
       return { prevOwner: null };
     }
     const prevOwner = this.locked(device, () => {
-      const dir = path.join(this.root, device);
+      const dir = under(this.root, device);
       const st = lstatOrNull(dir);
       if (st === null) {
         if (typeof expect === 'string') throw conflict(device, null, expect);
@@ -352,7 +383,7 @@ export class Registry {
       if (expect !== undefined && current !== expect) throw conflict(device, current, expect);
       if (current !== null) {
         try {
-          fs.unlinkSync(path.join(dir, 'owner'));
+          fs.unlinkSync(under(dir, 'owner'));
         } catch (e) {
           if (errnoOf(e) !== 'ENOENT') throw ioError(e, `cannot disown ${device}`, { device });
         }
@@ -369,7 +400,7 @@ export class Registry {
     if (!this.rootExists()) return false;
     let prevOwner: string | null = null;
     const existed = this.locked(device, () => {
-      const dir = path.join(this.root, device);
+      const dir = under(this.root, device);
       const st = lstatOrNull(dir);
       if (st === null) return false;
       requireDir(st, dir, 'entry', { device });
@@ -378,7 +409,7 @@ export class Registry {
       } catch {
         prevOwner = null;
       }
-      const trash = path.join(this.root, `.${device}.trash.${uniqueSuffix()}`);
+      const trash = under(this.root, `.${device}.trash.${uniqueSuffix()}`);
       try {
         fs.renameSync(dir, trash);
       } catch (e) {
@@ -438,6 +469,20 @@ export class Registry {
     }
   }
 
+  /** The whole entry in a hidden temp directory, ready to be renamed into place (caller holds the lock). */
+  private buildEntry(device: string, owner: string | null, seqnum: number): string {
+    const tmp = under(this.root, `.${device}.tmp.${uniqueSuffix()}`);
+    try {
+      makeDir(tmp);
+      if (owner !== null) writeNewFile(under(tmp, 'owner'), owner);
+      writeNewFile(under(tmp, 'seqnum'), String(seqnum));
+    } catch (e) {
+      removeQuietly(tmp);
+      throw ioError(e, `cannot create entry ${device}`, { device });
+    }
+    return tmp;
+  }
+
   private locked<T>(device: string, fn: () => T): T {
     return withDeviceLock(this.root, device, fn, this.lockTimeoutMs);
   }
@@ -457,7 +502,7 @@ export class Registry {
       requireDir(st, this.root, 'registry root');
       if (!this.rootChecked) {
         this.rootChecked = true;
-        if (lstatOrNull(path.join(this.root, BOOT_ID_FILE)) === null) this.stampBootId();
+        if (lstatOrNull(under(this.root, BOOT_ID_FILE)) === null) this.stampBootId();
       }
       return;
     }
@@ -491,7 +536,7 @@ export class Registry {
   }
 
   private requireEntry(device: string): string {
-    const dir = path.join(this.root, device);
+    const dir = under(this.root, device);
     const st = lstatOrNull(dir);
     if (st === null) {
       throw new NvmfError(
@@ -507,7 +552,7 @@ export class Registry {
   }
 
   private currentOwner(dir: string, device: string): string | null {
-    const owner = readAttrFile(path.join(dir, 'owner'), { device, attr: 'owner' });
+    const owner = readAttrFile(under(dir, 'owner'), { device, attr: 'owner' });
     if (owner === null || owner === '') return null;
     const problem = ownerProblem(owner);
     if (problem !== null) {
@@ -562,10 +607,10 @@ export class Registry {
       if (isInternalName(name) || !isAttr(name)) continue;
       if (name === 'owner') {
         owner = this.currentOwner(dir, device);
-        if (owner === null && lstatOrNull(path.join(dir, name)) === null) throw vanished(device);
+        if (owner === null && lstatOrNull(under(dir, name)) === null) throw vanished(device);
         continue;
       }
-      const value = readAttrFile(path.join(dir, name), { device, attr: name });
+      const value = readAttrFile(under(dir, name), { device, attr: name });
       if (value === null) continue;
       if (name === 'seqnum') {
         seqnum = parseSeqnum(value);

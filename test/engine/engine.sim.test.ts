@@ -122,6 +122,36 @@ describe('connect', () => {
       expect(h.registry.read(r0.device)?.owner).toBe('k8s');
     });
 
+    it('a claimer that creates the entry between our read and our write wins; we get a conflict', async () => {
+      const r0 = await connect(h.ctx, B);
+      const real = h.registry;
+      let raced = false;
+      // Another process registers the controller right after our read saw no entry.
+      const registry = new Proxy(real, {
+        get(target, prop) {
+          if (prop === 'read') {
+            return (device: string) => {
+              const seen = target.read(device);
+              if (!raced && seen === null) {
+                raced = true;
+                target.claim(device, 'other', { expect: null, seqnum: 1 });
+              }
+              return seen;
+            };
+          }
+          const v = Reflect.get(target, prop, target);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      await rejects(
+        connect({ ...h.ctx, registry }, B, { owner: 'k8s' }),
+        'EOWNER_CONFLICT',
+        /owned by "other"/,
+      );
+      expect(raced).toBe(true);
+      expect(real.read(r0.device)).toMatchObject({ owner: 'other', seqnum: 1 });
+    });
+
     it('duplicate_connect makes a second controller instead of reusing', async () => {
       const r = await connect(h.ctx, { ...A, duplicate_connect: true }, { owner: 'k8s' });
       expect(r).toMatchObject({ device: 'nvme1', reused: false, owner: 'k8s' });

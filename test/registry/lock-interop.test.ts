@@ -34,7 +34,7 @@ describe('lock interop with proper-lockfile', () => {
     expect(isNvmfError(err, 'ELOCKED')).toBe(true);
     expect(reg.readAttr('nvme3', 'owner')).toBe('a');
     await release();
-    expect(reg.claim('nvme3', 'b')).toEqual({ prevOwner: 'a' });
+    expect(reg.claim('nvme3', 'b')).toEqual({ prevOwner: 'a', created: false });
     expect(fs.existsSync(lp)).toBe(false);
   });
 
@@ -85,7 +85,7 @@ describe('lock interop with proper-lockfile', () => {
     });
     const old = new Date(Date.now() - LOCK_STALE_MS - 1000);
     fs.utimesSync(lp, old, old);
-    expect(reg.claim('nvme5', 'b')).toEqual({ prevOwner: 'a' });
+    expect(reg.claim('nvme5', 'b')).toEqual({ prevOwner: 'a', created: false });
     expect(fs.existsSync(lp)).toBe(false);
   });
 });

@@ -99,6 +99,71 @@ describe('concurrent claim from 8 processes', () => {
   }, 300_000);
 });
 
+describe('claim-or-create of absent entries from 8 processes', () => {
+  it('creates each entry exactly once, with the winner as owner and its stamp', async () => {
+    const ROUNDS = 300;
+    const reg = sb.open({ deviceNodeExists: () => true });
+    reg.create('nvme0', { owner: null, seqnum: 1 }); // the root exists before the race
+    reg.delete('nvme0');
+    const worker = script(
+      'creator.cjs',
+      `const reg = ${openExpr()};
+       const w = Number(process.argv[2]);
+       process.on('message', ([from, to]) => {
+         const won = [], errs = [];
+         for (let r = from; r < to; r++) {
+           try {
+             const res = reg.claim('nvme' + (5000 + r), 'w' + w, { expect: null, seqnum: r * 10 + w });
+             if (res.created) won.push(r); else errs.push('claimed without creating: ' + r);
+           } catch (e) { if (e.code !== 'EOWNER_CONFLICT') errs.push(e.code + ': ' + e.message); }
+         }
+         process.send({ won, errs });
+       });
+       process.send('ready');`,
+    );
+    const workers: ChildProcess[] = [];
+    for (let i = 0; i < 8; i++)
+      workers.push(
+        fork(worker, [String(i)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] }),
+      );
+    onTestFinished(() => {
+      for (const w of workers) w.kill();
+    });
+    const winners = new Map<number, number[]>();
+    const errors: string[] = [];
+    try {
+      await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
+      for (let from = 0; from < ROUNDS; from += 50) {
+        const replies = await Promise.all(
+          workers.map(
+            (w) =>
+              new Promise<{ won: number[]; errs: string[] }>((resolve) => {
+                w.once('message', resolve);
+                w.send([from, from + 50]);
+              }),
+          ),
+        );
+        replies.forEach((rep, i) => {
+          errors.push(...rep.errs);
+          for (const r of rep.won) winners.set(r, [...(winners.get(r) ?? []), i]);
+        });
+      }
+    } finally {
+      for (const w of workers) w.kill();
+    }
+    expect(errors).toEqual([]);
+    let bad = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      const won = winners.get(r) ?? [];
+      const entry = reg.read(`nvme${5000 + r}`);
+      if (won.length !== 1 || entry?.owner !== `w${won[0]}` || entry.seqnum !== r * 10 + (won[0] as number))
+        bad++;
+    }
+    expect(bad).toBe(0);
+    expect(fs.readdirSync(sb.root).filter((n) => n.startsWith('.') && n !== '.boot_id')).toEqual([]);
+  }, 300_000);
+});
+
 describe('writer killed with SIGKILL during create', () => {
   it('never shows a partial entry to a concurrent reader, and gc sweeps the leftovers (200 kills)', async () => {
     const writer = script(

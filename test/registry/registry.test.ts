@@ -171,10 +171,52 @@ describe('attributes', () => {
 });
 
 describe('claim / disown / delete', () => {
+  it('claim with a seqnum creates an absent entry in the same locked step', () => {
+    const reg = sb.open();
+    expect(codeOf(() => reg.claim('nvme2', 'stas', { expect: null }))).toBe('ENOT_REGISTERED');
+    expect(codeOf(() => reg.claim('nvme2', 'stas', { expect: 'nbft', seqnum: 9 }))).toBe('EOWNER_CONFLICT');
+    expect(reg.read('nvme2')).toBeNull();
+    expect(reg.claim('nvme2', 'stas', { expect: null, seqnum: 9 })).toEqual({
+      prevOwner: null,
+      created: true,
+    });
+    expect(reg.read('nvme2')).toMatchObject({ owner: 'stas', seqnum: 9, attrs: {} });
+    expect(fs.readFileSync(path.join(sb.root, 'nvme2', 'owner'), 'utf8')).toBe('stas\n');
+    // Present now: a plain compare-and-set that keeps the original stamp.
+    expect(codeOf(() => reg.claim('nvme2', 'k8s', { expect: null, seqnum: 10 }))).toBe('EOWNER_CONFLICT');
+    expect(reg.claim('nvme2', 'k8s', { expect: 'stas', seqnum: 10 })).toEqual({
+      prevOwner: 'stas',
+      created: false,
+    });
+    expect(reg.read('nvme2')?.seqnum).toBe(9);
+    expect(reg.claim('nvme3', 'k8s', { expect: 'nbft', force: true, seqnum: 11 })).toEqual({
+      prevOwner: null,
+      created: true,
+    });
+    expect(codeOf(() => reg.claim('nvme4', 'k8s', { seqnum: -1 }))).toMatch(/^EINVALID/);
+    expect(sb.events.filter((e) => e.action === 'entry-created')).toEqual([
+      {
+        action: 'entry-created',
+        device: 'nvme2',
+        owner: 'stas',
+        seqnum: 9,
+        reason: 'claimed a controller that had no entry',
+      },
+      {
+        action: 'entry-created',
+        device: 'nvme3',
+        owner: 'k8s',
+        seqnum: 11,
+        reason: 'claimed a controller that had no entry',
+      },
+    ]);
+    expect(fs.readdirSync(sb.root).filter((n) => n.startsWith('.') && n !== '.boot_id')).toEqual([]);
+  });
+
   it('compare-and-set semantics of expect', () => {
     const reg = sb.open();
     reg.create('nvme1', { owner: null, seqnum: 7 });
-    expect(reg.claim('nvme1', 'stas', { expect: null })).toEqual({ prevOwner: null });
+    expect(reg.claim('nvme1', 'stas', { expect: null })).toEqual({ prevOwner: null, created: false });
     const err = (() => {
       try {
         reg.claim('nvme1', 'other', { expect: null });
@@ -185,9 +227,12 @@ describe('claim / disown / delete', () => {
     expect(isNvmfError(err, 'EOWNER_CONFLICT')).toBe(true);
     expect((err as Error).message).toContain('"stas"');
     expect(codeOf(() => reg.claim('nvme1', 'other', { expect: 'nbft' }))).toBe('EOWNER_CONFLICT');
-    expect(reg.claim('nvme1', 'other', { expect: 'stas' })).toEqual({ prevOwner: 'stas' });
-    expect(reg.claim('nvme1', 'forced', { expect: null, force: true })).toEqual({ prevOwner: 'other' });
-    expect(reg.claim('nvme1', 'plain')).toEqual({ prevOwner: 'forced' });
+    expect(reg.claim('nvme1', 'other', { expect: 'stas' })).toEqual({ prevOwner: 'stas', created: false });
+    expect(reg.claim('nvme1', 'forced', { expect: null, force: true })).toEqual({
+      prevOwner: 'other',
+      created: false,
+    });
+    expect(reg.claim('nvme1', 'plain')).toEqual({ prevOwner: 'forced', created: false });
     expect(codeOf(() => reg.disown('nvme1', { expect: 'stas' }))).toBe('EOWNER_CONFLICT');
     expect(reg.disown('nvme1', { expect: 'plain' })).toEqual({ prevOwner: 'plain' });
     expect(reg.disown('nvme1')).toEqual({ prevOwner: null });
