@@ -11,8 +11,13 @@ import { fileURLToPath } from 'node:url';
  */
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-// build/bench/cli.js -> build/src/cli/main.js
-const MAIN = path.resolve(HERE, '..', 'src', 'cli', 'main.js');
+// build/bench/cli.js -> the repository, whose package.json names the bin the package ships
+const REPO = path.resolve(HERE, '..', '..');
+const MAIN = path.join(
+  REPO,
+  (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { bin: { nvmf: string } }).bin
+    .nvmf,
+);
 
 export interface CliBenchResult {
   runs: number;

@@ -10,6 +10,7 @@ import { addOwnerOptions, resolveOwner } from './owner-options.js';
 const plugin: NvmfPlugin = {
   name: 'registry',
   commands: registerRegistryGroup,
+  commandNames: ['registry'],
   extendCommand(name, command) {
     if (name === 'connect' || name === 'connect-all' || name === 'discover') addOwnerOptions(command);
   },

@@ -19,3 +19,12 @@ export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 export interface CommandModule {
   register: RegisterCommand;
 }
+
+/**
+ * A command known by name before its module is loaded: the program imports only the
+ * module of the command being run (see `buildProgramFor` in program.ts).
+ */
+export interface CommandDescriptor {
+  readonly name: string;
+  load(): Promise<CommandModule>;
+}

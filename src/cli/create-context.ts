@@ -5,7 +5,7 @@ import type { CliContext, KernelHandle, Writer } from './context.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { type OutputFormat, writeJson } from './output.js';
 import type { PluginHost } from './plugin.js';
-import { isTypedConfirmation, isYes, readLine } from './prompt.js';
+import { isTypedConfirmation, isYes } from './prompt.js';
 
 /** How the context reaches the outside world; the program passes the real process, tests fakes. */
 export interface ContextIo {
@@ -58,7 +58,10 @@ export function createContext(
     env: io.env,
     stdout: io.stdout,
     stderr: io.stderr,
-    isTTY: io.isTTY,
+    // a getter: reading stdin's isTTY opens the stdin stream, which most commands never need
+    get isTTY() {
+      return io.isTTY;
+    },
     plugins,
     format,
     verbose: () => globals().opts().verbose ?? 0,
@@ -94,8 +97,12 @@ export function processIo(env: Env): ContextIo {
     env,
     stdout: process.stdout,
     stderr: process.stderr,
-    isTTY: process.stdin.isTTY === true && process.stderr.isTTY === true,
+    get isTTY() {
+      return process.stdin.isTTY === true && process.stderr.isTTY === true;
+    },
     async ask(question) {
+      // readline only loads when a prompt is shown
+      const { readLine } = await import('./prompt-line.js');
       const answer = await readLine(process.stdin, process.stderr, question);
       process.stdin.pause();
       return answer;

@@ -2,12 +2,12 @@
 import { CommanderError } from 'commander';
 import { isNvmfError } from '../errors.js';
 import { endQuietlyOnClosedPipe } from './closed-pipe.js';
-import { commandModules } from './commands/index.js';
+import { coreCommands } from './commands/index.js';
 import type { CliContext } from './context.js';
 import { createContext, processIo } from './create-context.js';
 import { EXIT, exitCodeFor } from './exit.js';
 import { loadPluginHost } from './plugin-host.js';
-import { buildProgram, isCommanderSuccess } from './program.js';
+import { buildProgramFor, isCommanderSuccess } from './program.js';
 import { packageVersion, serviceLoaders } from './services.js';
 
 /** Print a failure the way the output format asks; secrets never reach NvmfError messages. */
@@ -31,9 +31,9 @@ async function main(argv: readonly string[]): Promise<number> {
   let ctx: CliContext | undefined;
   try {
     const plugins = await loadPluginHost(env);
-    let program: ReturnType<typeof buildProgram> | undefined;
+    let program: Awaited<ReturnType<typeof buildProgramFor>> | undefined;
     ctx = createContext(processIo(env), serviceLoaders, plugins, () => program!);
-    program = buildProgram(ctx, commandModules, packageVersion());
+    program = await buildProgramFor(ctx, argv.slice(2), coreCommands, packageVersion());
     await program.parseAsync(argv as string[], { from: 'node' });
     return ctx.exitCode();
   } catch (e) {

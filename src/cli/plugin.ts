@@ -66,6 +66,11 @@ export interface NvmfPlugin {
   readonly name: string;
   /** Add top-level commands (`nvmf registry ...`). Same rules as `register` in command.ts. */
   commands?(program: Command, ctx: CliContext): void;
+  /**
+   * The top-level names `commands` adds. With them the CLI skips `commands` when another
+   * command runs; without them it always calls it.
+   */
+  readonly commandNames?: readonly string[];
   /** Add options to a core command (`--owner`, `--nbft`). Called once per core command. */
   extendCommand?(name: CoreCommandName, command: Command, ctx: CliContext): void;
   /** Before the engine connects: decide `op.owner`, validate, or veto. */

@@ -1,8 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
-import type { CommandModule } from './command.js';
+import type { CommandDescriptor, CommandModule } from './command.js';
 import type { CliContext } from './context.js';
 import { OUTPUT_FORMATS } from './output.js';
-import type { CoreCommandName } from './plugin.js';
+import type { CoreCommandName, NvmfPlugin } from './plugin.js';
 
 const CORE_COMMANDS: readonly CoreCommandName[] = [
   'connect',
@@ -23,22 +23,9 @@ Examples:
 Exit status: 0 ok, 1 error or aborted, 2 usage error, 3 partial failure.
 Configuration: NVMF_CONFIG (default /etc/nvme/nvmf.json), NVMF_PLUGINS, NVMF_KERNEL; see nvmf(1).`;
 
-/**
- * The commander program with global options, every command module and the enabled
- * plugins' commands and options. `exitOverride` turns commander's exits into exceptions so
- * main owns the exit code (usage errors are 2, not commander's 1).
- */
-export function buildProgram(ctx: CliContext, modules: readonly CommandModule[], version: string): Command {
-  const program = new Command('nvmf');
-  program
-    .description('NVMe over Fabrics host tool with an ownership registry and a safe disconnect-all')
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => ctx.stdout.write(s),
-      writeErr: (s) => ctx.stderr.write(s),
-    })
-    .showHelpAfterError('(run with --help for usage)')
-    .version(version, '--version', 'print the version and exit')
+/** `-o` and `-v`: the program's own options, accepted anywhere on the line. */
+function addGlobalOptions(cmd: Command): Command {
+  return cmd
     .addOption(
       new Option('-o, --output-format <format>', 'output format')
         .choices([...OUTPUT_FORMATS])
@@ -49,18 +36,95 @@ export function buildProgram(ctx: CliContext, modules: readonly CommandModule[],
       'more detail (list: Orchestrator column; registry list: seqnum)',
       (_v, prev: number) => prev + 1,
       0,
-    )
+    );
+}
+
+/**
+ * The top-level command `args` (user arguments, without node and script) would run, found
+ * by commander's own option parsing on a scratch program with the same global options, so
+ * `-o json registry list` and `registry -v list` resolve as the real parse will. Undefined
+ * when there is none or the line is already malformed at the top level.
+ */
+export function selectedCommand(args: readonly string[]): string | undefined {
+  const scratch = addGlobalOptions(new Command('nvmf'))
+    .exitOverride()
+    .configureOutput({ writeOut: () => {}, writeErr: () => {} });
+  try {
+    return scratch.parseOptions([...args]).operands[0];
+  } catch {
+    // a bad global option: the real program reports it
+    return undefined;
+  }
+}
+
+function newProgram(ctx: CliContext, version: string): Command {
+  return addGlobalOptions(
+    new Command('nvmf')
+      .description('NVMe over Fabrics host tool with an ownership registry and a safe disconnect-all')
+      .exitOverride()
+      .configureOutput({
+        writeOut: (s) => ctx.stdout.write(s),
+        writeErr: (s) => ctx.stderr.write(s),
+      })
+      .showHelpAfterError('(run with --help for usage)')
+      .version(version, '--version', 'print the version and exit'),
+  )
     .addHelpText('after', EXAMPLES)
     .helpCommand(false);
+}
 
+function register(
+  program: Command,
+  ctx: CliContext,
+  modules: readonly CommandModule[],
+  plugins: readonly NvmfPlugin[],
+): Command {
   for (const m of modules) m.register(program, ctx);
   for (const name of CORE_COMMANDS) {
     const cmd = program.commands.find((c) => c.name() === name);
     if (cmd === undefined) continue;
     for (const p of ctx.plugins.enabled) p.extendCommand?.(name, cmd, ctx);
   }
-  for (const p of ctx.plugins.enabled) p.commands?.(program, ctx);
+  for (const p of plugins) p.commands?.(program, ctx);
   return program;
+}
+
+/**
+ * The commander program with global options, every command module and the enabled
+ * plugins' commands and options. `exitOverride` turns commander's exits into exceptions so
+ * main owns the exit code (usage errors are 2, not commander's 1).
+ */
+export function buildProgram(ctx: CliContext, modules: readonly CommandModule[], version: string): Command {
+  return register(newProgram(ctx, version), ctx, modules, ctx.plugins.enabled);
+}
+
+/**
+ * The program for one invocation: when `args` name a known command, only that command's
+ * module (or its plugin's commands) is loaded and registered; commander then parses the
+ * line exactly as with everything registered, since it dispatches to that command alone.
+ * Anything else (no command, a typo, help, a bad global option) registers every command,
+ * so help lists them all and errors read as they always do.
+ */
+export async function buildProgramFor(
+  ctx: CliContext,
+  args: readonly string[],
+  core: readonly CommandDescriptor[],
+  version: string,
+): Promise<Command> {
+  const plugins = ctx.plugins.enabled;
+  const name = selectedCommand(args);
+  const coreHit = core.find((d) => d.name === name);
+  const pluginHit = name !== undefined && plugins.some((p) => p.commandNames?.includes(name) === true);
+  if (coreHit === undefined && !pluginHit) {
+    const modules = await Promise.all(core.map((d) => d.load()));
+    return buildProgram(ctx, modules, version);
+  }
+  const modules = coreHit === undefined ? [] : [await coreHit.load()];
+  // a plugin that does not declare its names might own the command: always register it
+  const needed = plugins.filter(
+    (p) => p.commandNames === undefined || (name !== undefined && p.commandNames.includes(name)),
+  );
+  return register(newProgram(ctx, version), ctx, modules, needed);
 }
 
 /** Commander's own "exits" that are not errors. */

@@ -5,7 +5,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const MAIN = path.join(REPO, 'build', 'src', 'cli', 'main.js');
+/** The `nvmf` bin exactly as package.json ships it (the bundle `npm run build` writes). */
+export const MAIN = path.join(
+  REPO,
+  (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { bin: { nvmf: string } }).bin
+    .nvmf,
+);
 
 export interface Run {
   code: number;

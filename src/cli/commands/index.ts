@@ -1,23 +1,18 @@
-import type { CommandModule } from '../command.js';
-import * as connect from './connect.js';
-import * as connectAll from './connect-all.js';
-import * as disconnect from './disconnect.js';
-import * as disconnectAll from './disconnect-all.js';
-import * as discover from './discover.js';
-import * as list from './list.js';
-import * as monitor from './monitor.js';
-import * as sim from './sim.js';
-import * as udev from './udev.js';
+import type { CommandDescriptor } from '../command.js';
 
-/** Every core command module, in help order; each exports `register(program, ctx)`. */
-export const commandModules: readonly CommandModule[] = [
-  connect,
-  discover,
-  connectAll,
-  disconnect,
-  disconnectAll,
-  list,
-  monitor,
-  sim,
-  udev,
+/**
+ * Every core command, in help order. Modules are imported only when their command runs
+ * (or for help and usage errors, which need them all), so adding a command costs the
+ * others' start-up nothing.
+ */
+export const coreCommands: readonly CommandDescriptor[] = [
+  { name: 'connect', load: () => import('./connect.js') },
+  { name: 'discover', load: () => import('./discover.js') },
+  { name: 'connect-all', load: () => import('./connect-all.js') },
+  { name: 'disconnect', load: () => import('./disconnect.js') },
+  { name: 'disconnect-all', load: () => import('./disconnect-all.js') },
+  { name: 'list', load: () => import('./list.js') },
+  { name: 'monitor', load: () => import('./monitor.js') },
+  { name: 'sim', load: () => import('./sim.js') },
+  { name: 'udev', load: () => import('./udev.js') },
 ];
