@@ -21,6 +21,8 @@ const MAIN = path.join(
 
 export interface CliBenchResult {
   runs: number;
+  /** 1-minute load average before and after the runs (the machine is shared). */
+  load: [number, number];
   nodeMedianMs: number;
   cliMedianMs: number;
   ratio: number;
@@ -57,6 +59,7 @@ export function runCliBench(runs = 30): CliBenchResult {
     NVMF_DEV_ROOT: dev,
     NVMF_ETC_ROOT: dir,
   };
+  const loadBefore = os.loadavg()[0] as number;
   // warm the page cache for both
   timed(['-e', '0'], env);
   timed([MAIN, 'registry', 'list'], env);
@@ -69,14 +72,21 @@ export function runCliBench(runs = 30): CliBenchResult {
   fs.rmSync(dir, { recursive: true, force: true });
   const nodeMedianMs = median(node);
   const cliMedianMs = median(cli);
-  return { runs, nodeMedianMs, cliMedianMs, ratio: cliMedianMs / nodeMedianMs };
+  return {
+    runs,
+    load: [loadBefore, os.loadavg()[0] as number],
+    nodeMedianMs,
+    cliMedianMs,
+    ratio: cliMedianMs / nodeMedianMs,
+  };
 }
 
 export function printCliBench(r: CliBenchResult): void {
   const verdict = r.ratio <= 1.5 ? 'within' : 'OVER';
   console.log(
     `cli start-up: nvmf registry list ${r.cliMedianMs.toFixed(1)} ms vs node -e 0 ${r.nodeMedianMs.toFixed(1)} ms ` +
-      `(median of ${r.runs}): ${r.ratio.toFixed(2)}x, ${verdict} the 1.5x target`,
+      `(median of ${r.runs}, alternating; load ${r.load[0].toFixed(1)} -> ${r.load[1].toFixed(1)}): ` +
+      `${r.ratio.toFixed(2)}x, ${verdict} the 1.5x target`,
   );
 }
 
