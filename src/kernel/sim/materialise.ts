@@ -76,7 +76,38 @@ export function removeControllerNode(l: SimLayout, inst: number): void {
 
 export function removeControllerSysfs(l: SimLayout, inst: number): void {
   fs.rmSync(path.join(l.sys, 'class', 'nvme', `nvme${inst}`), { force: true });
-  fs.rmSync(ctrlDevDir(l, inst), { recursive: true, force: true });
+  removeDirOfFiles(ctrlDevDir(l, inst));
+}
+
+/**
+ * Remove a directory we materialised. Its entries' types come with the readdir, so plain
+ * files go with one unlink each; rmSync's generic walk lstats every file and fails an rmdir
+ * first, which made it most of a controller teardown. Subdirectories take the generic walk.
+ */
+function removeDirOfFiles(dir: string): void {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    fs.rmSync(dir, { recursive: true, force: true });
+    return;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) fs.rmSync(p, { recursive: true, force: true });
+    else {
+      try {
+        fs.unlinkSync(p);
+      } catch {
+        fs.rmSync(p, { recursive: true, force: true });
+      }
+    }
+  }
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export function writeSubsystem(l: SimLayout, s: number, nqn: string, discovery: boolean): void {
