@@ -169,7 +169,8 @@ function protectLines(s: string): string {
 }
 
 function sectionTitle(name: string): string {
-  return name.replace(/-/g, ' ').toUpperCase().replace(/^NVMF /, 'NVMF ');
+  // nvmf-connect-all -> NVMF CONNECT-ALL: the command as typed, after the program name
+  return name.replace(/^nvmf-/, 'nvmf ').toUpperCase();
 }
 
 function quoteArg(s: string): string {
@@ -262,6 +263,11 @@ export function renderManPage(main: Page, commands: readonly Page[], version: st
   for (const page of commandOrder(main, commands)) {
     out.push(`.SH ${quoteArg(sectionTitle(page.name))}`);
     for (const s of sections(page)) {
+      // the section title already names the command; its NAME line opens the section untitled
+      if (s.title.toUpperCase() === 'NAME') {
+        out.push(...renderBlocks(s.blocks, () => '.SS'));
+        continue;
+      }
       out.push(
         `.SS ${quoteArg(s.title.toUpperCase())}`,
         ...renderBlocks(s.blocks, () => '.SS', isSynopsis(s.title)),

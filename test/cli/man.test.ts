@@ -37,7 +37,7 @@ describe('docs/man/nvmf.1', () => {
       'SYNOPSIS',
       'EXIT STATUS',
       'NVMF CONNECT',
-      'NVMF DISCONNECT ALL',
+      'NVMF DISCONNECT-ALL',
       'NVMF REGISTRY',
       'NVMF SIM',
       'SEE ALSO',
