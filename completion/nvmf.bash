@@ -62,7 +62,7 @@ _nvmf() {
       esac
       ;;
     udev) [ -z "$sub" ] && opts='install uninstall status' || opts='--help' ;;
-    sim) [ -z "$sub" ] && opts='init udev-settle' || opts='--targets --now' ;;
+    sim) [ -z "$sub" ] && opts='init udev-settle fail expire' || opts='--targets --connect-latency --delete-latency --udev-delay --udev-manual --udev-auto --no-multipath --now --delete --count --clear' ;;
     *) opts='--help' ;;
   esac
   mapfile -t COMPREPLY < <(compgen -W "$opts" -- "$cur")

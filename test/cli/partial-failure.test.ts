@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nvmf } from './helpers.js';
-import { tableHost } from './sim-host.js';
+import { NQN, tableHost } from './sim-host.js';
 
 /**
  * Kernel failures of delete_controller through the real program: the fault is injected with
@@ -108,6 +108,32 @@ describe('disconnect of a failing controller (exit 1)', () => {
     expect(c.stdout).toBe('no injected faults\n');
     expect(nvmf(host.env, ['disconnect', '-d', 'nvme2']).code).toBe(0);
     expect(await host.controllers()).not.toContain('nvme2');
+  });
+});
+
+describe('disconnect -n with several controllers, one failing (exit 3)', () => {
+  it('a result per controller; the failing one stays', async () => {
+    const { host } = await hostWithFailing('nvme4', 'EBUSY');
+    // a second controller to vol1 (nvme0's subsystem): duplicate_connect gives it instance 4
+    const c = nvmf(host.env, [
+      'connect',
+      ...['-t', 'tcp', '-a', '127.0.0.1', '-s', '4420', '-n', NQN(1), '-D', '-o', 'json'],
+    ]);
+    expect(c.code, c.stderr).toBe(0);
+    expect(JSON.parse(c.stdout)).toMatchObject({ device: 'nvme4' });
+    const r = nvmf(host.env, ['disconnect', '-n', NQN(1), '-o', 'json']);
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stdout)).toEqual({
+      results: [
+        { device: 'nvme0', ok: true },
+        {
+          device: 'nvme4',
+          ok: false,
+          error: 'disconnect nvme4: the controller is busy (being reset or deleted); retry later',
+        },
+      ],
+    });
+    expect(await host.controllers()).toEqual(['nvme1', 'nvme2', 'nvme3', 'nvme4', 'nvme9']);
   });
 });
 
