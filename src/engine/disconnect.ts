@@ -215,7 +215,6 @@ async function recheck(
   const reg = deps.registry;
   if (reg === undefined || deps.force === true) return null;
   return withDeviceLock(reg.root, item.device, () => {
-    const intents = reg.liveIntents();
     let owner: string | null;
     try {
       owner = reg.read(item.device)?.owner ?? null;
@@ -224,7 +223,10 @@ async function recheck(
     }
     if (owner !== item.owner) return owner === null ? 'owner removed' : `now owned by ${owner}`;
     if (owner === null) {
-      const pending = intents.find((i) => intentMatches(i, now));
+      // Read after the entry, and only when it matters: while we hold the lock no connector
+      // can publish this entry, and a connector ends its intent only after publishing, so an
+      // intent for this controller is still there now.
+      const pending = reg.liveIntents().find((i) => intentMatches(i, now));
       if (pending !== undefined) return `connect in progress (owner ${pending.owner}, pid ${pending.pid})`;
     }
     return null;
