@@ -58,7 +58,6 @@ const bundleOwnLazyRequires = {
   },
 };
 
-fs.rmSync(outdir, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
   entryPoints: { main: 'src/cli/main.ts' },
@@ -84,9 +83,26 @@ const result = await build({
   },
   plugins: [lazyChildProcessForCommander, bundleOwnLazyRequires],
   metafile: true,
+  write: false,
   logLevel: 'warning',
 });
 
+// Each file is renamed into place and stale chunks are removed only afterwards, so a CLI
+// started while a rebuild runs (tests in parallel) never finds a chunk missing.
+const fresh = new Set();
+for (const f of result.outputFiles) {
+  fs.mkdirSync(path.dirname(f.path), { recursive: true });
+  const tmp = `${f.path}.tmp.${process.pid}`;
+  fs.writeFileSync(tmp, f.contents, { mode: f.path === path.join(outdir, 'main.mjs') ? 0o755 : 0o644 });
+  fs.renameSync(tmp, f.path);
+  fresh.add(f.path);
+}
+for (const dir of [outdir, path.join(outdir, 'chunks')]) {
+  for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    const file = path.join(dir, name);
+    if (/\.mjs(\.map)?$/.test(name) && !fresh.has(file)) fs.rmSync(file, { force: true });
+  }
+}
+
 // Which sources each chunk holds: the start-up test maps the chunks a run loads back to them.
 fs.writeFileSync(path.join(outdir, 'meta.json'), JSON.stringify(result.metafile));
-fs.chmodSync(path.join(outdir, 'main.mjs'), 0o755);
