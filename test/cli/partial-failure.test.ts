@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { nvmf } from './helpers.js';
+import { simFaults } from '../../src/kernel/sim.js';
+import { MAIN, nvmf } from './helpers.js';
 import { NQN, tableHost } from './sim-host.js';
 
 /**
@@ -134,6 +136,33 @@ describe('disconnect -n with several controllers, one failing (exit 3)', () => {
       ],
     });
     expect(await host.controllers()).toEqual(['nvme1', 'nvme2', 'nvme3', 'nvme4', 'nvme9']);
+  });
+});
+
+describe('a counted fault is shared by concurrent processes', () => {
+  it('8 concurrent disconnects against --count 20: 8 fail, exactly 12 uses remain', async () => {
+    const { host, dir } = await hostWithFailing('nvme0', 'EBUSY', ['--count', '20']);
+    const runs = await Promise.all(
+      Array.from(
+        { length: 8 },
+        () =>
+          new Promise<{ code: number | null; stderr: string }>((resolve) => {
+            const c = spawn(process.execPath, [MAIN, 'disconnect', '-d', 'nvme0'], { env: host.env });
+            let stderr = '';
+            c.stderr.on('data', (d: Buffer) => {
+              stderr += d.toString();
+            });
+            c.on('close', (code) => resolve({ code, stderr }));
+          }),
+      ),
+    );
+    for (const r of runs) {
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('nvmf: disconnect nvme0: the controller is busy');
+    }
+    // no use lost, none consumed twice: the decrement is under the faults lock
+    expect(simFaults(dir)).toEqual([{ device: 'nvme0', op: 'delete', errno: 'EBUSY', remaining: 12 }]);
+    expect(await host.controllers()).toContain('nvme0');
   });
 });
 
