@@ -58,6 +58,30 @@ describe('a closed stdout ends nvmf quietly with 141', () => {
   });
 });
 
+describe('a long-running command whose reader left', () => {
+  it('registry watch ends with 141 at its first event instead of watching forever', async () => {
+    const host = tempHost();
+    const c = spawn(process.execPath, [MAIN, 'registry', 'watch'], {
+      env: host.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    c.stdout.destroy();
+    let stderr = '';
+    c.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    // once it watches, an owner appears: the event it prints meets the closed pipe
+    const writer = setTimeout(() => writeEntry(host, 'nvme1', { owner: 'stas' }), 1000);
+    const killer = setTimeout(() => c.kill('SIGKILL'), 20_000);
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+      c.on('close', (code, signal) => resolve([code, signal])),
+    );
+    clearTimeout(writer);
+    clearTimeout(killer);
+    expect({ code, signal, stderr }).toEqual({ code: EXIT_CLOSED_PIPE, signal: null, stderr: '' });
+  });
+});
+
 describe('other write errors', () => {
   it.runIf(fs.existsSync('/dev/full'))(
     'stdout on a full device: exit 1 naming the errno on stderr',
