@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { errnoOf, NvmfError } from '../errors.js';
-import { ioError } from './fsx.js';
+import { ioError, under } from './fsx.js';
 import { quote } from './names.js';
 
 /**
@@ -15,7 +15,7 @@ export const LOCK_STALE_MS = 5000;
 export const DEFAULT_LOCK_TIMEOUT_MS = LOCK_STALE_MS + 1500;
 
 export function lockPath(root: string, device: string): string {
-  return path.join(root, `.${device}.lock`);
+  return under(root, `.${device}.lock`);
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
