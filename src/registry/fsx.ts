@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { errnoOf, NvmfError } from '../errors.js';
 import { MAX_FILE_BYTES, quote } from './names.js';
 
