@@ -117,7 +117,15 @@ test('instance allocation: lowest free, with the subsystem exception', async () 
   same(await both(facts.factInstanceAllocation), 'instance sequence');
 });
 test('uevent seqnum increments per connect and per delete (one namespace)', async () => {
-  same(await both(facts.factSeqnum), 'seqnum increments');
+  const r = await both(facts.factSeqnum);
+  // On the real kernel the namespace scan (3 uevents) runs after the connect reply and usually,
+  // not always, before the delete, so factSeqnum's split is 4/9 or 7/6 from run to run (both
+  // measured here); the total per connect+delete is fixed. 00-kernel-facts measures the split.
+  assert.equal(
+    r.sim.connect + r.sim.delete,
+    r.real.connect + r.real.delete,
+    'sim and kernel differ: uevents per connect+delete',
+  );
 });
 test('the device node is gone before udevd handles the remove event', async () => {
   await both(facts.factNodeGoneBeforeRemoveEvent);
