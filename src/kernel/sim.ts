@@ -3,7 +3,7 @@ import { NvmfError } from '../errors.js';
 import { type Env, type Roots, rootsFromEnv } from '../roots.js';
 import { describeTarget, kernelError } from './errno.js';
 import type { ConnectReply, ControllerInfo, Kernel } from './port.js';
-import { defaultConfig, readConfig, type SimConfig } from './sim/config.js';
+import { defaultConfig, readConfig, type SimConfig, scanDelayOf } from './sim/config.js';
 import { simDiscoveryLog } from './sim/discovery.js';
 import {
   clearFaults,
@@ -168,6 +168,8 @@ function commitGroup(l: SimLayout, group: PendingTx[]): () => void {
   const s = readState(l);
   const events: st.SimUevent[] = [];
   const dirty = new Set<number>();
+  // Scans that came due ran in the kernel before anything this group does.
+  runScans(l, s, events, dirty, Date.now());
   const outcomes = group.map((o) => {
     try {
       return { ok: true as const, value: o.fn(s, events, dirty) };
@@ -195,6 +197,82 @@ function ctrlOf(s: st.SimState, inst: number): st.SimController | undefined {
   return s.controllers[String(inst)];
 }
 
+function scanMarker(l: SimLayout, inst: number): string {
+  return `${l.scans}/${inst}`;
+}
+
+function writeScanMarker(l: SimLayout, inst: number, dueAt: number): void {
+  try {
+    fs.writeFileSync(scanMarker(l, inst), String(dueAt));
+  } catch {
+    // a host initialised before scans were modelled has no directory yet
+    fs.mkdirSync(l.scans, { recursive: true });
+    fs.writeFileSync(scanMarker(l, inst), String(dueAt));
+  }
+}
+
+/** Queued scans due by `now` (all of them when `now` is Infinity), oldest first. */
+function runScans(
+  l: SimLayout,
+  s: st.SimState,
+  events: st.SimUevent[],
+  dirty: Set<number>,
+  now: number,
+): void {
+  const due: st.SimController[] = [];
+  for (const c of Object.values(s.controllers)) {
+    if (c.scan !== undefined && c.scan.dueAt <= now) due.push(c);
+  }
+  if (due.length === 0) return;
+  due.sort((a, b) => (a.scan?.dueAt ?? 0) - (b.scan?.dueAt ?? 0) || a.instance - b.instance);
+  for (const c of due) runScan(l, s, c, events, dirty);
+}
+
+/**
+ * The namespace scan (scan_work): attaches namespaces 1..n through controller `c`, each with
+ * the lowest free block minors (hidden path disk first, then the head, as device_add_disk
+ * allocates them) and 6.1's events (a head announces itself once, through its first path).
+ */
+function runScan(
+  l: SimLayout,
+  s: st.SimState,
+  c: st.SimController,
+  events: st.SimUevent[],
+  dirty: Set<number>,
+): void {
+  const scan = c.scan;
+  if (scan === undefined) return;
+  delete c.scan;
+  dirty.add(c.instance);
+  fs.rmSync(scanMarker(l, c.instance), { force: true });
+  const sub = c.subsys !== null ? s.subsystems[c.subsys] : undefined;
+  if (!sub) return;
+  const minors = st.usedMinors(s);
+  for (let h = 1; h <= scan.namespaces; h++) {
+    if (c.heads.includes(h)) continue;
+    const newHead =
+      !scan.multipath || !sub.controllers.some((o) => o !== c.instance && ctrlOf(s, o)?.heads.includes(h));
+    const minor = st.lowestFree(minors);
+    minors.add(minor);
+    c.minors = { ...c.minors, [h]: minor };
+    let headMinor: number | undefined;
+    if (scan.multipath && newHead) {
+      headMinor = st.lowestFree(minors);
+      minors.add(headMinor);
+      sub.headMinors = { ...sub.headMinors, [h]: headMinor };
+    }
+    m.attachNamespace(l, c.instance, sub.instance, h, {
+      multipath: scan.multipath,
+      minor,
+      ...(headMinor !== undefined ? { headMinor } : {}),
+    });
+    events.push(
+      ...st.nsAttachEvents(c.instance, sub.instance, h, newHead, scan.multipath, headMinor ?? minor),
+    );
+    c.heads.push(h);
+  }
+}
+
 /** Tear a controller down as the kernel does: namespaces, node, sysfs, then the subsystem. */
 function removeController(
   l: SimLayout,
@@ -207,17 +285,24 @@ function removeController(
   const c = ctrlOf(s, inst);
   if (!c) return;
   dirty.add(inst);
+  // nvme_remove_namespaces flushes a queued scan first: a delete right after the connect
+  // reply carries the scan's events too (measured +9 instead of +6).
+  runScan(l, s, c, events, dirty);
   const sub = c.subsys !== null ? s.subsystems[c.subsys] : undefined;
   if (sub) {
     for (const h of c.heads) {
       const others = sub.controllers.some((o) => o !== inst && ctrlOf(s, o)?.heads.includes(h));
+      const headMinor = sub.headMinors?.[String(h)];
+      const minor = (cfg.multipath ? headMinor : c.minors?.[String(h)]) ?? 0;
       m.detachNamespace(l, inst, sub.instance, h, !others, cfg.multipath);
-      events.push(...st.nsDetachEvents(inst, sub.instance, h, !others, cfg.multipath));
+      events.push(...st.nsDetachEvents(inst, sub.instance, h, !others, cfg.multipath, minor));
+      if (!others && sub.headMinors) delete sub.headMinors[String(h)];
     }
   }
   m.removeControllerNode(l, inst);
   m.removeControllerSysfs(l, inst);
   fs.rmSync(deletingMarker(l, inst), { force: true });
+  if (c.hwmon !== undefined) events.push(st.hwmonEvent('remove', inst, c.hwmon));
   events.push(st.ctrlRemoveEvent(inst));
   delete s.controllers[String(inst)];
   const tkey = targetKey(c);
@@ -352,20 +437,57 @@ export class SimKernel implements Kernel {
       sub.controllers.push(instance);
       c.subsys = skey;
       m.linkSubsystemController(l, sub.instance, instance, true);
-      for (let h = 1; h <= namespaces; h++) {
-        const newHead = !sub.controllers.some((o) => o !== instance && ctrlOf(s, o)?.heads.includes(h));
-        m.attachNamespace(l, instance, sub.instance, h, cfg.multipath);
-        events.push(...st.nsAttachEvents(instance, sub.instance, h, newHead, cfg.multipath));
-        c.heads.push(h);
+      if (!c.discovery) {
+        c.hwmon = st.lowestFree(st.usedHwmons(s));
+        events.push(st.hwmonEvent('add', instance, c.hwmon));
+      }
+      // nvme_start_ctrl queues the scan and announces the controller; the reply comes back
+      // before the scan has run.
+      let scanDueAt: number | null = null;
+      if (namespaces > 0) {
+        scanDueAt = Date.now() + scanDelayOf(cfg);
+        c.scan = { dueAt: scanDueAt, namespaces, multipath: cfg.multipath };
+        writeScanMarker(l, instance, scanDueAt);
       }
       c.state = 'live';
       m.writeController(l, c);
       events.push(st.connectedEvent(instance));
-      return { reply: { instance, cntlid: c.cntlid } };
+      return { reply: { instance, cntlid: c.cntlid }, scanDueAt };
     });
     this.scheduleDrain();
     if ('errno' in reply) throw kernelError('connect', reply.errno, what);
+    if (reply.scanDueAt !== null) this.scheduleScan(instance, reply.scanDueAt);
     return reply.reply;
+  }
+
+  /**
+   * Run the scan of `inst` once due, in this process while it lives. Unreferenced: a process
+   * that exits first leaves it to the next sim operation, namespace query or settle (any of
+   * them runs due scans before anything else), as the kernel would have run it meanwhile.
+   */
+  private scheduleScan(inst: number, dueAt: number): void {
+    const t = setTimeout(
+      () => {
+        this.runDueScanOf(inst).catch(() => undefined);
+      },
+      Math.max(0, dueAt - Date.now()),
+    );
+    t.unref();
+  }
+
+  /** If `inst` has a scan that is due, run the due scans (one transaction); else nothing. */
+  private async runDueScanOf(inst: number): Promise<void> {
+    const marker = scanMarker(this.layout, inst);
+    if (!fs.existsSync(marker)) return;
+    let due = 0;
+    try {
+      due = Number(fs.readFileSync(marker, 'utf8'));
+    } catch {
+      return; // ran meanwhile
+    }
+    if (due > Date.now()) return;
+    await transact(this.layout, () => undefined);
+    this.scheduleDrain();
   }
 
   async supportedOptions(): Promise<readonly string[] | null> {
@@ -396,7 +518,9 @@ export class SimKernel implements Kernel {
     return sysfs.readUeventSeqnum(this.layout.sys);
   }
 
-  namespaces(device: string): Promise<string[]> {
+  /** As sysfs shows them: empty until the controller's scan ran (a due one runs first). */
+  async namespaces(device: string): Promise<string[]> {
+    await this.runDueScanOf(sysfs.assertDevice(device));
     return sysfs.namespaces(this.layout.sys, device);
   }
 
@@ -469,11 +593,15 @@ export class SimKernel implements Kernel {
         device,
       });
     }
-    return simDiscoveryLog(cfg.targets, {
-      transport: c.transport,
-      ...(c.traddr ? { traddr: c.traddr } : {}),
-      ...(c.trsvcid ? { trsvcid: c.trsvcid } : {}),
-    });
+    return simDiscoveryLog(
+      cfg.targets,
+      {
+        transport: c.transport,
+        ...(c.traddr ? { traddr: c.traddr } : {}),
+        ...(c.trsvcid ? { trsvcid: c.trsvcid } : {}),
+      },
+      c.hostnqn,
+    );
   }
 
   /** Run due udev events in the background while this process lives (udevd's role). */
@@ -520,6 +648,7 @@ export async function simInit(dir: string, o: SimInitOptions = {}): Promise<SimC
   for (const d of [
     l.meta,
     l.queue,
+    l.scans,
     `${l.sys}/kernel`,
     `${l.sys}/class/nvme`,
     `${l.sys}/class/nvme-subsystem`,
@@ -566,10 +695,34 @@ export function simConfigure(
   });
 }
 
-/** Drain the udev queue (waiting for each event's delay unless `now`); returns events processed. */
+/**
+ * Run every queued namespace scan, waiting until each is due unless `now` (the kernel's work
+ * queue, flushed). A test's way to wait for the namespaces of the controllers it connected.
+ */
+export async function simScanSettle(dir: string, o: { now?: boolean } = {}): Promise<void> {
+  const l = simLayout(dir);
+  readConfig(l);
+  for (;;) {
+    let next = Number.POSITIVE_INFINITY;
+    for (const c of Object.values(readState(l).controllers)) {
+      if (c.scan !== undefined) next = Math.min(next, c.scan.dueAt);
+    }
+    if (next === Number.POSITIVE_INFINITY) return;
+    if (o.now !== true && next > Date.now()) await sleep(next - Date.now());
+    await transact(l, (s, events, dirty) => {
+      if (o.now === true) runScans(l, s, events, dirty, Number.POSITIVE_INFINITY);
+    });
+  }
+}
+
+/**
+ * Settle the host: run the queued namespace scans (simScanSettle), then drain the udev queue
+ * (waiting for each event's delay unless `now`); returns the udev events processed.
+ */
 export async function simUdevSettle(dir: string, o: { roots?: Roots; now?: boolean } = {}): Promise<number> {
   const l = simLayout(dir);
   readConfig(l);
+  await simScanSettle(dir, o.now !== undefined ? { now: o.now } : {});
   const { processed } = await drain(l, o.roots ?? simRoots(dir), { wait: true, ignoreDelay: o.now ?? false });
   return processed;
 }

@@ -10,7 +10,8 @@ import type { Kernel } from '../../src/kernel/port.js';
  *
  * Preconditions: a host without fabrics controllers (instance numbering is observed
  * relative to an empty host), a target listening at `tcp traddr:trsvcid` exporting `nqn`
- * (at least one namespace) and `nqn0`, and nothing listening at `closedTrsvcid`.
+ * (exactly one namespace) and `nqn0` (no namespace), and nothing listening at `closedTrsvcid`.
+ * The expected values are docs/kernel-tests.md's, measured on 6.1.
  */
 export interface FactTarget {
   transport: string;
@@ -18,11 +19,11 @@ export interface FactTarget {
   trsvcid: string;
   /** A subsystem with at least one namespace. */
   nqn: string;
-  /** A second subsystem (any number of namespaces). */
+  /** A second subsystem, without namespaces. */
   nqn0: string;
   /** A port on traddr where nothing listens. */
   closedTrsvcid: string;
-  /** Whether a discovery controller answers at traddr:discoveryTrsvcid. */
+  /** Where a discovery controller answers on traddr (nvmet: every port, so trsvcid). */
   discoveryTrsvcid?: string;
 }
 
@@ -69,11 +70,15 @@ export async function assertCleanHost(k: Kernel): Promise<void> {
   );
 }
 
-/** connect replies instance/cntlid; the controller is live in sysfs with our address; delete is synchronous. */
-export async function factConnectAndDelete(env: FactEnv): Promise<{ device: string }> {
+/**
+ * connect replies instance/cntlid; the controller is live in sysfs with our address (tcp on 6.1
+ * appends the local `src_addr`); delete is synchronous. Returns the device and the raw address.
+ */
+export async function factConnectAndDelete(env: FactEnv): Promise<{ device: string; address: string }> {
   const { kernel: k, target: t } = env;
   const r = await k.connect(connectString(t, t.nqn));
   const device = `nvme${r.instance}`;
+  let address = '';
   try {
     assert.ok(Number.isInteger(r.cntlid) && r.cntlid >= 0);
     assert.ok(k.deviceNodeExists(device), `${device} node exists after connect`);
@@ -87,13 +92,18 @@ export async function factConnectAndDelete(env: FactEnv): Promise<{ device: stri
     assert.equal(c.state, 'live');
     assert.equal(c.fabrics, true);
     assert.equal(c.subsystemType, 'nvm');
+    address = c.rawAddress;
+    if (t.transport === 'tcp') {
+      assert.match(address, /^traddr=[^,]+,trsvcid=[^,]+,src_addr=[^,]+$/, 'tcp address ends with src_addr');
+      assert.ok(c.address.src_addr, 'src_addr parsed');
+    }
     assert.ok((await k.listControllers()).some((x) => x.device === device));
   } finally {
     await k.deleteController(device);
   }
   assert.equal(k.deviceNodeExists(device), false, 'node gone when delete returns');
   assert.equal(await k.controller(device), null, 'sysfs dir gone when delete returns');
-  return { device };
+  return { device, address };
 }
 
 export async function factEalready(env: FactEnv): Promise<void> {
@@ -162,32 +172,153 @@ export async function factInstanceAllocation(env: FactEnv): Promise<{ sequence: 
   return { sequence: seq };
 }
 
-/** uevent_seqnum rises on connect and delete; returns the increments measured. */
-export async function factSeqnum(env: FactEnv): Promise<{ connect: number; delete: number }> {
+/**
+ * The measured instance rule, step by step as docs/kernel-tests.md has it: the first controller
+ * of a subsystem lends its number to the subsystem, which keeps it while a sibling lives.
+ */
+export async function factInstanceSubsystemException(
+  env: FactEnv,
+): Promise<{ first: number; sibling: number; afterDeletingFirst: number; again: number }> {
   const { kernel: k, target: t } = env;
+  await assertCleanHost(k);
+  return withCleanup(k, async (made) => {
+    const conn = async (nqn: string, extra = ''): Promise<number> => {
+      const r = await k.connect(connectString(t, nqn, extra));
+      made.push(`nvme${r.instance}`);
+      return r.instance;
+    };
+    const drop = async (i: number): Promise<void> => {
+      await k.deleteController(`nvme${i}`);
+      made.splice(made.indexOf(`nvme${i}`), 1);
+    };
+    const first = await conn(t.nqn0);
+    const sibling = await conn(t.nqn0, ',duplicate_connect');
+    await drop(first);
+    const afterDeletingFirst = await conn(t.nqn);
+    assert.notEqual(afterDeletingFirst, first, 'the subsystem still holds the first number');
+    await drop(sibling);
+    const again = await conn(t.nqn0);
+    assert.equal(again, first, 'freed with the subsystem');
+    return { first, sibling, afterDeletingFirst, again };
+  });
+}
+
+/** Namespace block devices of `device` once the scan has attached `want` of them (or timeout). */
+async function waitNamespaces(k: Kernel, device: string, want: number): Promise<string[]> {
+  let ns: string[] = [];
+  for (let i = 0; i < 400 && ns.length < want; i++) {
+    ns = await k.namespaces(device);
+    if (ns.length < want) await new Promise((res) => setTimeout(res, 25));
+  }
+  return ns;
+}
+
+export interface SeqnumDeltas {
+  /** At the connect reply: the least of the rounds (the scan normally runs after the reply). */
+  atReply: number;
+  /** From before the connect until the scan ran and udev settled. */
+  afterScan: number;
+  delete: number;
+}
+
+/**
+ * uevent_seqnum increments of `rounds` connect / scan / delete cycles to `nqn` at `trsvcid`.
+ * The scan races the caller's read after the reply (measured: it won in 1 of 9 rounds), so
+ * `atReply` is the least of the rounds; the other two must be equal in every round.
+ */
+async function seqnumRounds(
+  env: FactEnv,
+  o: { nqn: string; trsvcid: string; namespaces: number; rounds?: number },
+): Promise<SeqnumDeltas> {
+  const { kernel: k, target: t } = env;
+  if (!env.settle) throw new Error('seqnum facts need settle');
+  let atReply = Number.POSITIVE_INFINITY;
+  let afterScan: number | undefined;
+  let del: number | undefined;
+  for (let round = 0; round < (o.rounds ?? 3); round++) {
+    await env.settle();
+    const s0 = k.ueventSeqnum();
+    const r = await k.connect(connectString({ ...t, trsvcid: o.trsvcid }, o.nqn));
+    const s1 = k.ueventSeqnum();
+    const device = `nvme${r.instance}`;
+    try {
+      if (o.namespaces > 0) {
+        const ns = await waitNamespaces(k, device, o.namespaces);
+        assert.equal(ns.length, o.namespaces, `${device}: namespaces scanned`);
+      }
+      await env.settle();
+    } finally {
+      const s2 = k.ueventSeqnum();
+      await k.deleteController(device);
+      const s3 = k.ueventSeqnum();
+      assert.ok(s1 > s0 && s3 > s2, `seqnum ${s0} -> ${s1} -> ${s2} -> ${s3}`);
+      atReply = Math.min(atReply, s1 - s0);
+      assert.ok(afterScan === undefined || afterScan === s2 - s0, `same events every round (${s2 - s0})`);
+      assert.ok(del === undefined || del === s3 - s2, `same delete events every round (${s3 - s2})`);
+      afterScan = s2 - s0;
+      del = s3 - s2;
+    }
+  }
+  return { atReply, afterScan: afterScan ?? 0, delete: del ?? 0 };
+}
+
+/** Subsystem with one namespace: measured 4 at the reply, 7 after the scan, 6 per delete. */
+export function factSeqnum(env: FactEnv): Promise<SeqnumDeltas> {
+  return seqnumRounds(env, { nqn: env.target.nqn, trsvcid: env.target.trsvcid, namespaces: 1 });
+}
+
+/** Subsystem without namespaces: measured 4, 4, 3. */
+export function factSeqnumNoNamespace(env: FactEnv): Promise<SeqnumDeltas> {
+  return seqnumRounds(env, { nqn: env.target.nqn0, trsvcid: env.target.trsvcid, namespaces: 0 });
+}
+
+/** Discovery subsystem: measured 3, 3, 2 (no hwmon, no namespace scan). */
+export function factSeqnumDiscovery(env: FactEnv): Promise<SeqnumDeltas> {
+  if (!env.target.discoveryTrsvcid) throw new Error('factSeqnumDiscovery needs discoveryTrsvcid');
+  return seqnumRounds(env, {
+    nqn: 'nqn.2014-08.org.nvmexpress.discovery',
+    trsvcid: env.target.discoveryTrsvcid,
+    namespaces: 0,
+  });
+}
+
+/**
+ * A delete right after the connect reply flushes the queued scan first, so the scan's events
+ * land between the two reads: connect + delete is always 4 + 3 + 6 = 13, and the delete alone
+ * normally 9 (measured). Returns the total.
+ */
+export async function factSeqnumDeleteRightAfterConnect(env: FactEnv): Promise<{ connectAndDelete: number }> {
+  const { kernel: k, target: t } = env;
+  if (env.settle) await env.settle();
   const s0 = k.ueventSeqnum();
   const r = await k.connect(connectString(t, t.nqn));
   const s1 = k.ueventSeqnum();
   await k.deleteController(`nvme${r.instance}`);
   const s2 = k.ueventSeqnum();
-  assert.ok(s1 > s0, `seqnum rises on connect (${s0} -> ${s1})`);
-  assert.ok(s2 > s1, `seqnum rises on delete (${s1} -> ${s2})`);
-  return { connect: s1 - s0, delete: s2 - s1 };
+  assert.ok(s2 - s1 >= 6, `delete covers at least the teardown (${s2 - s1})`);
+  return { connectAndDelete: s2 - s0 };
 }
 
-/** udevd sees the remove event of nvmeN only after /dev/nvmeN is gone. */
+/**
+ * udevd runs a remove rule once per controller removal, with $env{SEQNUM} in (seqnum after the
+ * connect, seqnum after the delete], and only after /dev/nvmeN is gone.
+ */
 export async function factNodeGoneBeforeRemoveEvent(env: FactEnv): Promise<void> {
   const { kernel: k, target: t } = env;
   if (!env.settle || !env.removeEventsSince)
     throw new Error('factNodeGoneBeforeRemoveEvent needs settle and removeEventsSince');
+  await env.settle();
   const s0 = k.ueventSeqnum();
   const r = await k.connect(connectString(t, t.nqn));
+  const s1 = k.ueventSeqnum();
   await k.deleteController(`nvme${r.instance}`);
+  const s2 = k.ueventSeqnum();
   await env.settle();
   const evs = (await env.removeEventsSince(s0)).filter((e) => e.kernel === `nvme${r.instance}`);
   assert.equal(evs.length, 1, 'one remove event for the controller');
   assert.equal(evs[0]?.nodeExisted, false, 'node already gone when the remove event is processed');
-  assert.ok((evs[0]?.seqnum ?? 0) > s0);
+  const seq = evs[0]?.seqnum ?? 0;
+  assert.ok(seq > s1 && seq <= s2, `SEQNUM ${seq} in (${s1}, ${s2}]`);
 }
 
 /** Namespaces resolve to existing block devices (multipath head or per-controller disk). */
@@ -208,8 +339,14 @@ export async function factNamespaces(env: FactEnv): Promise<{ namespaces: string
   });
 }
 
-/** A discovery controller serves a log page listing `nqn`; referrals when the target has some. */
-export async function factDiscoveryLog(env: FactEnv): Promise<{ entries: number; referrals: number }> {
+/**
+ * A discovery controller serves a log page listing `nqn`. nvmet 6.1 starts it with a
+ * current-discovery entry (SUBTYPE 3, the discovery NQN) for the port itself; referrals
+ * (SUBTYPE 1) come last.
+ */
+export async function factDiscoveryLog(
+  env: FactEnv,
+): Promise<{ entries: number; referrals: number; current: number }> {
   const { kernel: k, target: t } = env;
   if (!env.decodeDiscoveryLog || !t.discoveryTrsvcid)
     throw new Error('factDiscoveryLog needs decodeDiscoveryLog and discoveryTrsvcid');
@@ -226,7 +363,24 @@ export async function factDiscoveryLog(env: FactEnv): Promise<{ entries: number;
       log.entries.some((e) => e.subtype === 2 && e.subnqn === t.nqn),
       `${t.nqn} listed`,
     );
-    return { entries: log.entries.length, referrals: log.entries.filter((e) => e.subtype === 1).length };
+    const current = log.entries.filter((e) => e.subtype === 3);
+    if (current.length > 0) {
+      assert.equal(log.entries[0]?.subtype, 3, 'the current-discovery entry comes first');
+      assert.equal(current[0]?.subnqn, 'nqn.2014-08.org.nvmexpress.discovery');
+      assert.equal(current[0]?.traddr, t.traddr);
+      assert.equal(current[0]?.trsvcid, t.discoveryTrsvcid);
+    }
+    const firstReferral = log.entries.findIndex((e) => e.subtype === 1);
+    if (firstReferral >= 0)
+      assert.ok(
+        log.entries.slice(firstReferral).every((e) => e.subtype === 1),
+        'referrals come last',
+      );
+    return {
+      entries: log.entries.length,
+      referrals: log.entries.filter((e) => e.subtype === 1).length,
+      current: current.length,
+    };
   });
 }
 
@@ -237,7 +391,11 @@ export const ALL_FACTS = {
   factEioUnknownSubsystem,
   factEinval,
   factInstanceAllocation,
+  factInstanceSubsystemException,
   factSeqnum,
+  factSeqnumNoNamespace,
+  factSeqnumDiscovery,
+  factSeqnumDeleteRightAfterConnect,
   factNodeGoneBeforeRemoveEvent,
   factNamespaces,
   factDiscoveryLog,

@@ -12,7 +12,8 @@ export const TARGET: FactTarget = {
   nqn: 'nqn.2024-01.io.nvmf-registry:test',
   nqn0: 'nqn.2024-01.io.nvmf-registry:test0',
   closedTrsvcid: '4999',
-  discoveryTrsvcid: '8009',
+  // nvmet serves its discovery subsystem on every port, as on the real kernel's target
+  discoveryTrsvcid: '4420',
 };
 
 export const TARGETS = {

@@ -5,10 +5,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isNvmfError } from '../../src/errors.js';
 import {
   kernelFromEnv,
-  type SimKernel,
+  SimKernel,
   simExpireController,
   simInit,
   simPendingEvents,
+  simScanSettle,
 } from '../../src/kernel/sim.js';
 import { connectString } from './facts.js';
 import { newSim, TARGET, TARGETS, tmpDir } from './helpers.js';
@@ -28,6 +29,7 @@ describe('simulated kernel', () => {
     const r = await s.kernel.connect(
       connectString(TARGET, nqn, ',hostnqn=nqn.2024-01.io.nvmf-registry:host-a'),
     );
+    await simScanSettle(s.dir);
     expect(await s.kernel.namespaces(`nvme${r.instance}`)).toEqual([
       `nvme${r.instance}n1`,
       `nvme${r.instance}n2`,
@@ -35,6 +37,116 @@ describe('simulated kernel', () => {
     expect((await s.kernel.controller(`nvme${r.instance}`))?.hostnqn).toBe(
       'nqn.2024-01.io.nvmf-registry:host-a',
     );
+  });
+
+  it('uevents of connect, scan and delete in the order measured on 6.1 (docs/kernel-tests.md)', async () => {
+    const s = await newSim({ latency: { connectMs: 0, deleteMs: 0, scanMs: 60_000 } });
+    k = s.kernel;
+    const s0 = s.kernel.ueventSeqnum();
+    const r = await s.kernel.connect(connectString(TARGET, TARGET.nqn));
+    const atReply = s.kernel.ueventSeqnum();
+    // the scan is queued, not run: no namespaces, no block devices yet
+    expect(await s.kernel.namespaces('nvme0')).toEqual([]);
+    expect(s.kernel.blockDeviceExists('nvme0n1')).toBe(false);
+    expect(s.kernel.deviceNodeExists('nvme0')).toBe(true);
+    expect(fs.readFileSync(path.join(s.dir, 'sys/class/nvme/nvme0/address'), 'utf8')).toBe(
+      'traddr=127.0.0.1,trsvcid=4420,src_addr=127.0.0.1\n',
+    );
+    await simScanSettle(s.dir, { now: true });
+    expect(await s.kernel.namespaces('nvme0')).toEqual(['nvme0n1']);
+    expect(s.kernel.blockDeviceExists('nvme0n1')).toBe(true);
+    expect(fs.existsSync(path.join(s.dir, 'dev', 'ng0n1'))).toBe(true);
+    const beforeDelete = s.kernel.ueventSeqnum();
+    await s.kernel.deleteController(`nvme${r.instance}`);
+    expect([atReply - s0, beforeDelete - s0, s.kernel.ueventSeqnum() - beforeDelete]).toEqual([4, 7, 6]);
+    expect(
+      simPendingEvents(s.dir).map((e) => `+${e.seqnum - s0 - 1} ${e.action} ${e.subsystem} ${e.devpath}`),
+    ).toEqual([
+      '+0 add nvme /devices/virtual/nvme-fabrics/ctl/nvme0',
+      '+1 add nvme-subsystem /devices/virtual/nvme-subsystem/nvme-subsys0',
+      '+2 add hwmon /devices/virtual/nvme-fabrics/ctl/nvme0/hwmon0',
+      '+3 change nvme /devices/virtual/nvme-fabrics/ctl/nvme0',
+      '+4 add bdi /devices/virtual/bdi/259:1',
+      '+5 add block /devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1',
+      '+6 add nvme-generic /devices/virtual/nvme-subsystem/nvme-subsys0/ng0n1',
+      '+7 remove nvme-generic /devices/virtual/nvme-subsystem/nvme-subsys0/ng0n1',
+      '+8 remove bdi /devices/virtual/bdi/259:1',
+      '+9 remove block /devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1',
+      '+10 remove hwmon /devices/virtual/nvme-fabrics/ctl/nvme0/hwmon0',
+      '+11 remove nvme /devices/virtual/nvme-fabrics/ctl/nvme0',
+      '+12 remove nvme-subsystem /devices/virtual/nvme-subsystem/nvme-subsys0',
+    ]);
+    expect(simPendingEvents(s.dir)[3]?.env).toEqual({ NVME_EVENT: 'connected' });
+    expect(fs.readdirSync(path.join(s.dir, 'dev')).filter((n) => n !== 'nvme-fabrics')).toEqual([]);
+  });
+
+  it('a second controller of a subsystem: no subsystem event, and the head announces itself once', async () => {
+    const s = await newSim();
+    k = s.kernel;
+    const a = await s.kernel.connect(connectString(TARGET, TARGET.nqn));
+    await simScanSettle(s.dir);
+    const s0 = s.kernel.ueventSeqnum();
+    const b = await s.kernel.connect(connectString(TARGET, TARGET.nqn, ',duplicate_connect'));
+    await simScanSettle(s.dir);
+    // both paths lead to the one head
+    expect(await s.kernel.namespaces(`nvme${b.instance}`)).toEqual(['nvme0n1']);
+    const s1 = s.kernel.ueventSeqnum();
+    await s.kernel.deleteController(`nvme${a.instance}`);
+    const s2 = s.kernel.ueventSeqnum();
+    expect(s.kernel.blockDeviceExists('nvme0n1')).toBe(true);
+    await s.kernel.deleteController(`nvme${b.instance}`);
+    const line = (e: { seqnum: number; action: string; kernel: string }) => `${e.action} ${e.kernel}`;
+    const evs = simPendingEvents(s.dir);
+    expect(evs.filter((e) => e.seqnum > s0 && e.seqnum <= s1).map(line)).toEqual([
+      'add nvme1',
+      'add hwmon1',
+      'change nvme1',
+    ]);
+    expect(evs.filter((e) => e.seqnum > s1 && e.seqnum <= s2).map(line)).toEqual([
+      'remove hwmon0',
+      'remove nvme0',
+    ]);
+    expect(evs.filter((e) => e.seqnum > s2).map(line)).toEqual([
+      'remove ng0n1',
+      'remove 259:1',
+      'remove nvme0n1',
+      'remove hwmon1',
+      'remove nvme1',
+      'remove nvme-subsys0',
+    ]);
+  });
+
+  it('without multipath each controller has its own disk and generic device', async () => {
+    const s = await newSim({ multipath: false });
+    k = s.kernel;
+    const s0 = s.kernel.ueventSeqnum();
+    await s.kernel.connect(connectString(TARGET, TARGET.nqn0));
+    const r = await s.kernel.connect(connectString(TARGET, TARGET.nqn));
+    await simScanSettle(s.dir);
+    expect(await s.kernel.namespaces(`nvme${r.instance}`)).toEqual(['nvme1n1']);
+    expect(s.kernel.blockDeviceExists('nvme1n1')).toBe(true);
+    expect(
+      simPendingEvents(s.dir)
+        .slice(-3)
+        .map((e) => `${e.seqnum - s0} ${e.subsystem} ${e.devpath}`),
+    ).toEqual([
+      '9 bdi /devices/virtual/bdi/259:0',
+      '10 block /devices/virtual/nvme-fabrics/ctl/nvme1/nvme1n1',
+      '11 nvme-generic /devices/virtual/nvme-fabrics/ctl/nvme1/ng1n1',
+    ]);
+  });
+
+  it('a scan left by a process that ended runs at the next operation, before its events', async () => {
+    const s = await newSim({ latency: { connectMs: 0, deleteMs: 0, scanMs: 30 } });
+    k = s.kernel;
+    const other = new SimKernel({ dir: s.dir });
+    await other.connect(connectString(TARGET, TARGET.nqn));
+    other.close();
+    await new Promise((r) => setTimeout(r, 40));
+    const r = await s.kernel.connect(connectString(TARGET, TARGET.nqn0));
+    const evs = simPendingEvents(s.dir).map((e) => `${e.action} ${e.kernel}`);
+    expect(evs.indexOf('add nvme0n1')).toBeGreaterThan(0);
+    expect(evs.indexOf('add nvme0n1')).toBeLessThan(evs.indexOf(`add nvme${r.instance}`));
   });
 
   it('a failed connect creates and removes the controller (add + remove events), like the kernel', async () => {
@@ -95,6 +207,7 @@ describe('simulated kernel', () => {
     const s = await newSim();
     k = s.kernel;
     const r = await s.kernel.connect(connectString(TARGET, TARGET.nqn, ',ctrl_loss_tmo=2'));
+    await simScanSettle(s.dir);
     const s0 = s.kernel.ueventSeqnum();
     await simExpireController(s.dir, `nvme${r.instance}`);
     expect(s.kernel.deviceNodeExists(`nvme${r.instance}`)).toBe(false);
@@ -163,6 +276,60 @@ describe('simulated kernel', () => {
     expect(c.kernel.kind).toBe('linux');
     expect(c.roots.sysfs).toBe('/tmp/x');
     await expect(kernelFromEnv({ NVMF_KERNEL: 'bogus' })).rejects.toMatchObject({ code: 'EINVALID_VALUE' });
+  });
+
+  it('discovery: nvmet ports list themselves first; a discovery-only service lists every port, then referrals', async () => {
+    const dir = tmpDir();
+    await simInit(dir, {
+      targets: TARGETS,
+      config: { udev: { mode: 'manual', delayMs: 0, rulesFile: null, programs: {} } },
+    });
+    k = new SimKernel({ dir });
+    const { decodeDiscoveryLog } = await import('../../src/engine/discovery-log.js');
+    const log = async (trsvcid: string, extra = '') => {
+      const r = await (k as SimKernel).connect(
+        connectString({ ...TARGET, trsvcid }, 'nqn.2014-08.org.nvmexpress.discovery', extra),
+      );
+      const entries = decodeDiscoveryLog(
+        await (k as SimKernel).discoveryLogPage(`nvme${r.instance}`),
+      ).entries;
+      await (k as SimKernel).deleteController(`nvme${r.instance}`);
+      return entries.map((e) => `${e.subtype} ${e.subnqn.split(':').pop()} ${e.traddr}:${e.trsvcid}`);
+    };
+    expect(await log('4420')).toEqual([
+      '3 nqn.2014-08.org.nvmexpress.discovery 127.0.0.1:4420',
+      '2 test 127.0.0.1:4420',
+      '2 test0 127.0.0.1:4420',
+    ]);
+    // the host the private subsystem admits sees it too
+    expect(await log('4420', ',hostnqn=nqn.2024-01.io.nvmf-registry:host-a')).toContain(
+      '2 private 127.0.0.1:4420',
+    );
+    expect(await log('8009')).toEqual([
+      '2 test 127.0.0.1:4420',
+      '2 test0 127.0.0.1:4420',
+      '2 private 127.0.0.1:4420',
+      '1 nqn.2014-08.org.nvmexpress.discovery 192.0.2.7:8009',
+    ]);
+    await simInit(dir, {
+      targets: {
+        ...TARGETS,
+        discovery: [
+          {
+            transport: 'tcp',
+            traddr: '127.0.0.1',
+            trsvcid: '4420',
+            referrals: [{ transport: 'tcp', traddr: '192.0.2.9', trsvcid: '4420' }],
+          },
+        ],
+      },
+    });
+    expect(await log('4420')).toEqual([
+      '3 nqn.2014-08.org.nvmexpress.discovery 127.0.0.1:4420',
+      '2 test 127.0.0.1:4420',
+      '2 test0 127.0.0.1:4420',
+      '1 nqn.2014-08.org.nvmexpress.discovery 192.0.2.9:4420',
+    ]);
   });
 
   it('supportedOptions lists what the sim advertises', async () => {

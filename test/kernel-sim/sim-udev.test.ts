@@ -102,8 +102,14 @@ describe('simulated udev queue', () => {
     const r = await s.kernel.connect(connectString(TARGET, TARGET.nqn));
     await s.kernel.deleteController(`nvme${r.instance}`);
     await simUdevSettle(s.dir);
-    const runs = simUdevLog(s.dir).flatMap((x) => x.runs);
+    const log = simUdevLog(s.dir);
+    const runs = log.flatMap((x) => x.runs);
+    // once per controller removal, with the SEQNUM of the nvme remove event, node already gone
+    const remove = log.find((x) => x.action === 'remove' && x.subsystem === 'nvme');
     expect(runs).toHaveLength(1);
+    expect(remove?.runs).toHaveLength(1);
+    expect(remove?.nodeExisted).toBe(false);
+    expect(runs[0]?.argv.slice(-2)).toEqual([`nvme${r.instance}`, String(remove?.seqnum)]);
     expect(runs[0]?.program).toMatch(/udev\/nvmf-registry-cleanup$/);
     expect(runs[0]?.status).toBe(0);
   });
@@ -114,11 +120,12 @@ describe('simulated udev queue', () => {
     k?.close();
     k = new SimKernel({ dir });
     const r = await k.connect(connectString(TARGET, TARGET.nqn));
+    // the remove event is queued during the delete call, so it is due 150 ms after its start at the earliest
+    const deleteCalledAt = Date.now();
     await k.deleteController(`nvme${r.instance}`);
-    const deletedAt = Date.now();
-    while (!fs.existsSync(out) && Date.now() - deletedAt < 5000)
+    while (!fs.existsSync(out) && Date.now() - deleteCalledAt < 5000)
       await new Promise((res) => setTimeout(res, 10));
     expect(fs.readFileSync(out, 'utf8')).toMatch(/^nvme0 \d+ /);
-    expect(Date.now() - deletedAt).toBeGreaterThanOrEqual(100);
+    expect(Date.now() - deleteCalledAt).toBeGreaterThanOrEqual(150);
   });
 });

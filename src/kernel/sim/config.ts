@@ -31,9 +31,25 @@ export interface SimConfig {
     connectMs: number;
     /** Between the delete_controller write and the controller's removal. */
     deleteMs: number;
+    /**
+     * Between the connect reply and the namespace scan that attaches the namespaces (the
+     * kernel's asynchronous scan_work). Absent in configurations written before it existed.
+     */
+    scanMs?: number;
   };
   udev: SimUdevConfig;
   targets: SimTargets;
+}
+
+/**
+ * Small but never 0: on the real kernel the scan normally finishes a few ms after the reply
+ * (docs/kernel-tests.md: the reply's seqnum covered the namespace events in 1 of 9 rounds).
+ */
+export const DEFAULT_SCAN_MS = 2;
+
+export function scanDelayOf(cfg: SimConfig): number {
+  const ms = cfg.latency.scanMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : DEFAULT_SCAN_MS;
 }
 
 export function defaultConfig(): SimConfig {
@@ -45,7 +61,7 @@ export function defaultConfig(): SimConfig {
     multipath: true,
     transports: ['tcp', 'rdma', 'fc', 'loop'],
     fabricsOptions: KERNEL_61_OPTIONS,
-    latency: { connectMs: 0, deleteMs: 0 },
+    latency: { connectMs: 0, deleteMs: 0, scanMs: DEFAULT_SCAN_MS },
     udev: { mode: 'auto', delayMs: 0, rulesFile: null, programs: {} },
     targets: { subsystems: [], discovery: [] },
   };

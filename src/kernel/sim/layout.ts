@@ -16,6 +16,8 @@ export interface SimLayout {
   queue: string;
   udevLog: string;
   seqnum: string;
+  /** One file per controller whose namespace scan is still queued (content: due time, ms). */
+  scans: string;
 }
 
 export function simLayout(dir: string): SimLayout {
@@ -34,6 +36,7 @@ export function simLayout(dir: string): SimLayout {
     queue: path.join(meta, 'udev', 'queue'),
     udevLog: path.join(meta, 'udev', 'log.jsonl'),
     seqnum: path.join(d, 'sys', 'kernel', 'uevent_seqnum'),
+    scans: path.join(meta, 'scan'),
   };
 }
 

@@ -21,15 +21,16 @@ function subsysDevDir(l: SimLayout, s: number): string {
 }
 
 export function addressAttr(
-  c: Pick<SimController, 'traddr' | 'trsvcid' | 'host_traddr' | 'host_iface' | 'transport'>,
+  c: Pick<SimController, 'traddr' | 'trsvcid' | 'host_traddr' | 'host_iface' | 'transport' | 'state'>,
 ): string {
   if (c.transport === 'loop') return '';
   const parts = [`traddr=${c.traddr ?? ''}`];
   if (c.trsvcid !== undefined) parts.push(`trsvcid=${c.trsvcid}`);
   if (c.host_traddr !== undefined) parts.push(`host_traddr=${c.host_traddr}`);
   if (c.host_iface !== undefined) parts.push(`host_iface=${c.host_iface}`);
-  // nvme-tcp on 6.x reports the local socket address once connected.
-  if (c.transport === 'tcp')
+  // nvme-tcp on 6.1 appends the local socket address while the admin queue is live
+  // (measured: traddr=127.0.0.1,trsvcid=4420,src_addr=127.0.0.1); not while connecting.
+  if (c.transport === 'tcp' && c.state !== 'connecting')
     parts.push(`src_addr=${c.host_traddr ?? (c.traddr?.includes(':') ? '::1' : '127.0.0.1')}`);
   return parts.join(',');
 }
@@ -139,24 +140,38 @@ export function removeSubsystem(l: SimLayout, s: number): void {
   fs.rmSync(subsysDevDir(l, s), { recursive: true, force: true });
 }
 
-function writeNsAttrs(d: string, nsid: number): void {
+function writeDisk(d: string, nsid: number, minor: number): void {
   fs.mkdirSync(d, { recursive: true });
   writeAtomic(path.join(d, 'nsid'), `${nsid}\n`);
   writeAtomic(path.join(d, 'size'), '2097152\n');
+  writeAtomic(path.join(d, 'dev'), `259:${minor}\n`);
 }
 
-/** A namespace path of controller `inst` in subsystem `s`, head instance `h` (= nsid here). */
-export function attachNamespace(l: SimLayout, inst: number, s: number, h: number, multipath: boolean): void {
-  if (multipath) {
-    writeNsAttrs(path.join(ctrlDevDir(l, inst), `nvme${s}c${inst}n${h}`), h);
-    const head = subsysDevDir(l, s);
-    writeNsAttrs(path.join(head, `nvme${s}n${h}`), h);
-    fs.writeFileSync(path.join(l.dev, `nvme${s}n${h}`), '');
+/**
+ * Namespace `h` (head instance = nsid here) attached through controller `inst` of subsystem
+ * `s`. Multipath: the hidden path disk `nvme<S>c<C>n<H>` under the controller and, for the
+ * first path, the head `nvme<S>n<H>` under the subsystem with `/dev/nvme<S>n<H>` and
+ * `/dev/ng<S>n<H>`. Without multipath: `nvme<C>n<H>` and `ng<C>n<H>` of the controller.
+ */
+export function attachNamespace(
+  l: SimLayout,
+  inst: number,
+  s: number,
+  h: number,
+  o: { multipath: boolean; minor: number; headMinor?: number },
+): void {
+  if (o.multipath) {
+    writeDisk(path.join(ctrlDevDir(l, inst), `nvme${s}c${inst}n${h}`), h, o.minor);
+    if (o.headMinor !== undefined) {
+      writeDisk(path.join(subsysDevDir(l, s), `nvme${s}n${h}`), h, o.headMinor);
+      fs.writeFileSync(path.join(l.dev, `nvme${s}n${h}`), '');
+      fs.writeFileSync(path.join(l.dev, `ng${s}n${h}`), '');
+    }
   } else {
-    writeNsAttrs(path.join(ctrlDevDir(l, inst), `nvme${inst}n${h}`), h);
+    writeDisk(path.join(ctrlDevDir(l, inst), `nvme${inst}n${h}`), h, o.minor);
     fs.writeFileSync(path.join(l.dev, `nvme${inst}n${h}`), '');
+    fs.writeFileSync(path.join(l.dev, `ng${inst}n${h}`), '');
   }
-  fs.writeFileSync(path.join(l.dev, `ng${inst}n${h}`), '');
 }
 
 export function detachNamespace(
@@ -167,14 +182,15 @@ export function detachNamespace(
   lastPath: boolean,
   multipath: boolean,
 ): void {
-  fs.rmSync(path.join(l.dev, `ng${inst}n${h}`), { force: true });
   if (multipath) {
     fs.rmSync(path.join(ctrlDevDir(l, inst), `nvme${s}c${inst}n${h}`), { recursive: true, force: true });
     if (lastPath) {
+      fs.rmSync(path.join(l.dev, `ng${s}n${h}`), { force: true });
       fs.rmSync(path.join(l.dev, `nvme${s}n${h}`), { force: true });
       fs.rmSync(path.join(subsysDevDir(l, s), `nvme${s}n${h}`), { recursive: true, force: true });
     }
   } else {
+    fs.rmSync(path.join(l.dev, `ng${inst}n${h}`), { force: true });
     fs.rmSync(path.join(l.dev, `nvme${inst}n${h}`), { force: true });
     fs.rmSync(path.join(ctrlDevDir(l, inst), `nvme${inst}n${h}`), { recursive: true, force: true });
   }

@@ -21,6 +21,15 @@ export interface SimController {
   /** Head instances of the namespaces attached through this controller. */
   heads: number[];
   ctrlLossTmo?: number;
+  /** hwmon instance (I/O controllers only: 6.1's nvme_init_ctrl_finish skips discovery ones). */
+  hwmon?: number;
+  /** Block minors (major 259) of this controller's disks by head: hidden path disks, or the disks without multipath. */
+  minors?: Record<string, number>;
+  /**
+   * The namespace scan nvme_start_ctrl queued before the reply; it runs after it (async work),
+   * and a delete flushes it first. `multipath` is fixed when queued so the scan needs no config.
+   */
+  scan?: { dueAt: number; namespaces: number; multipath: boolean };
 }
 
 export interface SimSubsystemState {
@@ -29,6 +38,8 @@ export interface SimSubsystemState {
   nqn: string;
   discovery: boolean;
   controllers: number[];
+  /** Block minors of the multipath head disks by head instance (a head lives while a path does). */
+  headMinors?: Record<string, number>;
 }
 
 export interface SimState {
@@ -48,6 +59,21 @@ export function usedInstances(s: SimState): Set<number> {
   const used = new Set<number>();
   for (const c of Object.values(s.controllers)) used.add(c.instance);
   for (const sub of Object.values(s.subsystems)) used.add(sub.instance);
+  return used;
+}
+
+/** Minors of major 259 in use: every disk, hidden path disks included (blk_alloc_ext_minor). */
+export function usedMinors(s: SimState): Set<number> {
+  const used = new Set<number>();
+  for (const c of Object.values(s.controllers)) for (const m of Object.values(c.minors ?? {})) used.add(m);
+  for (const sub of Object.values(s.subsystems))
+    for (const m of Object.values(sub.headMinors ?? {})) used.add(m);
+  return used;
+}
+
+export function usedHwmons(s: SimState): Set<number> {
+  const used = new Set<number>();
+  for (const c of Object.values(s.controllers)) if (c.hwmon !== undefined) used.add(c.hwmon);
   return used;
 }
 
@@ -113,10 +139,21 @@ export function subsysEvent(action: 'add' | 'remove', subsysInstance: number): S
   return { action, subsystem: 'nvme-subsystem', kernel: k, devpath: `/devices/virtual/nvme-subsystem/${k}` };
 }
 
+export function hwmonEvent(action: 'add' | 'remove', ctrl: number, hwmon: number): SimUevent {
+  return {
+    action,
+    subsystem: 'hwmon',
+    kernel: `hwmon${hwmon}`,
+    devpath: `${CTL}/nvme${ctrl}/hwmon${hwmon}`,
+  };
+}
+
 /**
- * Per namespace on attach: the hidden per-path disk, its generic char device, and (first path
- * only) the head disk and its bdi. With one namespace on a new subsystem a connect emits
- * 7 events, as measured on 6.1.
+ * What one namespace announces when the scan attaches it, in 6.1's order (docs/kernel-tests.md,
+ * "Event order"): the disk's bdi, the disk, its generic char device. With native multipath the
+ * usable disk is the subsystem's head `nvme<S>n<H>` with `ng<S>n<H>`, announced only by the
+ * namespace's first path; the per-controller path disk is hidden and sends nothing. Without
+ * multipath every controller has its own `nvme<C>n<H>` and `ng<C>n<H>`.
  */
 export function nsAttachEvents(
   ctrl: number,
@@ -124,49 +161,40 @@ export function nsAttachEvents(
   head: number,
   newHead: boolean,
   multipath: boolean,
+  minor: number,
 ): SimUevent[] {
-  const ev: SimUevent[] = [];
-  if (multipath) {
-    const pathDisk = `nvme${subsys}c${ctrl}n${head}`;
-    ev.push({
+  if (multipath && !newHead) return [];
+  const parent = multipath ? `/devices/virtual/nvme-subsystem/nvme-subsys${subsys}` : `${CTL}/nvme${ctrl}`;
+  const owner = multipath ? subsys : ctrl;
+  return [
+    { action: 'add', subsystem: 'bdi', kernel: `259:${minor}`, devpath: `/devices/virtual/bdi/259:${minor}` },
+    {
       action: 'add',
       subsystem: 'block',
-      kernel: pathDisk,
-      devpath: `${CTL}/nvme${ctrl}/${pathDisk}`,
-    });
-  }
-  ev.push({
-    action: 'add',
-    subsystem: 'nvme-generic',
-    kernel: `ng${ctrl}n${head}`,
-    devpath: `${CTL}/nvme${ctrl}/ng${ctrl}n${head}`,
-  });
-  if (newHead || !multipath) {
-    const disk = multipath ? `nvme${subsys}n${head}` : `nvme${ctrl}n${head}`;
-    const dp = multipath
-      ? `/devices/virtual/nvme-subsystem/nvme-subsys${subsys}/${disk}`
-      : `${CTL}/nvme${ctrl}/${disk}`;
-    ev.push({ action: 'add', subsystem: 'block', kernel: disk, devpath: dp });
-    ev.push({
+      kernel: `nvme${owner}n${head}`,
+      devpath: `${parent}/nvme${owner}n${head}`,
+    },
+    {
       action: 'add',
-      subsystem: 'bdi',
-      kernel: `259:${head}`,
-      devpath: `/devices/virtual/bdi/259:${head}`,
-    });
-  }
-  return ev;
+      subsystem: 'nvme-generic',
+      kernel: `ng${owner}n${head}`,
+      devpath: `${parent}/ng${owner}n${head}`,
+    },
+  ];
 }
 
+/** Removal in 6.1's order: the char device, then del_gendisk's bdi and disk. */
 export function nsDetachEvents(
   ctrl: number,
   subsys: number,
   head: number,
   lastPath: boolean,
   multipath: boolean,
+  minor: number,
 ): SimUevent[] {
-  return nsAttachEvents(ctrl, subsys, head, lastPath, multipath)
-    .reverse()
-    .map((e) => ({ ...e, action: 'remove' }));
+  const [bdi, block, generic] = nsAttachEvents(ctrl, subsys, head, lastPath, multipath, minor);
+  if (!bdi || !block || !generic) return [];
+  return [generic, bdi, block].map((e) => ({ ...e, action: 'remove' }));
 }
 
 export function connectedEvent(instance: number): SimUevent {
