@@ -38,6 +38,12 @@ export interface ConnectResult {
 
 const DEFAULT_WAIT_MS = 10_000;
 const WAIT_POLL_MS = 50;
+/**
+ * The kernel scans namespaces asynchronously after the connect reply, and sysfs has no
+ * "scan done" flag. An empty list right after `live` usually means the scan has not run yet,
+ * so it is only believed once it has stayed empty this long (a subsystem may export none).
+ */
+export const EMPTY_NAMESPACE_GRACE_MS = 1_000;
 
 type OwnerIntent = { kind: 'none' } | { kind: 'disown' } | { kind: 'claim'; owner: string };
 
@@ -297,12 +303,20 @@ async function presentNamespaces(ctx: EngineContext, device: string): Promise<st
  * Wait until the controller is `live` and every namespace sysfs lists has its block device,
  * with the list unchanged over one poll (namespaces are attached one by one after connect).
  */
-export async function waitReady(ctx: EngineContext, device: string, timeoutMs: number): Promise<string[]> {
+export async function waitReady(
+  ctx: EngineContext,
+  device: string,
+  timeoutMs: number,
+  emptyGraceMs: number = EMPTY_NAMESPACE_GRACE_MS,
+): Promise<string[]> {
   const now = ctx.now ?? Date.now;
   const sleep = ctx.sleep ?? defaultSleep;
   const deadline = now() + timeoutMs;
-  let last = '';
+  // null until the first poll of a live controller: a list is only trusted once two polls agree.
+  let last: string | null = null;
+  let liveSince: number | null = null;
   let state = 'unknown';
+  let ns: string[] = [];
   let missing: string[] = [];
   for (;;) {
     const c = await ctx.kernel.controller(device);
@@ -310,24 +324,29 @@ export async function waitReady(ctx: EngineContext, device: string, timeoutMs: n
       throw new NvmfError(
         'ENO_CONTROLLER',
         `${device} disappeared while waiting for it to become live; check the target and the kernel log`,
-        {
-          device,
-        },
+        { device },
       );
     }
     state = c.state;
     if (state === 'live') {
-      const ns = await ctx.kernel.namespaces(device);
+      liveSince ??= now();
+      ns = await ctx.kernel.namespaces(device);
       missing = ns.filter((n) => !ctx.kernel.blockDeviceExists(n));
       const key = ns.join(',');
-      if (missing.length === 0 && key === last) return ns;
+      const stable = key === last;
       last = key;
+      const scanned = ns.length > 0 || now() - liveSince >= emptyGraceMs;
+      if (missing.length === 0 && stable && scanned) return ns;
     }
     if (now() >= deadline) {
       const what =
         state !== 'live'
           ? `state is "${state}", not live`
-          : `block devices missing: ${missing.join(', ') || '(namespace list still changing)'}`;
+          : ns.length === 0
+            ? 'no namespace has appeared yet'
+            : missing.length > 0
+              ? `block devices missing: ${missing.join(', ')}`
+              : 'the namespace list is still changing';
       throw new NvmfError(
         'ETIMEDOUT',
         `${device} is connected (and registered) but not ready after ${timeoutMs} ms: ${what}; it stays connected, wait longer or check the target`,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connect, waitReady } from '../../src/engine/connect.js';
+import { connect, EMPTY_NAMESPACE_GRACE_MS, waitReady } from '../../src/engine/connect.js';
 import {
   disconnect,
   disconnectAll,
@@ -55,6 +55,21 @@ describe('connect', () => {
     expect(
       h.events.some((ev) => ev.action === 'connect' && ev.device === 'nvme0' && ev.owner === 'stas'),
     ).toBe(true);
+  });
+
+  it('--wait finds the namespaces of a slow asynchronous scan, not the empty list before it', async () => {
+    h.close();
+    h = await makeSim({ latency: { connectMs: 0, deleteMs: 0, scanMs: 300 } });
+    const r = await connect(h.ctx, A, { owner: 'stas', wait: true });
+    expect(r.namespaces).toHaveLength(2);
+    for (const n of r.namespaces) expect(h.kernel.blockDeviceExists(n)).toBe(true);
+  });
+
+  it('--wait returns no namespace for a subsystem that exports none, only after the grace period', async () => {
+    const t0 = Date.now();
+    const r = await connect(h.ctx, B, { owner: 'stas', wait: true });
+    expect(r.namespaces).toEqual([]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(EMPTY_NAMESPACE_GRACE_MS);
   });
 
   it('without an owner writes no entry and clears a stale one on a recycled instance', async () => {
