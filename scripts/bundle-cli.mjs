@@ -1,9 +1,26 @@
-// Bundles the nvmf CLI into build/cli/: one ES module entry (the package's bin) plus chunks
-// for what is imported lazily (engine, kernel adapters, watch, udev install, audit sinks).
-// Start-up is dominated by module loading: tsc's output is ~50 files plus commander's
-// CommonJS loaded through the CJS loader; the bundle reads a handful. The library keeps
-// tsc's output (build/src) for the package exports and types.
+// Bundles the nvmf CLI into build/cli/:
+//   nvmf.cjs             the package's bin: a ~1 KB loader (below)
+//   main-<hash>.cjs      every source of the CLI in one CommonJS file, with its linked .map
+//   main-<hash>.cache    V8 code cache for it, made by a training run of `nvmf registry list`
+//   meta.json            esbuild's metafile (which sources the bundle holds), for the tests
+//
+// Why this shape (measured with `npm run bench` and CPU time of whole processes, Node 20):
+// - Start-up is dominated by loading code. One CommonJS file beats an ES module entry with
+//   chunks: the ESM loader's own modules, its per-chunk resolve/link, and the fs/promises +
+//   stream stack it pulls in cost more than parsing the whole CLI.
+// - esbuild cannot split CommonJS, so modules the CLI imports lazily (engine, kernel
+//   adapters, watch, udev install, audit sinks, other commands) become esbuild's `__esm`
+//   initialisers inside the one file: compiled lazily, run only when imported. Each source
+//   is in the program exactly once (one NvmfError class, one module state).
+// - Compiling that file is the largest remaining cost, and Node 20 has no
+//   module.enableCompileCache, so the loader compiles it with V8 cached data made at build
+//   time (vm.Script#createCachedData after a real run, so the functions that run are in it).
+//   V8 rejects cached data from another V8 version or flag set, and the loader then compiles
+//   normally: a missing, stale or corrupt cache costs time, never behaviour.
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -11,6 +28,7 @@ import { build } from 'esbuild';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const outdir = path.join(root, 'build', 'cli');
+const BIN = 'nvmf.cjs';
 
 // commander is parsed on every run, so it goes into the bundle. The other dependencies
 // (pino, koffi's native module, chokidar, proper-lockfile) load only on paths that need
@@ -19,9 +37,8 @@ const BUNDLED = new Set(['commander']);
 const external = Object.keys(pkg.dependencies ?? {}).filter((d) => !BUNDLED.has(d));
 
 // commander requires node:child_process at load time, only to spawn stand-alone executable
-// subcommands, which nvmf does not use. Loading it pulls in net, dgram and the stream stack
-// (measured: the largest single builtin cost of a run), so commander gets a stand-in that
-// requires the real module on first use. Same behaviour, paid only if ever called.
+// subcommands, which nvmf does not use. Loading it pulls in net, dgram and the stream stack,
+// so commander gets a stand-in that requires the real module on first use.
 const lazyChildProcessForCommander = {
   name: 'lazy-child-process-for-commander',
   setup(b) {
@@ -40,69 +57,171 @@ const lazyChildProcessForCommander = {
   },
 };
 
-// Our own modules load parts of themselves lazily and synchronously with
-// `createRequire(import.meta.url)('./x.js')` (the audit machinery on the first record). In the
-// bundle there is no ./x.js beside the chunk, so such a call becomes a plain require that
-// esbuild resolves at build time: the module is bundled and initialised on that first call.
-// Package names (pino, koffi, proper-lockfile) stay runtime requires from node_modules.
+// Two rewrites of our sources for the bundle (the sources themselves stay plain ES modules):
+// - `createRequire(import.meta.url)('./x.js')`, how our modules load parts of themselves
+//   lazily and synchronously (the audit machinery on the first record): in the bundle there
+//   is no ./x.js beside it, so it becomes a plain require that esbuild resolves at build
+//   time; the module is bundled and initialised on that first call. Package names and
+//   builtins (pino, koffi, proper-lockfile, node:crypto) stay runtime requires.
+// - `import('pkg')` of a package or builtin (chokidar, which is ES-only, koffi, node:fs):
+//   code compiled by vm.Script has no working import() of its own on Node 20 (no callback
+//   with cached data, an experimental warning without), so it calls the loader's import(),
+//   passed in as `__nvmfImport`. Relative imports are bundled and need neither.
 const LAZY_OWN_REQUIRE = /createRequire\(import\.meta\.url\)\((['"]\.{1,2}\/[^'"]+['"])\)/g;
-const bundleOwnLazyRequires = {
-  name: 'bundle-own-lazy-requires',
+const PACKAGE_IMPORT = /(?<!typeof\s*)\bimport\((['"][^.'"][^'"]*['"])\)/g;
+const rewriteForBundle = {
+  name: 'rewrite-for-bundle',
   setup(b) {
     b.onLoad({ filter: /[\\/](src|plugins)[\\/].*\.ts$/ }, async (args) => {
       const text = await fs.promises.readFile(args.path, 'utf8');
-      if (!LAZY_OWN_REQUIRE.test(text)) return undefined;
-      LAZY_OWN_REQUIRE.lastIndex = 0;
-      return { contents: text.replace(LAZY_OWN_REQUIRE, 'require($1)'), loader: 'ts' };
+      const out = text.replace(LAZY_OWN_REQUIRE, 'require($1)').replace(PACKAGE_IMPORT, '__nvmfImport($1)');
+      return out === text ? undefined : { contents: out, loader: 'ts' };
     });
   },
 };
 
+const TMP_NAME = 'main.cjs';
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { main: 'src/cli/main.ts' },
-  outdir,
+  entryPoints: ['src/cli/main.ts'],
+  outfile: path.join(outdir, TMP_NAME),
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   external,
-  chunkNames: 'chunks/[name]-[hash]',
-  // .mjs: node knows the format from the name, without looking for a package.json scope
-  // above every chunk.
-  outExtension: { '.js': '.mjs' },
-  // Parsing is part of every run: no comments or blanks to scan. Identifiers keep their
-  // names (error names and stack traces stay readable); the linked map has the sources.
+  // Identifiers keep their names (error names and stack traces stay readable); the linked
+  // map has the sources (node --enable-source-maps).
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: 'linked',
-  // commander is CommonJS and calls require() for node builtins; an ES module has none.
+  // Sources are ES modules that find their files from import.meta.url (package.json, udev/,
+  // createRequire). The bundle lives in build/cli like the ESM build did, so walking up
+  // finds the same files. A getter: only the few paths that ask pay for pathToFileURL.
+  define: { 'import.meta.url': '__nvmfImportMeta.url' },
   banner: {
-    js: "import { createRequire as __nvmfCreateRequire } from 'node:module'; const require = __nvmfCreateRequire(import.meta.url);",
+    js: '"use strict";' + "var __nvmfImportMeta={get url(){return require('node:url').pathToFileURL(__filename).href}};",
   },
-  plugins: [lazyChildProcessForCommander, bundleOwnLazyRequires],
+  plugins: [lazyChildProcessForCommander, rewriteForBundle],
   metafile: true,
   write: false,
   logLevel: 'warning',
 });
 
-// Each file is renamed into place and stale chunks are removed only afterwards, so a CLI
-// started while a rebuild runs (tests in parallel) never finds a chunk missing.
-const fresh = new Set();
-for (const f of result.outputFiles) {
-  fs.mkdirSync(path.dirname(f.path), { recursive: true });
-  const tmp = `${f.path}.tmp.${process.pid}`;
-  fs.writeFileSync(tmp, f.contents, { mode: f.path === path.join(outdir, 'main.mjs') ? 0o755 : 0o644 });
-  fs.renameSync(tmp, f.path);
-  fresh.add(f.path);
+const jsOut = result.outputFiles.find((f) => f.path.endsWith('.cjs'));
+// An import() left in the bundle would fail at run time (see rewriteForBundle).
+const leftover = /(?<![\w$.])import\((?!\))/.exec(jsOut.text);
+if (leftover) {
+  throw new Error(`the CLI bundle still calls import(): ${jsOut.text.slice(leftover.index, leftover.index + 60)}`);
 }
-for (const dir of [outdir, path.join(outdir, 'chunks')]) {
-  for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
-    const file = path.join(dir, name);
-    if (/\.mjs(\.map)?$/.test(name) && !fresh.has(file)) fs.rmSync(file, { force: true });
+const mapOut = result.outputFiles.find((f) => f.path.endsWith('.cjs.map'));
+// The name carries the content's hash: the loader names exactly one bundle and its cache, so
+// a rebuild can never pair new code with an old cache (V8 checks only the source's length).
+const hash = crypto.createHash('sha256').update(jsOut.contents).digest('hex').slice(0, 12);
+const bundleName = `main-${hash}.cjs`;
+// The loader compiles the text inside Node's function wrapper, where a #! line is a syntax
+// error: it becomes a comment of the same length, so the map's lines and columns still hold.
+const js = jsOut.text
+  .replace(/^#!/, '//')
+  .replace(`//# sourceMappingURL=${TMP_NAME}.map`, `//# sourceMappingURL=${bundleName}.map`);
+const map = JSON.parse(mapOut.text);
+map.file = bundleName;
+
+/**
+ * The bin. Compiles the bundle as Node's CommonJS loader would (same wrapper, same file
+ * name for stack traces), with the code cache when V8 accepts it. `train` is the build's
+ * variant: it runs the same compile and, at exit, writes the cache it produced.
+ *
+ * --verify-snapshot-checksum is on only around the compile (and the cache's creation): V8
+ * then checks a checksum over the cached data, so a corrupted cache file is rejected instead
+ * of run. It is switched off again at once because Node's own built-in modules are compiled
+ * from caches made without it, and would be rejected too (measured: ~3 ms if left on).
+ */
+function loaderSource({ train }) {
+  return `#!/usr/bin/env node
+'use strict';
+// nvmf: loads ${bundleName} with its V8 code cache (see scripts/bundle-cli.mjs).
+const fs = require('node:fs');
+const { Script } = require('node:vm');
+const { setFlagsFromString } = require('node:v8');
+const { createRequire } = require('node:module');
+const file = __dirname + ${JSON.stringify(`/${bundleName}`)};
+const cacheFile = __dirname + ${JSON.stringify(`/main-${hash}.cache`)};
+let cachedData;
+${train ? '' : 'try { cachedData = fs.readFileSync(cacheFile); } catch {}'}
+setFlagsFromString('--verify-snapshot-checksum');
+// Node's CommonJS wrapper, plus the loader's import() for the bundle's import() of packages
+const script = new Script(
+  '(function (exports, require, module, __filename, __dirname, __nvmfImport) { ' +
+    fs.readFileSync(file, 'utf8') +
+    '\\n})',
+  { filename: file, cachedData },
+);
+setFlagsFromString('--no-verify-snapshot-checksum');
+${
+  train
+    ? `process.on('exit', () => {
+  setFlagsFromString('--verify-snapshot-checksum');
+  fs.writeFileSync(process.env.NVMF_TRAIN_CACHE_OUT, script.createCachedData());
+});`
+    : ''
+}const mod = { exports: {}, filename: file };
+script.runInThisContext()(mod.exports, createRequire(file), mod, file, __dirname, (s) => import(s));
+`;
+}
+
+// Files are renamed into place, the bin last, and stale files are removed only afterwards,
+// so a CLI started while a rebuild runs finds a complete set (old or new).
+const fresh = new Set();
+function put(name, contents, mode = 0o644) {
+  const target = path.join(outdir, name);
+  const tmp = `${target}.tmp.${process.pid}`;
+  fs.writeFileSync(tmp, contents, { mode });
+  fs.renameSync(tmp, target);
+  fresh.add(target);
+}
+fs.mkdirSync(outdir, { recursive: true });
+put(bundleName, js);
+put(`${bundleName}.map`, JSON.stringify(map));
+// Which sources the bundle holds: the start-up test maps what a run initialised back to them.
+put('meta.json', JSON.stringify(result.metafile));
+
+// The training run: `nvmf registry list` over a small private registry, the command whose
+// start-up the cache is for. The functions it runs are compiled into the cache; others
+// compile lazily as without one.
+{
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmf-train-'));
+  try {
+    const trainer = path.join(outdir, `.train-${process.pid}.cjs`);
+    for (let i = 0; i < 4; i++) {
+      fs.mkdirSync(path.join(dir, 'registry', `nvme${i}`), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'registry', `nvme${i}`, 'owner'), `owner${i}\n`);
+      fs.writeFileSync(path.join(dir, `nvme${i}`), '');
+    }
+    fs.writeFileSync(trainer, loaderSource({ train: true }));
+    const cacheTmp = path.join(dir, 'cache');
+    const r = spawnSync(process.execPath, [trainer, 'registry', 'list'], {
+      env: {
+        PATH: process.env.PATH,
+        NVMF_REGISTRY_ROOT: path.join(dir, 'registry'),
+        NVMF_DEV_ROOT: dir,
+        NVMF_ETC_ROOT: dir,
+        NVMF_TRAIN_CACHE_OUT: cacheTmp,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      encoding: 'utf8',
+    });
+    fs.rmSync(trainer, { force: true });
+    if (r.status !== 0) throw new Error(`training run of the CLI bundle exited ${r.status}: ${r.stderr}`);
+    put(`main-${hash}.cache`, fs.readFileSync(cacheTmp));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-// Which sources each chunk holds: the start-up test maps the chunks a run loads back to them.
-fs.writeFileSync(path.join(outdir, 'meta.json'), JSON.stringify(result.metafile));
+put(BIN, loaderSource({ train: false }), 0o755);
+
+for (const name of fs.readdirSync(outdir)) {
+  const file = path.join(outdir, name);
+  if (!fresh.has(file)) fs.rmSync(file, { recursive: true, force: true });
+}

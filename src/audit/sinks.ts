@@ -1,8 +1,24 @@
-import { spawnSync } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
 import { writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { JournalFields } from './fields.js';
 import { encodeNative } from './journal-native.js';
 import { sendDatagram } from './unix-dgram.js';
+
+/**
+ * node:child_process (which loads net, dgram and the stream stack) only for the logger
+ * fallback: every registry user loads this module with the auditor, few ever spawn logger.
+ */
+let loadedChildProcess: typeof ChildProcess | null = null;
+function childProcess(): typeof ChildProcess {
+  // as in registry/lock.ts: a CommonJS bundle has require but no import.meta.url
+  loadedChildProcess ??= (
+    typeof require === 'function'
+      ? require('node:child_process')
+      : createRequire(import.meta.url)('node:child_process')
+  ) as typeof ChildProcess;
+  return loadedChildProcess;
+}
 
 /** systemd's journald socket for the native protocol. */
 export const JOURNAL_SOCKET = '/run/systemd/journal/socket';
@@ -38,7 +54,7 @@ export function loggerSink(command = 'logger', timeoutMs = 5000): AuditSink {
     write(fields) {
       let input = '';
       for (const [k, v] of Object.entries(fields)) input += `${k}=${v.replace(/\n/g, '\\n')}\n`;
-      const r = spawnSync(command, ['--journald'], {
+      const r = childProcess().spawnSync(command, ['--journald'], {
         input,
         timeout: timeoutMs,
         stdio: ['pipe', 'ignore', 'pipe'],

@@ -4,33 +4,37 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MAIN, REPO } from './helpers.js';
+import { MAIN } from './helpers.js';
 
 interface Loaded {
-  /** Source files (repository-relative, e.g. `src/registry/registry.ts`) whose code was loaded. */
+  /** Source files (repository-relative, e.g. `src/registry/registry.ts`) whose code ran. */
   sources: string[];
-  /** Files loaded from node_modules, as ES modules or through require. */
+  /** Files loaded from node_modules: bundled ones that ran, and external ones required or imported. */
   packages: string[];
   /** Node's own modules (process.moduleLoadList). */
   builtins: string[];
 }
 
-/** The esbuild metafile the build writes beside the bundle: which sources each output holds. */
-function chunkSources(): Map<string, string[]> {
-  const meta = JSON.parse(fs.readFileSync(path.join(path.dirname(MAIN), 'meta.json'), 'utf8')) as {
+const BUNDLE_DIR = path.dirname(MAIN);
+
+/** The sources the bundle holds (esbuild's metafile, written beside it). */
+function bundledInputs(): string[] {
+  const meta = JSON.parse(fs.readFileSync(path.join(BUNDLE_DIR, 'meta.json'), 'utf8')) as {
     outputs: Record<string, { inputs: Record<string, unknown> }>;
   };
-  const map = new Map<string, string[]>();
-  for (const [out, o] of Object.entries(meta.outputs))
-    map.set(path.resolve(REPO, out), Object.keys(o.inputs));
-  return map;
+  return Object.values(meta.outputs).flatMap((o) => Object.keys(o.inputs));
+}
+
+interface V8Coverage {
+  result: { url: string; functions: { functionName: string; ranges: { count: number }[] }[] }[];
 }
 
 /**
- * What `nvmf ARGS` loads, recorded inside the CLI process: every ES module a resolve hook
- * sees (chunks of the bundle, mapped back to their sources; packages), every CommonJS module
- * in require's cache at exit (pino and koffi are loaded through createRequire, which the hook
- * does not see) and Node's own module list.
+ * What `nvmf ARGS` loads, recorded inside the CLI process. The bundle is one file: a source
+ * imported lazily is an esbuild initialiser function named by its path, which V8's coverage
+ * reports as run or not; a source without one is top-level code and always runs. Packages
+ * outside the bundle are seen by an ES module resolve hook and in require's cache at exit;
+ * builtins in process.moduleLoadList.
  */
 function loadedBy(args: readonly string[]): Loaded {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmf-startup-'));
@@ -51,31 +55,42 @@ process.on('exit', () => {
   fs.mkdirSync(path.join(dir, 'registry', 'nvme1'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'registry', 'nvme1', 'owner'), 'stas\n');
   fs.writeFileSync(path.join(dir, 'nvme1'), '');
+  const coverage = path.join(dir, 'coverage');
   const r = spawnSync(process.execPath, ['--require', reg, MAIN, ...args], {
     env: {
       PATH: process.env['PATH'],
       NVMF_REGISTRY_ROOT: path.join(dir, 'registry'),
       NVMF_DEV_ROOT: dir,
       NVMF_ETC_ROOT: dir,
+      NODE_V8_COVERAGE: coverage,
     },
     encoding: 'utf8',
   });
+  const ran = new Map<string, boolean>();
+  for (const f of fs.existsSync(coverage) ? fs.readdirSync(coverage) : []) {
+    const cov = JSON.parse(fs.readFileSync(path.join(coverage, f), 'utf8')) as V8Coverage;
+    for (const script of cov.result) {
+      if (!script.url.startsWith('file:') || path.dirname(fileURLToPath(script.url)) !== BUNDLE_DIR) continue;
+      for (const fn of script.functions)
+        ran.set(fn.functionName, (ran.get(fn.functionName) ?? false) || (fn.ranges[0]?.count ?? 0) > 0);
+    }
+  }
   fs.rmSync(dir, { recursive: true, force: true });
   expect(r.status, r.stderr).toBe(0);
+  expect(ran.size, 'V8 coverage of the bundle').toBeGreaterThan(0);
   const lines = r.stderr.split('\n');
-  const chunks = chunkSources();
   const sources = new Set<string>();
   const packages = new Set<string>();
+  for (const input of bundledInputs()) {
+    if (ran.has(input) && ran.get(input) !== true) continue;
+    if (input.startsWith('node_modules/')) packages.add(input);
+    else sources.add(input);
+  }
   for (const l of lines) {
     let file: string | undefined;
     if (l.startsWith('ESM file://')) file = fileURLToPath(l.slice(4));
     else if (l.startsWith('CJS ')) file = l.slice(4);
-    if (file === undefined) continue;
-    for (const s of chunks.get(file) ?? []) {
-      if (s.startsWith('node_modules/')) packages.add(s);
-      else sources.add(s);
-    }
-    if (file.includes('/node_modules/')) packages.add(file.slice(file.lastIndexOf('/node_modules/') + 1));
+    if (file?.includes('/node_modules/')) packages.add(file.slice(file.lastIndexOf('/node_modules/') + 1));
   }
   return {
     sources: [...sources],
@@ -88,7 +103,7 @@ describe('start-up of nvmf registry list (the shipped bin)', () => {
   const loaded = loadedBy(['registry', 'list']);
 
   it('runs the bundle, not the compiled tree', () => {
-    expect(MAIN.endsWith(path.join('build', 'cli', 'main.mjs'))).toBe(true);
+    expect(MAIN.endsWith(path.join('build', 'cli', 'nvmf.cjs'))).toBe(true);
     expect(loaded.sources).toContain('src/cli/main.ts');
   });
 
@@ -123,6 +138,20 @@ describe('start-up of nvmf registry list (the shipped bin)', () => {
 
   it('loads no readline (prompts only)', () => {
     expect(loaded.builtins).not.toContain('readline');
+  });
+
+  it('loads no proper-lockfile (stale-lock takeover only) and no audit machinery (reads record nothing)', () => {
+    expect(
+      loaded.packages.filter((m) => m.startsWith('proper-lockfile/') || m.startsWith('graceful-fs/')),
+    ).toEqual([]);
+    expect(loaded.sources.filter((m) => m.startsWith('src/audit/') && m !== 'src/audit/default.ts')).toEqual(
+      [],
+    );
+  });
+
+  // (net is loaded here anyway: the test reads stdout through a pipe, which is a net.Socket)
+  it('loads no node:crypto (temp-name salt, writes only), child_process or dgram (logger sink only)', () => {
+    for (const m of ['crypto', 'child_process', 'dgram']) expect(loaded.builtins, m).not.toContain(m);
   });
 
   it('parsing alone loads no child_process (commander requires it only for executable subcommands)', () => {
