@@ -10,6 +10,10 @@ import { loadPluginHost } from './plugin-host.js';
 import { buildProgramFor, isCommanderSuccess } from './program.js';
 import { packageVersion, serviceLoaders } from './services.js';
 
+/** package.json's version, set by the bundle build (scripts/bundle-cli.mjs); absent in tsc's output. */
+declare const __NVMF_VERSION__: string | undefined;
+const version = (): string => (typeof __NVMF_VERSION__ === 'string' ? __NVMF_VERSION__ : packageVersion());
+
 /** Print a failure the way the output format asks; secrets never reach NvmfError messages. */
 function reportError(ctx: CliContext | undefined, e: unknown): void {
   const json = ctx?.format() === 'json';
@@ -33,7 +37,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const plugins = await loadPluginHost(env);
     let program: Awaited<ReturnType<typeof buildProgramFor>> | undefined;
     ctx = createContext(processIo(env), serviceLoaders, plugins, () => program!);
-    program = await buildProgramFor(ctx, argv.slice(2), coreCommands, packageVersion());
+    program = await buildProgramFor(ctx, argv.slice(2), coreCommands, version());
     await program.parseAsync(argv as string[], { from: 'node' });
     return ctx.exitCode();
   } catch (e) {

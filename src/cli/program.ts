@@ -46,6 +46,11 @@ function addGlobalOptions(cmd: Command): Command {
  * when there is none or the line is already malformed at the top level.
  */
 export function selectedCommand(args: readonly string[]): string | undefined {
+  // A first argument that is not an option is the operand commander dispatches on: no
+  // scratch program needed (the usual `nvmf registry list` line; its construction was
+  // measurable in start-up profiles).
+  const first = args[0];
+  if (first !== undefined && !first.startsWith('-')) return first;
   const scratch = addGlobalOptions(new Command('nvmf'))
     .exitOverride()
     .configureOutput({ writeOut: () => {}, writeErr: () => {} });
