@@ -155,7 +155,18 @@ const { Script } = require('node:vm');
 const { setFlagsFromString } = require('node:v8');
 const { createRequire } = require('node:module');
 const file = __dirname + ${JSON.stringify(`/${bundleName}`)};
-const cacheFile = __dirname + ${JSON.stringify(`/main-${hash}.cache`)};
+${
+  train
+    ? ''
+    : `// Node 20 maps stack traces only for code its own loader compiled: with source maps on,
+// let it load the bundle (no code cache then) so stacks name the TypeScript sources.
+if (process.sourceMapsEnabled) {
+  globalThis.__nvmfImport = (s) => import(s);
+  require(file);
+  return;
+}
+`
+}const cacheFile = __dirname + ${JSON.stringify(`/main-${hash}.cache`)};
 let cachedData;
 ${train ? '' : 'try { cachedData = fs.readFileSync(cacheFile); } catch {}'}
 setFlagsFromString('--verify-snapshot-checksum');

@@ -95,6 +95,28 @@ describe('the bin and its code cache', () => {
       expect(usedCacheOf(bin, fs.statSync(cacheFile).size)).toBe(false);
   });
 
+  it('with --enable-source-maps, stack traces name the TypeScript sources', () => {
+    const file = path.join(host, 'a-file');
+    fs.writeFileSync(file, '');
+    const r = spawnSync(process.execPath, ['--enable-source-maps', MAIN, 'sim', 'init', path.join(file, 'sim')], {
+      env: { PATH: process.env['PATH'], NVMF_DEBUG: '1' },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('ENOTDIR');
+    expect(r.stderr).toMatch(/at simInit \(.*src\/kernel\/sim\.ts:\d+:\d+\)/);
+  });
+
+  it('with --enable-source-maps, import() of packages and builtins still works (sim init)', () => {
+    const dir = path.join(host, 'sim-maps');
+    const r = spawnSync(process.execPath, ['--enable-source-maps', MAIN, 'sim', 'init', dir], {
+      env: { PATH: process.env['PATH'] },
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toContain('simulated host ready');
+  });
+
   it('usage errors and help still work without the cache', () => {
     const bin = copyWith('no-cache-usage', (f) => fs.rmSync(f));
     const bad = run(bin, ['registry', 'list', '--bogus']);
