@@ -315,7 +315,7 @@ export async function waitReady(
   // null until the first poll of a live controller: a list is only trusted once two polls agree.
   let last: string | null = null;
   let liveSince: number | null = null;
-  let state = 'unknown';
+  let state: string;
   let ns: string[] = [];
   let missing: string[] = [];
   for (;;) {

@@ -45,7 +45,7 @@ export async function disconnect(
       },
     );
   }
-  let owner: string | null = null;
+  let owner: string | null;
   try {
     owner = ctx.registry.read(device)?.owner ?? null;
   } catch {

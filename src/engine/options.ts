@@ -159,7 +159,6 @@ export function nqnProblem(nqn: string): string | null {
   const bytes = Buffer.byteLength(nqn, 'utf8');
   if (bytes === 0) return 'it is empty';
   if (bytes > NQN_MAX_BYTES) return `it is ${bytes} bytes, the limit is ${NQN_MAX_BYTES}`;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   if (/[\x00-\x1f\x7f,=]/.test(nqn))
     return 'it contains a control character, "," or "=" (the option string separators)';
   if (nqn === DISCOVERY_NQN) return null;
@@ -256,7 +255,6 @@ function coerce(name: OptionName, spec: Spec, raw: string | number | boolean): s
     case 'string': {
       if (typeof raw !== 'string')
         throw invalid(name, `${name} must be a string, not ${shown(name, raw)}`, raw);
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
       if (/[,\x00-\x1f\x7f]/.test(raw)) {
         throw invalid(
           name,

@@ -92,7 +92,7 @@ function readState(l: SimLayout): st.SimState & { gen: number } {
     controllers = cache.controllers;
   } else {
     controllers = {};
-    let names: string[] = [];
+    let names: string[];
     try {
       names = fs.readdirSync(ctrlDirOf(l));
     } catch {
@@ -506,7 +506,7 @@ export class SimKernel implements Kernel {
   private async runDueScanOf(inst: number): Promise<void> {
     const marker = scanMarker(this.layout, inst);
     if (!fs.existsSync(marker)) return;
-    let due = 0;
+    let due: number;
     try {
       due = Number(fs.readFileSync(marker, 'utf8'));
     } catch {

@@ -63,7 +63,7 @@ export function runGc(ctx: RegistryContext, opts: GcOptions): GcReport {
   const stampedBoot = safeRead(() => readAttrFile(path.join(root, '.boot_id'), {}));
   const thisBoot = ctx.currentBootId();
   const earlierBoot = stampedBoot !== null && thisBoot !== null && stampedBoot !== thisBoot;
-  let ref: number | null = null;
+  let ref: number | null;
   try {
     ref = ctx.readSeqnum();
   } catch {

@@ -98,7 +98,6 @@ function checkTarget(target: ConnectTarget): ConnectTarget {
   for (const key of TARGET_KEYS) {
     const v = (target as unknown as Record<string, unknown>)[key];
     if (v === undefined || v === null) continue;
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
     if (typeof v !== 'string' || v.length > 512 || /[\u0000-\u001f]/.test(v)) {
       throw new NvmfError('EINVALID_VALUE', `invalid connect target field ${key}=${quote(v)}`, {
         field: key,

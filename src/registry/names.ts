@@ -76,7 +76,6 @@ export function checkWritableAttr(v: unknown): string {
 
 // C0, DEL and C1 controls; lone surrogates (not UTF-8 encodable); line/paragraph separators.
 const OWNER_FORBIDDEN =
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   /[\u0000-\u001f\u007f-\u009f\u2028\u2029/]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Why `v` is not a valid owner, or null when it is. Pure, so policy code can test it. */
@@ -111,7 +110,6 @@ export function valueProblem(v: unknown): string | null {
   if (v.length === 0) return 'it is empty (unset the attribute instead)';
   const bytes = Buffer.byteLength(v, 'utf8');
   if (bytes > MAX_VALUE_BYTES) return `it is ${bytes} bytes long, the limit is ${MAX_VALUE_BYTES}`;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   if (/[\u0000\n\r]/.test(v)) return 'it contains NUL, CR or newline (an attribute file holds one line)';
   if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(v))
     return 'it is not valid UTF-8';

@@ -575,7 +575,7 @@ export class Registry {
     for (let attempt = 0; attempt < 8; attempt++) {
       const before = lstatOrNull(dir);
       if (before === null) throw vanished(device);
-      let entry: Entry | null = null;
+      let entry: Entry | null;
       try {
         entry = this.readEntryOnce(dir, device);
       } catch (e) {

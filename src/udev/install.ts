@@ -138,7 +138,7 @@ function fileState(file: string, packaged: Buffer, wantMode: number | null): Fil
   // A symlink here is someone else's arrangement (udev masks rules with /dev/null links): not ours.
   if (!st.isFile()) return { path: file, installed: false, current: false, mode: null };
   const mode = st.mode & 0o7777;
-  let same = false;
+  let same: boolean;
   try {
     same = st.size === packaged.length && fs.readFileSync(file).equals(packaged);
   } catch (e) {

@@ -68,7 +68,7 @@ export function formatTimelineText(item: TimelineItem): string {
 
 /** The registry root must exist to be watched; say how it comes to be when it does not. */
 export function requireRegistryRoot(root: string): void {
-  let ok = false;
+  let ok: boolean;
   try {
     ok = fs.statSync(root).isDirectory();
   } catch {

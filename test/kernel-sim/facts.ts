@@ -78,7 +78,7 @@ export async function factConnectAndDelete(env: FactEnv): Promise<{ device: stri
   const { kernel: k, target: t } = env;
   const r = await k.connect(connectString(t, t.nqn));
   const device = `nvme${r.instance}`;
-  let address = '';
+  let address: string;
   try {
     assert.ok(Number.isInteger(r.cntlid) && r.cntlid >= 0);
     assert.ok(k.deviceNodeExists(device), `${device} node exists after connect`);

@@ -122,7 +122,7 @@ describe('watchRegistry', () => {
     reg.delete('nvme1');
     await until(() => events.length === 7, 'removed nvme1');
 
-    expect(events.map(({ time, ...e }) => e)).toEqual([
+    expect(events.map(({ time: _time, ...e }) => e)).toEqual([
       { type: 'created', device: 'nvme2', owner: null, prevOwner: null },
       { type: 'claimed', device: 'nvme2', owner: 'stas', prevOwner: null },
       { type: 'owner-changed', device: 'nvme2', owner: 'k8s', prevOwner: 'stas' },

@@ -164,7 +164,7 @@ export function splitArgv(cmd: string): string[] {
   const out: string[] = [];
   const re = /\s*(?:'([^']*)'|"((?:[^"\\]|\\.)*)"|(\S+))/g;
   let m: RegExpExecArray | null;
-  // biome-ignore lint/suspicious/noAssignInExpressions: the classic exec loop
+  // the classic exec loop: assign and test in one expression
   while ((m = re.exec(cmd)) !== null) {
     if (m[0].trim() === '') break;
     out.push(m[1] ?? (m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] as string)));
