@@ -110,7 +110,9 @@ const result = await build({
   // The version main.ts would otherwise read from package.json on every run.
   define: { 'import.meta.url': '__nvmfImportMeta.url', __NVMF_VERSION__: JSON.stringify(pkg.version) },
   banner: {
-    js: '"use strict";' + "var __nvmfImportMeta={get url(){return require('node:url').pathToFileURL(__filename).href}};",
+    js:
+      '"use strict";' +
+      "var __nvmfImportMeta={get url(){return require('node:url').pathToFileURL(__filename).href}};",
   },
   plugins: [lazyChildProcessForCommander, rewriteForBundle],
   metafile: true,
@@ -122,7 +124,9 @@ const jsOut = result.outputFiles.find((f) => f.path.endsWith('.cjs'));
 // An import() left in the bundle would fail at run time (see rewriteForBundle).
 const leftover = /(?<![\w$.])import\((?!\))/.exec(jsOut.text);
 if (leftover) {
-  throw new Error(`the CLI bundle still calls import(): ${jsOut.text.slice(leftover.index, leftover.index + 60)}`);
+  throw new Error(
+    `the CLI bundle still calls import(): ${jsOut.text.slice(leftover.index, leftover.index + 60)}`,
+  );
 }
 const mapOut = result.outputFiles.find((f) => f.path.endsWith('.cjs.map'));
 // The name carries the content's hash: the loader names exactly one bundle and its cache, so

@@ -3,9 +3,10 @@ import { CommanderError } from 'commander';
 import { isNvmfError } from '../errors.js';
 import { endQuietlyOnClosedPipe } from './closed-pipe.js';
 import { coreCommands } from './commands/index.js';
-import type { CliContext } from './context.js';
-import { createContext, processIo } from './create-context.js';
+import type { CliContext, Writer } from './context.js';
+import { type ContextIo, createContext, processIo } from './create-context.js';
 import { EXIT, exitCodeFor } from './exit.js';
+import { fdWriter } from './fd-writer.js';
 import { loadPluginHost } from './plugin-host.js';
 import { buildProgramFor, isCommanderSuccess } from './program.js';
 import { packageVersion, serviceLoaders } from './services.js';
@@ -14,10 +15,25 @@ import { packageVersion, serviceLoaders } from './services.js';
 declare const __NVMF_VERSION__: string | undefined;
 const version = (): string => (typeof __NVMF_VERSION__ === 'string' ? __NVMF_VERSION__ : packageVersion());
 
+/**
+ * The process's io with stdout and stderr written straight to their descriptors (see
+ * fd-writer.ts); stdin, the terminal test and prompts are processIo's, built only when asked.
+ */
+function cliIo(env: NodeJS.ProcessEnv, stdout: Writer, stderr: Writer): ContextIo {
+  return {
+    env,
+    stdout,
+    stderr,
+    get isTTY() {
+      return processIo(env).isTTY;
+    },
+    ask: (question) => processIo(env).ask(question),
+  };
+}
+
 /** Print a failure the way the output format asks; secrets never reach NvmfError messages. */
-function reportError(ctx: CliContext | undefined, e: unknown): void {
+function reportError(ctx: CliContext | undefined, e: unknown, err: Writer): void {
   const json = ctx?.format() === 'json';
-  const err = process.stderr;
   if (isNvmfError(e)) {
     if (json) err.write(`${JSON.stringify({ error: { code: e.code, message: e.message } })}\n`);
     else err.write(`nvmf: ${e.message}\n`);
@@ -30,13 +46,15 @@ function reportError(ctx: CliContext | undefined, e: unknown): void {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  endQuietlyOnClosedPipe(process.stdout, process.stderr, (code) => process.exit(code));
+  const stdout = fdWriter(1);
+  const stderr = fdWriter(2);
+  endQuietlyOnClosedPipe(stdout, stderr, (code) => process.exit(code));
   const env = process.env;
   let ctx: CliContext | undefined;
   try {
     const plugins = await loadPluginHost(env);
     let program: Awaited<ReturnType<typeof buildProgramFor>> | undefined;
-    ctx = createContext(processIo(env), serviceLoaders, plugins, () => program!);
+    ctx = createContext(cliIo(env, stdout, stderr), serviceLoaders, plugins, () => program!);
     program = await buildProgramFor(ctx, argv.slice(2), coreCommands, version());
     await program.parseAsync(argv as string[], { from: 'node' });
     return ctx.exitCode();
@@ -44,7 +62,7 @@ async function main(argv: readonly string[]): Promise<number> {
     if (isCommanderSuccess(e)) return EXIT.OK;
     // commander has already printed "error: ..." and the help hint
     if (e instanceof CommanderError) return EXIT.USAGE;
-    reportError(ctx, e);
+    reportError(ctx, e, stderr);
     return exitCodeFor(e);
   }
 }

@@ -100,10 +100,14 @@ describe('the bin and its code cache', () => {
   it('with --enable-source-maps, stack traces name the TypeScript sources', () => {
     const file = path.join(host, 'a-file');
     fs.writeFileSync(file, '');
-    const r = spawnSync(process.execPath, ['--enable-source-maps', MAIN, 'sim', 'init', path.join(file, 'sim')], {
-      env: { PATH: process.env['PATH'], NVMF_DEBUG: '1' },
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['--enable-source-maps', MAIN, 'sim', 'init', path.join(file, 'sim')],
+      {
+        env: { PATH: process.env['PATH'], NVMF_DEBUG: '1' },
+        encoding: 'utf8',
+      },
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('ENOTDIR');
     expect(r.stderr).toMatch(/at simInit \(.*src\/kernel\/sim\.ts:\d+:\d+\)/);
