@@ -90,47 +90,18 @@ export function requireDir(
  * stripped. Refuses symlinks, non-regular files and files longer than any value we allow.
  */
 export function readAttrFile(p: string, details: Record<string, unknown>): string | null {
-  let fd: number;
-  try {
-    fd = fs.openSync(p, READ_FLAGS);
-  } catch (e) {
-    const errno = errnoOf(e);
-    if (errno === 'ENOENT') return null;
-    if (errno === 'ELOOP') {
-      throw new NvmfError(
-        'ESYMLINK',
-        `attribute ${quote(p)} is a symlink; refusing to follow it (remove it)`,
-        details,
-      );
-    }
-    if (errno === 'ENXIO') {
-      throw new NvmfError('ENOT_FILE', `attribute ${quote(p)} is not a regular file (remove it)`, details);
-    }
-    throw ioError(e, `cannot open attribute ${quote(p)}`, details);
-  }
+  const fd = openAttr(p, details);
+  if (fd === null) return null;
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile()) {
-      const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : 'not a regular file';
-      throw new NvmfError(
-        'ENOT_FILE',
-        `attribute ${quote(p)} is ${kind}, expected a regular file (remove it)`,
-        details,
-      );
-    }
+    if (!st.isFile()) throw notAFile(p, st, details);
     const buf = readBuffer;
     let n = 0;
     for (;;) {
       const got = fs.readSync(fd, buf, n, buf.length - n, null);
       if (got === 0) break;
       n += got;
-      if (n > MAX_FILE_BYTES) {
-        throw new NvmfError(
-          'ETOO_LARGE',
-          `attribute ${quote(p)} is larger than ${MAX_FILE_BYTES} bytes; not a registry value (remove it)`,
-          details,
-        );
-      }
+      if (n > MAX_FILE_BYTES) throw tooLarge(p, details);
       // All fstat saw is in: skip the read that would only confirm EOF. A file grown since
       // was read up to the buffer's end by the same call, so the bound still holds.
       if (n >= st.size) break;
@@ -143,6 +114,97 @@ export function readAttrFile(p: string, details: Record<string, unknown>): strin
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * readAttrFile for a name that the entry's readdir typed as a regular file (d_type), so
+ * the fstat that readAttrFile needs for the type and the size is skipped: one open, one
+ * read into the bound+1 buffer, one close. What can still differ from the readdir is a
+ * name replaced in between, and the caller's identity check of the entry catches that
+ * (any rename or mknod in the directory changes it); meanwhile O_NONBLOCK keeps a FIFO from
+ * blocking and the read stays bounded. Every outcome a regular file of a valid size cannot
+ * give (0 bytes, over the bound, EISDIR, EAGAIN) pays for an fstat and ends exactly as
+ * readAttrFile would: a 0-byte regular file is absent, anything else is classified.
+ * One read suffices: a read(2) of a regular file returns less than asked only at its end.
+ */
+export function readRegularAttrFile(p: string, details: Record<string, unknown>): string | null {
+  const fd = openAttr(p, details);
+  if (fd === null) return null;
+  const buf = readBuffer;
+  let n: number;
+  try {
+    try {
+      n = fs.readSync(fd, buf, 0, buf.length, null);
+    } catch (e) {
+      n = -1;
+      const errno = errnoOf(e);
+      if (errno !== 'EISDIR' && errno !== 'EAGAIN') throw e;
+    }
+    if (n <= 0 || n > MAX_FILE_BYTES) {
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) throw notAFile(p, st, details);
+      if (n > MAX_FILE_BYTES) throw tooLarge(p, details);
+      if (n === 0) return null;
+      // A regular file cannot fail a read with EISDIR or EAGAIN: gone odd, so say so.
+      throw new NvmfError('EIO', `cannot read attribute ${quote(p)}: unexpected read failure`, details);
+    }
+  } catch (e) {
+    throw ioError(e, `cannot read attribute ${quote(p)}`, details);
+  } finally {
+    fs.closeSync(fd);
+  }
+  while (n > 0 && (buf[n - 1] === 0x0a || buf[n - 1] === 0x0d)) n--;
+  return buf.toString('utf8', 0, n);
+}
+
+/** The refusal for a name whose readdir type is not a regular file (no open needed). */
+export function notARegularFile(
+  p: string,
+  type: 'symlink' | 'directory' | 'fifo' | 'other',
+  details: Record<string, unknown>,
+): NvmfError {
+  if (type === 'symlink') return symlinkAttr(p, details);
+  const kind = type === 'directory' ? 'a directory' : type === 'fifo' ? 'a FIFO' : 'not a regular file';
+  return new NvmfError(
+    'ENOT_FILE',
+    `attribute ${quote(p)} is ${kind}, expected a regular file (remove it)`,
+    details,
+  );
+}
+
+/** Open an attribute for reading without following a symlink or blocking on a FIFO; null = absent. */
+function openAttr(p: string, details: Record<string, unknown>): number | null {
+  try {
+    return fs.openSync(p, READ_FLAGS);
+  } catch (e) {
+    const errno = errnoOf(e);
+    if (errno === 'ENOENT') return null;
+    if (errno === 'ELOOP') throw symlinkAttr(p, details);
+    if (errno === 'ENXIO') {
+      throw new NvmfError('ENOT_FILE', `attribute ${quote(p)} is not a regular file (remove it)`, details);
+    }
+    throw ioError(e, `cannot open attribute ${quote(p)}`, details);
+  }
+}
+
+function symlinkAttr(p: string, details: Record<string, unknown>): NvmfError {
+  return new NvmfError(
+    'ESYMLINK',
+    `attribute ${quote(p)} is a symlink; refusing to follow it (remove it)`,
+    details,
+  );
+}
+
+function notAFile(p: string, st: fs.Stats, details: Record<string, unknown>): NvmfError {
+  return notARegularFile(p, st.isDirectory() ? 'directory' : st.isFIFO() ? 'fifo' : 'other', details);
+}
+
+function tooLarge(p: string, details: Record<string, unknown>): NvmfError {
+  return new NvmfError(
+    'ETOO_LARGE',
+    `attribute ${quote(p)} is larger than ${MAX_FILE_BYTES} bytes; not a registry value (remove it)`,
+    details,
+  );
 }
 
 /**

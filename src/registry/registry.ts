@@ -9,7 +9,9 @@ import {
   ioError,
   lstatOrNull,
   makeDir,
+  notARegularFile,
   readAttrFile,
+  readRegularAttrFile,
   removeQuietly,
   replaceFile,
   requireDir,
@@ -107,6 +109,13 @@ export class Registry {
   readonly roots: Roots;
   private readonly audit: Auditor;
   private readonly nodeExists: (device: string) => boolean;
+  /** Guard 1 is the default lstat under the dev root, so list() may answer it from one readdir. */
+  private readonly defaultNodeCheck: boolean;
+  /**
+   * Each entry's directory identity at the end of its last clean read by list(): the next
+   * list's "before" for an entry that has not changed since (see readEntryChecked).
+   */
+  private listed = new Map<string, DirIdentity>();
   private readonly seqnumReader: () => number;
   private readonly clock: () => number;
   private readonly bootIdPath: string;
@@ -124,6 +133,7 @@ export class Registry {
     this.audit = opts.audit ?? defaultAuditor();
     const devRoot = this.roots.dev;
     this.nodeExists = opts.deviceNodeExists ?? ((d) => lstatOrNull(under(devRoot, d)) !== null);
+    this.defaultNodeCheck = opts.deviceNodeExists === undefined;
     const seqPath = ueventSeqnumPath(this.roots);
     this.seqnumReader = opts.readSeqnum ?? (() => readSeqnumFile(seqPath));
     this.clock = opts.now ?? Date.now;
@@ -146,7 +156,7 @@ export class Registry {
     if (st === null) return null;
     requireDir(st, dir, 'entry', { device });
     try {
-      return this.readEntryIn(dir, device);
+      return this.readEntryIn(dir, device, this.nodeExists, st);
     } catch (e) {
       if (isNvmfError(e, 'ENOT_REGISTERED')) return null;
       throw e;
@@ -184,6 +194,9 @@ export class Registry {
       kinds.set(d.name, d);
     }
     names.sort(naturalCompare);
+    const nodeExists = this.listNodeCheck();
+    const remembered = this.listed;
+    const seen = new Map<string, DirIdentity>();
     for (const device of names) {
       const d = kinds.get(device)!;
       const dir = under(this.root, device);
@@ -195,7 +208,9 @@ export class Registry {
           if (st === null) continue;
           requireDir(st, dir, 'entry', { device });
         }
-        entry = this.readEntryIn(dir, device);
+        const read = this.readEntryChecked(dir, device, nodeExists, undefined, remembered.get(device));
+        entry = read.entry;
+        seen.set(device, identity(read.after));
       } catch (e) {
         if (!isNvmfError(e)) throw e;
         if (e.code === 'ENOT_REGISTERED') continue;
@@ -204,12 +219,13 @@ export class Registry {
           owner: null,
           seqnum: null,
           attrs: {},
-          live: this.nodeExists(device),
+          live: nodeExists(device),
           error: { code: e.code, message: e.message },
         };
       }
       (entry.live ? live : stale).push(entry);
     }
+    this.listed = seen;
     return { live, stale };
   }
 
@@ -235,7 +251,7 @@ export class Registry {
         if (st !== null) {
           requireDir(st, dir, 'entry', { device });
           try {
-            prev = this.readEntryIn(dir, device);
+            prev = this.readEntryIn(dir, device, this.nodeExists, st);
           } catch {
             prev = null;
           }
@@ -456,7 +472,7 @@ export class Registry {
       now: this.clock,
       lockTimeoutMs: this.lockTimeoutMs,
       currentBootId: () => this.currentBootId(),
-      readEntryIn: (dir, device) => this.readEntryIn(dir, device),
+      readEntryIn: (dir, device) => this.readEntryIn(dir, device, this.nodeExists),
       emit: (event) => this.emit(event),
     };
   }
@@ -552,32 +568,62 @@ export class Registry {
   }
 
   private currentOwner(dir: string, device: string): string | null {
-    const owner = readAttrFile(under(dir, 'owner'), { device, attr: 'owner' });
-    if (owner === null || owner === '') return null;
-    const problem = ownerProblem(owner);
-    if (problem !== null) {
-      throw new NvmfError(
-        'EINVALID_OWNER',
-        `the owner of ${device} on disk, ${quote(owner)}, is invalid: ${problem}`,
-        {
-          device,
-        },
-      );
-    }
-    return owner;
+    return ownerOnDisk(readAttrFile(under(dir, 'owner'), { device, attr: 'owner' }), device);
   }
 
   /**
    * Files are read by path, so an entry replaced (rename) while we read it could mix two
    * generations. The directory's identity before and after tells: if it changed, read again.
    */
-  private readEntryIn(dir: string, device: string): Entry {
+  private readEntryIn(
+    dir: string,
+    device: string,
+    nodeExists: (device: string) => boolean,
+    known?: fs.Stats,
+  ): Entry {
+    return this.readEntryChecked(dir, device, nodeExists, known).entry;
+  }
+
+  /**
+   * readEntryIn, also returning the identity the read was checked against. `known`: the
+   * caller's lstat of `dir`, taken just before, so the first attempt's "before".
+   * `remembered`: the identity this entry had at the end of an earlier clean read. If the
+   * directory still has it afterwards (same inode, same ctime), then it was at this path,
+   * unchanged, all the way from that earlier "after" through this read, which is what a
+   * fresh "before" would show, only over a longer span: replacing the entry, moving it
+   * away and back, or renaming or creating any name in it sets a new ctime (or inode). So
+   * one lstat checks an unchanged entry; a changed one gets the full before/after reads.
+   */
+  private readEntryChecked(
+    dir: string,
+    device: string,
+    nodeExists: (device: string) => boolean,
+    known?: fs.Stats,
+    remembered?: DirIdentity,
+  ): { entry: Entry; after: fs.Stats } {
+    if (remembered !== undefined && known === undefined) {
+      let entry: Entry | null = null;
+      let failure: NvmfError | null = null;
+      try {
+        entry = this.readEntryOnce(dir, device, nodeExists);
+      } catch (e) {
+        if (!isNvmfError(e)) throw e;
+        failure = e;
+      }
+      const after = lstatOrNull(dir);
+      if (after !== null && sameDir(remembered, after)) {
+        if (failure !== null) throw failure;
+        return { entry: entry!, after };
+      }
+    }
+    let first: fs.Stats | null = known ?? null;
     for (let attempt = 0; attempt < 8; attempt++) {
-      const before = lstatOrNull(dir);
+      const before = first ?? lstatOrNull(dir);
+      first = null;
       if (before === null) throw vanished(device);
       let entry: Entry | null;
       try {
-        entry = this.readEntryOnce(dir, device);
+        entry = this.readEntryOnce(dir, device, nodeExists);
       } catch (e) {
         if (!isNvmfError(e)) throw e;
         const after = lstatOrNull(dir);
@@ -586,31 +632,43 @@ export class Registry {
       }
       const after = lstatOrNull(dir);
       if (after === null) throw vanished(device);
-      if (sameDir(before, after)) return entry;
+      if (sameDir(before, after)) return { entry, after };
     }
     throw new NvmfError('EIO', `${device} kept being replaced while it was read; retry`, { device });
   }
 
-  private readEntryOnce(dir: string, device: string): Entry {
-    let names: string[];
+  private readEntryOnce(dir: string, device: string, nodeExists: (device: string) => boolean): Entry {
+    let dirents: fs.Dirent[];
     try {
-      names = fs.readdirSync(dir);
+      dirents = fs.readdirSync(dir, { withFileTypes: true });
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') throw vanished(device);
       throw ioError(e, `cannot read entry ${device}`, { device });
     }
+    if (dirents.length > 1) dirents.sort(byName);
     let owner: string | null = null;
     let seqnum: number | null = null;
     const attrs: Record<string, string> = {};
-    for (const name of names.sort()) {
+    for (const d of dirents) {
+      const name = d.name;
       // Names outside our grammar cannot be addressed through the API; leave them to their writer.
       if (isInternalName(name) || !isAttr(name)) continue;
+      const file = under(dir, name);
+      const details = { device, attr: name };
+      // d_type from this readdir refuses what is not a regular file without an fstat each.
+      if (!d.isFile()) {
+        throw notARegularFile(
+          file,
+          d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'directory' : d.isFIFO() ? 'fifo' : 'other',
+          details,
+        );
+      }
+      const value = readRegularAttrFile(file, details);
       if (name === 'owner') {
-        owner = this.currentOwner(dir, device);
-        if (owner === null && lstatOrNull(under(dir, name)) === null) throw vanished(device);
+        owner = ownerOnDisk(value, device);
+        if (owner === null && value === null && lstatOrNull(file) === null) throw vanished(device);
         continue;
       }
-      const value = readAttrFile(under(dir, name), { device, attr: name });
       if (value === null) continue;
       if (name === 'seqnum') {
         seqnum = parseSeqnum(value);
@@ -627,15 +685,66 @@ export class Registry {
       }
       attrs[name] = value;
     }
-    return { device, owner, seqnum, attrs, live: this.nodeExists(device) };
+    return { device, owner, seqnum, attrs, live: nodeExists(device) };
   }
+
+  /**
+   * Guard 1 for a whole list: with the default check, one readdir of the dev root answers
+   * it for every entry instead of one lstat each (any name counts, as lstat would). The
+   * snapshot is taken before the entries are read; guard 1 was always a point-in-time
+   * answer. If the dev root cannot be listed, each entry is asked as before.
+   */
+  private listNodeCheck(): (device: string) => boolean {
+    if (!this.defaultNodeCheck) return this.nodeExists;
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.roots.dev);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return () => false;
+      return this.nodeExists;
+    }
+    const present = new Set<string>();
+    for (const n of names) if (n.startsWith('nvme')) present.add(n);
+    return (device) => present.has(device);
+  }
+}
+
+/** An owner file's value as the API reports it: empty = unowned; anything outside the grammar refused. */
+function ownerOnDisk(owner: string | null, device: string): string | null {
+  if (owner === null || owner === '') return null;
+  const problem = ownerProblem(owner);
+  if (problem !== null) {
+    throw new NvmfError(
+      'EINVALID_OWNER',
+      `the owner of ${device} on disk, ${quote(owner)}, is invalid: ${problem}`,
+      {
+        device,
+      },
+    );
+  }
+  return owner;
+}
+
+function byName(a: fs.Dirent, b: fs.Dirent): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 function vanished(device: string): NvmfError {
   return new NvmfError('ENOT_REGISTERED', `${device} disappeared while being read`, { device });
 }
 
-function sameDir(a: fs.Stats, b: fs.Stats): boolean {
+/** What the torn-read check compares: which directory, and its last change. */
+interface DirIdentity {
+  readonly ino: number;
+  readonly dev: number;
+  readonly ctimeMs: number;
+}
+
+function identity(st: fs.Stats): DirIdentity {
+  return { ino: st.ino, dev: st.dev, ctimeMs: st.ctimeMs };
+}
+
+function sameDir(a: DirIdentity, b: DirIdentity): boolean {
   return a.ino === b.ino && a.dev === b.dev && a.ctimeMs === b.ctimeMs;
 }
 

@@ -234,3 +234,84 @@ describe('writer killed with SIGKILL during create', () => {
     // 200 process starts: ~10 s on an idle 2-core box, several times that when it is shared.
   }, 300_000);
 });
+
+describe('list() while entries are replaced and their attributes rewritten', () => {
+  it('never returns an entry mixing two generations (warm and cold torn-read checks)', async () => {
+    // Every generation i of an entry is owner g<i>, seqnum i and, once set, note n<i>: any
+    // mix of generations shows as a mismatch. The reader lists over and over, so most of its
+    // reads go through the remembered-identity check and the rest through before/after.
+    // On tmpfs where there is one (as /run is): writes there are fast enough to overlap reads
+    // often; a disk-backed temp dir makes each replacement slow and the race rare.
+    const root = fs.existsSync('/dev/shm')
+      ? path.join(fs.mkdtempSync('/dev/shm/nvmf-listrace-'), 'registry')
+      : path.join(sb.base, 'listrace');
+    onTestFinished(() => {
+      if (root.startsWith('/dev/shm/')) fs.rmSync(path.dirname(root), { recursive: true, force: true });
+    });
+    const open = `Registry.open({ roots: { registry: ${JSON.stringify(root)}, dev: ${JSON.stringify(sb.dev)} }, env: {}, audit: { record() {} }, deviceNodeExists: () => true, readSeqnum: () => 1 })`;
+    const reg = sb.open({
+      deviceNodeExists: () => true,
+      roots: { registry: root, dev: sb.dev, sysfs: sb.sysfs },
+    });
+    for (let d = 0; d < 200; d++) reg.create(`nvme${7000 + d}`, { owner: `g${d}`, seqnum: d });
+    const writer = script(
+      'replacer.cjs',
+      `const reg = ${open};
+       let stop = false, i = 1000;
+       process.on('message', () => { stop = true; });
+       function loop() {
+         for (let k = 0; k < 50; k++, i++) {
+           const d = 'nvme' + (7000 + (i % 8));
+           reg.create(d, { owner: 'g' + i, seqnum: i });
+           if (i % 2 === 0) reg.setAttr(d, 'note', 'n' + i);
+           if (i % 5 === 0) reg.claim(d, 'g' + i, { force: true });
+         }
+         if (stop) process.send({ writes: i - 1000 }); else setImmediate(loop);
+       }
+       process.send('ready', loop);`,
+    );
+    const reader = script(
+      'lister.cjs',
+      `const reg = ${open};
+       let lists = 0, checked = 0, bad = [], errors = [], stop = false;
+       process.on('message', () => { stop = true; });
+       function loop() {
+         for (let k = 0; k < 5; k++) {
+           lists++;
+           const l = reg.list();
+           for (const e of [...l.live, ...l.stale]) {
+             if (e.error) { errors.push(e.device + ' ' + e.error.code + ' ' + e.error.message); continue; }
+             checked++;
+             const n = e.attrs.note;
+             if (e.owner !== 'g' + e.seqnum || (n !== undefined && n !== 'n' + e.seqnum)) bad.push(JSON.stringify(e));
+           }
+         }
+         if (stop) process.send({ lists, checked, bad: bad.slice(0, 5), nbad: bad.length, errors: errors.slice(0, 5) });
+         else setImmediate(loop);
+       }
+       process.send('ready', loop);`,
+    );
+    const w = fork(writer, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+    const rd = fork(reader, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+    onTestFinished(() => {
+      w.kill();
+      rd.kill();
+    });
+    await Promise.all([w, rd].map((c) => new Promise((r) => c.once('message', r))));
+    await new Promise((r) => setTimeout(r, 4000));
+    const [ws = {}, rs = {}] = await Promise.all(
+      [w, rd].map(
+        (c) =>
+          new Promise<Record<string, unknown>>((resolve) => {
+            c.once('message', resolve);
+            c.send('stop');
+          }),
+      ),
+    );
+    console.log(`list race: writer ${JSON.stringify(ws)}; reader ${JSON.stringify(rs)}`);
+    expect(rs['bad']).toEqual([]);
+    expect(rs['errors']).toEqual([]);
+    expect(rs['lists'] as number).toBeGreaterThan(5);
+    expect(ws['writes'] as number).toBeGreaterThan(100);
+  }, 300_000);
+});

@@ -374,6 +374,89 @@ describe('modes, symlinks, special files', () => {
     expect(JSON.parse(r.stdout.trim())).toEqual(['ENOT_FILE', 'ENOT_FILE']);
   });
 
+  it('read() and list() refuse a FIFO, a directory and an oversized file as an attribute, without hanging', () => {
+    const reg = sb.open();
+    for (const d of ['nvme1', 'nvme2', 'nvme3', 'nvme4']) reg.create(d, { owner: 'x', seqnum: 1 });
+    execFileSync('mkfifo', [path.join(sb.root, 'nvme1', 'fifo')]);
+    fs.mkdirSync(path.join(sb.root, 'nvme2', 'adir'));
+    fs.writeFileSync(path.join(sb.root, 'nvme3', 'big'), 'x'.repeat(10_000));
+    fs.writeFileSync(path.join(sb.root, 'nvme4', 'empty'), '');
+    fs.writeFileSync(path.join(sb.root, 'nvme4', 'blank'), '\n');
+    const script = `
+      const { Registry } = await import(${JSON.stringify(path.resolve(import.meta.dirname, '../../src/registry/index.ts'))});
+      const reg = Registry.open({ roots: { registry: ${JSON.stringify(sb.root)} }, env: {}, audit: { record() {} } });
+      const out = {};
+      for (const d of ['nvme1', 'nvme2', 'nvme3']) { try { reg.read(d); out[d] = 'none'; } catch (e) { out[d] = e.code; } }
+      const l = reg.list();
+      out.list = [...l.live, ...l.stale].map((e) => e.device + ':' + (e.error?.code ?? JSON.stringify(e.attrs)));
+      console.log(JSON.stringify(out));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      timeout: 30_000,
+      encoding: 'utf8',
+    });
+    expect(r.signal).toBeNull();
+    expect(JSON.parse(r.stdout.trim())).toEqual({
+      nvme1: 'ENOT_FILE',
+      nvme2: 'ENOT_FILE',
+      nvme3: 'ETOO_LARGE',
+      // a 0-byte file reads as absent, a lone newline as the empty value (libnvme's reading)
+      list: ['nvme1:ENOT_FILE', 'nvme2:ENOT_FILE', 'nvme3:ETOO_LARGE', 'nvme4:{"blank":""}'],
+    });
+  });
+
+  it('an attribute readdir typed as a file but replaced before the read is still classified, not read or waited on', () => {
+    // The race readRegularAttrFile covers, staged directly: the name is now something else.
+    execFileSync('mkfifo', [path.join(sb.base, 'fifo')]);
+    fs.mkdirSync(path.join(sb.base, 'adir'));
+    fs.writeFileSync(path.join(sb.base, 'big'), 'x'.repeat(10_000));
+    fs.writeFileSync(path.join(sb.base, 'empty'), '');
+    fs.writeFileSync(path.join(sb.base, 'ok'), 'value\r\n');
+    fs.symlinkSync(path.join(sb.base, 'ok'), path.join(sb.base, 'link'));
+    const script = `
+      const { readRegularAttrFile } = await import(${JSON.stringify(path.resolve(import.meta.dirname, '../../src/registry/fsx.ts'))});
+      const out = [];
+      for (const p of ['fifo', 'adir', 'big', 'empty', 'ok', 'link', 'missing', '/dev/null', '/dev/zero']) {
+        try { out.push(readRegularAttrFile(p.startsWith('/') ? p : ${JSON.stringify(sb.base)} + '/' + p, {})); } catch (e) { out.push(e.code); }
+      }
+      console.log(JSON.stringify(out));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      timeout: 30_000,
+      encoding: 'utf8',
+    });
+    expect(r.signal).toBeNull();
+    expect(JSON.parse(r.stdout.trim())).toEqual([
+      'ENOT_FILE',
+      'ENOT_FILE',
+      'ETOO_LARGE',
+      null,
+      'value',
+      'ESYMLINK',
+      null,
+      'ENOT_FILE',
+      'ENOT_FILE',
+    ]);
+  });
+
+  it('list answers guard 1 from the dev root by default, and asks an injected check per entry', () => {
+    const reg = sb.open();
+    reg.create('nvme1', { owner: 'a', seqnum: 1 });
+    reg.create('nvme2', { owner: 'b', seqnum: 2 });
+    fs.writeFileSync(path.join(sb.dev, 'nvme2'), '');
+    const byDefault = sb.open({ deviceNodeExists: undefined });
+    const l = byDefault.list();
+    expect(l.live.map((e) => e.device)).toEqual(['nvme2']);
+    expect(l.stale.map((e) => e.device)).toEqual(['nvme1']);
+    expect(byDefault.read('nvme2')?.live).toBe(true);
+    expect(byDefault.read('nvme1')?.live).toBe(false);
+    sb.nodes.add('nvme1');
+    expect(reg.list().live.map((e) => e.device)).toEqual(['nvme1']);
+    const noDev = sb.open({
+      deviceNodeExists: undefined,
+      roots: { registry: sb.root, dev: path.join(sb.base, 'nodev'), sysfs: sb.sysfs },
+    });
+    expect(noDev.list().stale.map((e) => e.device)).toEqual(['nvme1', 'nvme2']);
+  });
+
   it('an oversized attribute file is refused', () => {
     const reg = sb.open();
     reg.create('nvme1', { owner: 'x', seqnum: 1 });
