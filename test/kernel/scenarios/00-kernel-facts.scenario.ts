@@ -303,11 +303,14 @@ test('a recycled instance: the queued remove rule can run after the number was h
     for (let i = 0; i < 10; i++) removals.push(connectDelete(i));
   });
   checkSeqnums(runs, removals);
-  // every connect here reuses nvme0, so a rule that runs late finds the next controller's node
-  assert.ok(
-    removals.every((r) => r.dev === 'nvme0'),
-    'each connect took the lowest free number',
-  );
+  // The kernel frees an instance number when the last reference to the old controller is
+  // dropped, which can trail delete_controller's return by a moment (measured: most connects
+  // here get nvme0 again, now and then one gets nvme1). So the scenario asserts only that the
+  // number was handed out again in most rounds — the situation a late rule must survive —
+  // and records how often.
+  const reused = removals.slice(1).filter((r, i) => r.dev === removals[i]!.dev).length;
+  fact('instance.reused_at_once', `${reused}/${removals.length - 1}`);
+  assert.ok(reused >= (removals.length - 1) / 2, `the number was handed out again in ${reused} of ${removals.length - 1} rounds`);
   fact(
     'udev.remove_rule_saw_recycled_node',
     `${runs.filter((r) => r.node === 'present').length}/${runs.length}`,
