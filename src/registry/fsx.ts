@@ -127,7 +127,10 @@ export function readAttrFile(p: string, details: Record<string, unknown>): strin
  * readAttrFile would: a 0-byte regular file is absent, anything else is classified.
  * One read suffices: a read(2) of a regular file returns less than asked only at its end.
  */
-export function readRegularAttrFile(p: string, details: Record<string, unknown>): string | null {
+export function readRegularAttrFile(p: string, device?: string, attr?: string): string | null {
+  // Called for every attribute of every entry a list reads: the error details are only
+  // built when there is an error to report.
+  const details = (): Record<string, unknown> => ({ device, attr });
   const fd = openAttr(p, details);
   if (fd === null) return null;
   const buf = readBuffer;
@@ -142,14 +145,14 @@ export function readRegularAttrFile(p: string, details: Record<string, unknown>)
     }
     if (n <= 0 || n > MAX_FILE_BYTES) {
       const st = fs.fstatSync(fd);
-      if (!st.isFile()) throw notAFile(p, st, details);
-      if (n > MAX_FILE_BYTES) throw tooLarge(p, details);
+      if (!st.isFile()) throw notAFile(p, st, details());
+      if (n > MAX_FILE_BYTES) throw tooLarge(p, details());
       if (n === 0) return null;
       // A regular file cannot fail a read with EISDIR or EAGAIN: gone odd, so say so.
-      throw new NvmfError('EIO', `cannot read attribute ${quote(p)}: unexpected read failure`, details);
+      throw new NvmfError('EIO', `cannot read attribute ${quote(p)}: unexpected read failure`, details());
     }
   } catch (e) {
-    throw ioError(e, `cannot read attribute ${quote(p)}`, details);
+    throw ioError(e, `cannot read attribute ${quote(p)}`, details());
   } finally {
     fs.closeSync(fd);
   }
@@ -173,12 +176,16 @@ export function notARegularFile(
 }
 
 /** Open an attribute for reading without following a symlink or blocking on a FIFO; null = absent. */
-function openAttr(p: string, details: Record<string, unknown>): number | null {
+function openAttr(
+  p: string,
+  detailsOf: Record<string, unknown> | (() => Record<string, unknown>),
+): number | null {
   try {
     return fs.openSync(p, READ_FLAGS);
   } catch (e) {
     const errno = errnoOf(e);
     if (errno === 'ENOENT') return null;
+    const details = typeof detailsOf === 'function' ? detailsOf() : detailsOf;
     if (errno === 'ELOOP') throw symlinkAttr(p, details);
     if (errno === 'ENXIO') {
       throw new NvmfError('ENOT_FILE', `attribute ${quote(p)} is not a regular file (remove it)`, details);

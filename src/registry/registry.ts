@@ -37,8 +37,8 @@ import {
   checkWritableAttr,
   isAttr,
   isDevice,
+  instanceOf,
   isInternalName,
-  naturalCompare,
   ownerProblem,
   parseSeqnum,
   quote,
@@ -186,19 +186,12 @@ export class Registry {
     } catch (e) {
       throw ioError(e, `cannot list registry ${quote(this.root)}`);
     }
-    const names: string[] = [];
-    const kinds = new Map<string, fs.Dirent>();
-    for (const d of dirents) {
-      if (isInternalName(d.name) || !isDevice(d.name)) continue;
-      names.push(d.name);
-      kinds.set(d.name, d);
-    }
-    names.sort(naturalCompare);
+    const entries = inNaturalOrder(dirents);
     const nodeExists = this.listNodeCheck();
     const remembered = this.listed;
     const seen = new Map<string, DirIdentity>();
-    for (const device of names) {
-      const d = kinds.get(device)!;
+    for (const d of entries) {
+      const device = d.name;
       const dir = under(this.root, device);
       let entry: Entry;
       try {
@@ -654,16 +647,15 @@ export class Registry {
       // Names outside our grammar cannot be addressed through the API; leave them to their writer.
       if (isInternalName(name) || !isAttr(name)) continue;
       const file = under(dir, name);
-      const details = { device, attr: name };
       // d_type from this readdir refuses what is not a regular file without an fstat each.
       if (!d.isFile()) {
         throw notARegularFile(
           file,
           d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'directory' : d.isFIFO() ? 'fifo' : 'other',
-          details,
+          { device, attr: name },
         );
       }
-      const value = readRegularAttrFile(file, details);
+      const value = readRegularAttrFile(file, device, name);
       if (name === 'owner') {
         owner = ownerOnDisk(value, device);
         if (owner === null && value === null && lstatOrNull(file) === null) throw vanished(device);
@@ -723,6 +715,23 @@ function ownerOnDisk(owner: string | null, device: string): string | null {
     );
   }
   return owner;
+}
+
+/**
+ * The entries among a root's dirents, in natural order. A device name is nvme + its
+ * instance number without leading zeros, so the numbers are distinct and their numeric
+ * order is the natural order: one native sort of the numbers instead of a comparator that
+ * re-parses both names on each of the ~n log n comparisons.
+ */
+function inNaturalOrder(dirents: fs.Dirent[]): fs.Dirent[] {
+  const byInstance = new Map<number, fs.Dirent>();
+  for (const d of dirents) {
+    if (!isInternalName(d.name) && isDevice(d.name)) byInstance.set(instanceOf(d.name), d);
+  }
+  const order = Float64Array.from(byInstance.keys()).sort();
+  const out: fs.Dirent[] = new Array<fs.Dirent>(order.length);
+  for (let i = 0; i < order.length; i++) out[i] = byInstance.get(order[i]!)!;
+  return out;
 }
 
 function byName(a: fs.Dirent, b: fs.Dirent): number {

@@ -416,7 +416,7 @@ describe('modes, symlinks, special files', () => {
       const { readRegularAttrFile } = await import(${JSON.stringify(path.resolve(import.meta.dirname, '../../src/registry/fsx.ts'))});
       const out = [];
       for (const p of ['fifo', 'adir', 'big', 'empty', 'ok', 'link', 'missing', '/dev/null', '/dev/zero']) {
-        try { out.push(readRegularAttrFile(p.startsWith('/') ? p : ${JSON.stringify(sb.base)} + '/' + p, {})); } catch (e) { out.push(e.code); }
+        try { out.push(readRegularAttrFile(p.startsWith('/') ? p : ${JSON.stringify(sb.base)} + '/' + p)); } catch (e) { out.push(e.code); }
       }
       console.log(JSON.stringify(out));`;
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
