@@ -1,6 +1,6 @@
 import type * as ChildProcess from 'node:child_process';
 import { writeSync } from 'node:fs';
-import { lazyRequire } from '../lazy-require.js';
+import { createRequire } from 'node:module';
 import type { JournalFields } from './fields.js';
 import { encodeNative } from './journal-native.js';
 import { sendDatagram } from './unix-dgram.js';
@@ -9,7 +9,16 @@ import { sendDatagram } from './unix-dgram.js';
  * node:child_process (which loads net, dgram and the stream stack) only for the logger
  * fallback: every registry user loads this module with the auditor, few ever spawn logger.
  */
-const childProcess = lazyRequire<typeof ChildProcess>('node:child_process');
+let loadedChildProcess: typeof ChildProcess | null = null;
+function childProcess(): typeof ChildProcess {
+  // as in registry/lock.ts: a CommonJS bundle has require but no import.meta.url
+  loadedChildProcess ??= (
+    typeof require === 'function'
+      ? require('node:child_process')
+      : createRequire(import.meta.url)('node:child_process')
+  ) as typeof ChildProcess;
+  return loadedChildProcess;
+}
 
 /** systemd's journald socket for the native protocol. */
 export const JOURNAL_SOCKET = '/run/systemd/journal/socket';

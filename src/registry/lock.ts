@@ -1,8 +1,8 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as ProperLockfile from 'proper-lockfile';
 import { errnoOf, NvmfError } from '../errors.js';
-import { lazyRequire } from '../lazy-require.js';
 import { ioError, under } from './fsx.js';
 import { quote } from './names.js';
 
@@ -33,7 +33,17 @@ type Release = () => void;
  * over a lock that already exists; loading it costs more than a whole uncontended write
  * (measured ~12 ms of CPU), so it is required synchronously on the first takeover attempt.
  */
-const lockfileModule = lazyRequire<typeof ProperLockfile>('proper-lockfile');
+let properLockfile: typeof ProperLockfile | null = null;
+function lockfileModule(): typeof ProperLockfile {
+  // A CommonJS bundle of the library has require (and bundles this literal call) but no
+  // import.meta.url; the ES build has import.meta.url but no require.
+  properLockfile ??= (
+    typeof require === 'function'
+      ? require('proper-lockfile')
+      : createRequire(import.meta.url)('proper-lockfile')
+  ) as typeof ProperLockfile;
+  return properLockfile;
+}
 
 /**
  * The uncontended path: one mkdir to take, one rmdir to release, the protocol's whole cost.
