@@ -35,7 +35,8 @@ type Release = () => void;
  */
 let properLockfile: typeof ProperLockfile | null = null;
 function lockfileModule(): typeof ProperLockfile {
-  // A CommonJS bundle of the library has require (and bundles this literal call) but no
+  // The literal id matters: a bundler includes `require('proper-lockfile')` but not a
+  // require of a variable. A CommonJS bundle of the library has require (and bundles this literal call) but no
   // import.meta.url; the ES build has import.meta.url but no require.
   properLockfile ??= (
     typeof require === 'function'
