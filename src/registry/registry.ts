@@ -635,7 +635,9 @@ export class Registry {
     try {
       dirents = fs.readdirSync(dir, { withFileTypes: true });
     } catch (e) {
-      if (errnoOf(e) === 'ENOENT') throw vanished(device);
+      // On a file system without d_type, Node lstats each name itself, and a name removed
+      // in between fails the whole readdir with ENOENT: gone only if the entry is.
+      if (errnoOf(e) === 'ENOENT' && lstatOrNull(dir) === null) throw vanished(device);
       throw ioError(e, `cannot read entry ${device}`, { device });
     }
     if (dirents.length > 1) dirents.sort(byName);
