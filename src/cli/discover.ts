@@ -1,4 +1,5 @@
 import type { ConnectAllItem, DiscoveredEntry, DiscoverResult } from '../engine/discover.js';
+import type { ControllerInfo } from '../kernel/port.js';
 import { connectInputOf, DISCOVERY_OPTIONS, withFlagName, withHostDefaults } from './connect-options.js';
 import type { CliContext } from './context.js';
 import { engineContext, engineOwner } from './engine-context.js';
@@ -39,15 +40,28 @@ async function prepare(ctx: CliContext, command: 'discover' | 'connect-all', opt
   }
   const op: ConnectOperation = { command, cliOptions: opts, owner: undefined };
   await ctx.plugins.beforeConnect(op, ctx);
-  return { input, op, ectx: await engineContext(ctx) };
+  // The plugins' discovery-controller check, run by the engine on every controller it would use.
+  const vetoController = async (c: ControllerInfo, owner: string | null): Promise<string | null> =>
+    (await ctx.plugins.checkDiscoveryController(
+      {
+        device: c.device,
+        transport: c.transport,
+        ...(c.address.traddr !== undefined ? { traddr: c.address.traddr } : {}),
+        ...(c.address.trsvcid !== undefined ? { trsvcid: c.address.trsvcid } : {}),
+        owner,
+      },
+      op,
+      ctx,
+    )) ?? null;
+  return { input, op, vetoController, ectx: await engineContext(ctx) };
 }
 
 export async function runDiscover(ctx: CliContext, opts: Record<string, unknown>): Promise<void> {
   const { discover } = await import('../engine/discover.js');
-  const { input, op, ectx } = await prepare(ctx, 'discover', opts);
+  const { input, op, vetoController, ectx } = await prepare(ctx, 'discover', opts);
   let d: DiscoverResult;
   try {
-    d = await discover(ectx, input, { owner: engineOwner(op.owner) ?? null });
+    d = await discover(ectx, input, { owner: engineOwner(op.owner) ?? null, vetoController });
   } catch (e) {
     throw withFlagName(e);
   }
@@ -71,7 +85,7 @@ function itemJson(i: ConnectAllItem): Record<string, unknown> {
 
 export async function runConnectAll(ctx: CliContext, opts: Record<string, unknown>): Promise<void> {
   const { connectAll } = await import('../engine/discover.js');
-  const { input, op, ectx } = await prepare(ctx, 'connect-all', opts);
+  const { input, op, vetoController, ectx } = await prepare(ctx, 'connect-all', opts);
   const owner = engineOwner(op.owner);
   let r: Awaited<ReturnType<typeof connectAll>>;
   try {
@@ -79,6 +93,7 @@ export async function runConnectAll(ctx: CliContext, opts: Record<string, unknow
       ...(owner !== undefined ? { owner } : {}),
       force: opts['force'] === true,
       wait: opts['wait'] === true,
+      vetoController,
     });
   } catch (e) {
     throw withFlagName(e);

@@ -5,6 +5,7 @@ import type {
   ConnectOutcome,
   DisconnectAllPlan,
   DisconnectAllRequest,
+  DiscoveryControllerView,
   NvmfPlugin,
   PluginHost,
 } from './plugin.js';
@@ -26,6 +27,17 @@ export function createPluginHost(plugins: readonly NvmfPlugin[]): PluginHost {
     },
     async afterConnect(op: ConnectOperation, outcome: ConnectOutcome, ctx: CliContext): Promise<void> {
       for (const p of plugins) await p.afterConnect?.(op, outcome, ctx);
+    },
+    async checkDiscoveryController(
+      controller: DiscoveryControllerView,
+      op: ConnectOperation,
+      ctx: CliContext,
+    ): Promise<string | undefined> {
+      for (const p of plugins) {
+        const reason = await p.checkDiscoveryController?.(controller, op, ctx);
+        if (reason !== undefined) return `${reason} (plugin ${p.name})`;
+      }
+      return undefined;
     },
     async planDisconnectAll(
       req: DisconnectAllRequest,

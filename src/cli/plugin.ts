@@ -78,11 +78,32 @@ export interface NvmfPlugin {
   /** After each successful connect (one call per controller in connect-all). */
   afterConnect?(op: ConnectOperation, outcome: ConnectOutcome, ctx: CliContext): Promise<void> | void;
   /**
+   * The discovery-controller check: called for each existing discovery controller that
+   * discover or connect-all is about to read (the first service and every referral), after
+   * the engine's own owner check passed. Return a reason to skip that controller, or
+   * undefined to allow it. The first plugin that gives a reason wins.
+   */
+  checkDiscoveryController?(
+    controller: DiscoveryControllerView,
+    op: ConnectOperation,
+    ctx: CliContext,
+  ): Promise<string | undefined> | string | undefined;
+  /**
    * Plan a disconnect-all from ownership. The first plugin that returns a plan wins. When no
    * enabled plugin plans, the core refuses to run without `--force` (fail safe: without the
    * registry nobody can tell a boot-critical controller from a throwaway one).
    */
   planDisconnectAll?(req: DisconnectAllRequest, ctx: CliContext): Promise<DisconnectAllPlan | undefined>;
+}
+
+/** What a plugin sees of a discovery controller the engine is about to use. */
+export interface DiscoveryControllerView {
+  device: string;
+  transport: string;
+  traddr?: string;
+  trsvcid?: string;
+  /** Its registry owner (null = unowned); the engine already refused one owned by someone else. */
+  owner: string | null;
 }
 
 /** What commands see of the enabled plugins. */
@@ -91,5 +112,10 @@ export interface PluginHost {
   isEnabled(name: string): boolean;
   beforeConnect(op: ConnectOperation, ctx: CliContext): Promise<void>;
   afterConnect(op: ConnectOperation, outcome: ConnectOutcome, ctx: CliContext): Promise<void>;
+  checkDiscoveryController(
+    controller: DiscoveryControllerView,
+    op: ConnectOperation,
+    ctx: CliContext,
+  ): Promise<string | undefined>;
   planDisconnectAll(req: DisconnectAllRequest, ctx: CliContext): Promise<DisconnectAllPlan | undefined>;
 }

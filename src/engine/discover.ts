@@ -21,6 +21,12 @@ export interface DiscoverRequest {
   owner?: string | null;
   /** How many referral hops to follow (default 8). */
   maxReferralDepth?: number;
+  /**
+   * An extra check of an existing discovery controller the engine is about to use (the first
+   * service and every referral), after the owner check passed: return a reason to skip it
+   * (a CLI plugin's policy), or null to use it.
+   */
+  vetoController?: (c: ControllerInfo, owner: string | null) => Promise<string | null> | string | null;
 }
 
 /** A decoded log entry with its transport name and the discovery service that served it. */
@@ -135,7 +141,7 @@ export async function discover(
     visited.add(key);
     let page: DiscoveryLogEntry[] | null;
     try {
-      page = await readLog(ctx, opts, owner, (reason) => {
+      page = await readLog(ctx, opts, owner, req.vetoController, (reason) => {
         result.skipped.push({ source, reason });
         audit(ctx, { action: 'discover-skip', owner, reason, extra: describe(t) });
       });
@@ -187,6 +193,7 @@ async function readLog(
   ctx: EngineContext,
   opts: ConnectOptions,
   owner: string | null,
+  veto: DiscoverRequest['vetoController'],
   skip: (reason: string) => void,
 ): Promise<DiscoveryLogEntry[] | null> {
   const t = targetIdentity(opts);
@@ -208,6 +215,11 @@ async function readLog(
       skip(
         `discovery controller ${c.device} is owned by "${held}"${owner === null ? '' : `, not "${owner}"`}; not used`,
       );
+      return null;
+    }
+    const vetoed = veto === undefined ? null : await veto(c, owner);
+    if (vetoed !== null) {
+      skip(`discovery controller ${c.device}: ${vetoed}; not used`);
       return null;
     }
     return decodeDiscoveryLog(await ctx.kernel.discoveryLogPage(c.device)).entries;

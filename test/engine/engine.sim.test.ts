@@ -304,6 +304,28 @@ describe('discover and connect-all', () => {
     expect(await h.kernel.controller(d2.device)).not.toBeNull();
   });
 
+  it('a vetoController check skips an existing discovery controller, first service and referral alike', async () => {
+    const d1 = await connect(h.ctx, { transport: 'tcp', traddr: '10.0.0.1', nqn: DISCOVERY_NQN });
+    const d2 = await connect(h.ctx, { transport: 'tcp', traddr: '10.0.0.2', nqn: DISCOVERY_NQN });
+    const seen: string[] = [];
+    const vetoController = (c: { device: string }, owner: string | null) => {
+      seen.push(`${c.device}:${owner}`);
+      return c.device === d2.device ? 'site policy: not this one' : null;
+    };
+    const r = await discover(h.ctx, DISC1, { owner: 'stas', vetoController });
+    expect(seen).toEqual([`${d1.device}:stas`, `${d2.device}:stas`]);
+    expect(r.skipped).toContainEqual({
+      source: 'tcp 10.0.0.2:8009',
+      reason: `discovery controller ${d2.device}: site policy: not this one; not used`,
+    });
+    expect(r.entries.some((e) => e.subnqn === NQN_C)).toBe(false);
+    expect(r.entries.some((e) => e.subnqn === NQN_A)).toBe(true);
+    // a veto of the first service leaves nothing to read
+    const r2 = await discover(h.ctx, DISC1, { owner: 'stas', vetoController: () => 'no' });
+    expect(r2.entries).toEqual([]);
+    expect(r2.skipped).toEqual([{ source: 'tcp 10.0.0.1:8009', reason: `discovery controller ${d1.device}: no; not used` }]);
+  });
+
   it('a failing first discovery service is an error', async () => {
     await rejects(discover(h.ctx, { transport: 'tcp', traddr: '10.9.9.9' }), 'EKERNEL', /connection refused/);
   });
