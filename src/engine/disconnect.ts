@@ -146,19 +146,16 @@ export async function executeDisconnectAll(
     }
   }
   const chosen = items.filter((i) => i.action === 'disconnect');
+  // A candidate that turned out not to need a disconnect becomes a skip in the plan, audited.
+  const skip = (item: PlanItem, reason: string): null => {
+    item.action = 'skip';
+    item.reason = reason;
+    audit(ctxAudit, { action: 'disconnect-all-skip', device: item.device, owner: item.owner, reason });
+    return null;
+  };
   const outcomes = await mapPool(chosen, deps.concurrency ?? DEFAULT_DISCONNECT_CONCURRENCY, async (item) => {
     const why = await recheck(item, plannedController(item), deps);
-    if (why !== null) {
-      item.action = 'skip';
-      item.reason = `changed since planned: ${why}`;
-      audit(ctxAudit, {
-        action: 'disconnect-all-skip',
-        device: item.device,
-        owner: item.owner,
-        reason: item.reason,
-      });
-      return null;
-    }
+    if (why !== null) return skip(item, `changed since planned: ${why}`);
     try {
       await deps.kernel.deleteController(item.device);
     } catch (e) {
@@ -166,15 +163,7 @@ export async function executeDisconnectAll(
         isNvmfError(e, 'ENO_CONTROLLER') ||
         (isNvmfError(e, 'EKERNEL') && (e.details.errno === 'ENOENT' || e.details.errno === 'ENODEV'))
       ) {
-        item.action = 'skip';
-        item.reason = 'already gone';
-        audit(ctxAudit, {
-          action: 'disconnect-all-skip',
-          device: item.device,
-          owner: item.owner,
-          reason: item.reason,
-        });
-        return null;
+        return skip(item, 'already gone');
       }
       audit(ctxAudit, {
         action: 'disconnect-failed',
