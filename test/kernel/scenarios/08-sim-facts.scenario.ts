@@ -116,6 +116,16 @@ for (const name of ['factSeqnum', 'factSeqnumNoNamespace', 'factSeqnumDiscovery'
   };
 }
 
+// A delete right after the reply races the namespace scan on the real kernel (both outcomes
+// are checked inside the fact); the sim models the outcome where the scan ran, so the totals
+// must agree whenever the kernel's scan ran too.
+COMPARE['factSeqnumDeleteRightAfterConnect'] = (real, sim) => {
+  const r = real as { scanRan: boolean; connectAndDelete: number };
+  const m = sim as { scanRan: boolean; connectAndDelete: number };
+  assert.equal(m.scanRan, true, 'the sim flushes the scan before a delete');
+  if (r.scanRan) assert.equal(r.connectAndDelete, m.connectAndDelete, 'uevents of connect + delete');
+};
+
 const factEntries = Object.entries(facts.ALL_FACTS) as Array<[string, Fact]>;
 assert.ok(factEntries.length > 0, 'ALL_FACTS is empty');
 
