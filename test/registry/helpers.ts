@@ -1,3 +1,4 @@
+import { isNvmfError } from '../../src/errors.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -75,4 +76,14 @@ export function bundleRegistry(dir: string): string {
     logLevel: 'silent',
   });
   return out;
+}
+
+/** The NvmfError code `fn` throws, null when it returns, or a marker for any other error. */
+export function codeOf(fn: () => unknown): string | null {
+  try {
+    fn();
+    return null;
+  } catch (e) {
+    return isNvmfError(e) ? e.code : `non-NvmfError: ${String(e)}`;
+  }
 }

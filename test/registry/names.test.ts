@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isNvmfError } from '../../src/errors.js';
+import { codeOf } from './helpers.js';
 import {
   checkAttr,
   checkDevice,
@@ -9,15 +9,6 @@ import {
   naturalCompare,
   quote,
 } from '../../src/registry/index.js';
-
-function codeOf(fn: () => unknown): string | null {
-  try {
-    fn();
-    return null;
-  } catch (e) {
-    return isNvmfError(e) ? e.code : `non-NvmfError: ${String(e)}`;
-  }
-}
 
 describe('device names', () => {
   const ok = ['nvme0', 'nvme1', 'nvme9', 'nvme10', 'nvme4294967295'];

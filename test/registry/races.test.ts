@@ -26,6 +26,18 @@ function openExpr(): string {
   return `Registry.open({ roots: { registry: ${JSON.stringify(sb.root)}, dev: ${JSON.stringify(sb.dev)} }, env: {}, audit: { record() {} }, deviceNodeExists: () => true, readSeqnum: () => 1 })`;
 }
 
+
+/** `n` long-lived worker processes running `script` (argv[2] = index), killed when the test ends. */
+function forkWorkers(script: string, n: number): ChildProcess[] {
+  const workers: ChildProcess[] = [];
+  for (let i = 0; i < n; i++)
+    workers.push(fork(script, [String(i)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] }));
+  onTestFinished(() => {
+    for (const w of workers) w.kill();
+  });
+  return workers;
+}
+
 describe('concurrent claim from 8 processes', () => {
   it('has exactly one winner in each of 1000 rounds, and no corruption', async () => {
     // One round = one unowned entry all 8 claim at once. Rounds run in batches started by
@@ -48,14 +60,7 @@ describe('concurrent claim from 8 processes', () => {
        });
        process.send('ready');`,
     );
-    const workers: ChildProcess[] = [];
-    for (let i = 0; i < 8; i++)
-      workers.push(
-        fork(worker, [String(i)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] }),
-      );
-    onTestFinished(() => {
-      for (const w of workers) w.kill();
-    });
+    const workers = forkWorkers(worker, 8);
     const t0 = Date.now();
     const winners = new Map<number, number[]>();
     const errors: string[] = [];
@@ -121,14 +126,7 @@ describe('claim-or-create of absent entries from 8 processes', () => {
        });
        process.send('ready');`,
     );
-    const workers: ChildProcess[] = [];
-    for (let i = 0; i < 8; i++)
-      workers.push(
-        fork(worker, [String(i)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] }),
-      );
-    onTestFinished(() => {
-      for (const w of workers) w.kill();
-    });
+    const workers = forkWorkers(worker, 8);
     const winners = new Map<number, number[]>();
     const errors: string[] = [];
     try {

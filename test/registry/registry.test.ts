@@ -4,22 +4,13 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isNvmfError } from '../../src/errors.js';
 import { lockPath, MAX_VALUE_BYTES } from '../../src/registry/index.js';
-import { mode, type Sandbox, sandbox } from './helpers.js';
+import { codeOf, mode, type Sandbox, sandbox } from './helpers.js';
 
 let sb: Sandbox;
 beforeEach(() => {
   sb = sandbox();
 });
 afterEach(() => sb.cleanup());
-
-function codeOf(fn: () => unknown): string | null {
-  try {
-    fn();
-    return null;
-  } catch (e) {
-    return isNvmfError(e) ? e.code : `non-NvmfError: ${String(e)}`;
-  }
-}
 
 describe('no registry yet', () => {
   it('reads as empty and creates nothing', () => {
