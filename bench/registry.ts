@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import type KoffiModule from 'koffi';
 import { Registry } from '../src/registry/index.js';
 import type { BenchModule, BenchResult } from './run.js';
 import { pairedMedians, timeIt } from './run.js';
@@ -83,13 +85,29 @@ function run(): BenchResult[] {
         for (const n of fs.readdirSync(dir)) fs.readFileSync(path.join(dir, n), 'utf8');
       }
     };
-    const ls = pairedMedians(
+    const open = (): Registry =>
+      Registry.open({
+        roots: { registry: root, dev: base, sysfs: base },
+        env: {},
+        audit: { record() {} },
+        deviceNodeExists: () => true,
+        readSeqnum: () => 1,
+      });
+    // A process's first list of a registry (a one-shot command): node:fs.
+    const first = pairedMedians(
       9,
       () => timeIt(3, floorList),
-      () => timeIt(3, () => reg.list()),
+      () => timeIt(3, () => open().list()),
     );
-    const listFloor = ls.floor;
-    const list = ls.ours;
+    // A long-lived process listing again and again: from the second list on, the libc reader.
+    const lister = open();
+    const floorLibc = libcListFloor(floorRoot);
+    const again = pairedMedians(
+      9,
+      () => timeIt(3, floorLibc),
+      () => timeIt(3, () => lister.list()),
+    );
+    if (lister.lastListReader !== 'libc') throw new Error(`the repeated list used ${lister.lastListReader}`);
 
     return [
       {
@@ -101,11 +119,16 @@ function run(): BenchResult[] {
       },
       { name: 'read entry', usPerOp: read, floorUsPerOp: readFloor },
       {
-        name: 'list 1000 entries',
-        usPerOp: list,
-        floorUsPerOp: listFloor,
+        name: 'list 1000, first in process',
+        usPerOp: first.ours,
+        floorUsPerOp: first.floor,
+      },
+      {
+        name: 'list 1000, repeated',
+        usPerOp: again.ours,
+        floorUsPerOp: again.floor,
         target: '<= 20 ms',
-        met: list <= 20_000,
+        met: again.ours <= 20_000,
       },
     ];
   } finally {
@@ -114,3 +137,47 @@ function run(): BenchResult[] {
 }
 
 export const registryBench: BenchModule = { name: `registry (on ${benchBaseDir().fs})`, run };
+
+/**
+ * The libc reader's floor: the same calls through koffi by hand (per entry open the
+ * directory, getdents64 to the end, open/read/close each file, close), no checks.
+ */
+function libcListFloor(root: string): () => void {
+  const koffi = createRequire(import.meta.url)('koffi') as typeof KoffiModule;
+  const lib = koffi.load('libc.so.6');
+  const openat = lib.func('int openat(int dirfd, const char *path, int flags)');
+  const read = lib.func('intptr_t read(int fd, void *buf, size_t n)');
+  const close = lib.func('int close(int fd)');
+  const getdents64 = lib.func('intptr_t getdents64(int fd, void *buf, size_t n)');
+  const O_DIRECTORY = 0o200000;
+  const O_CLOEXEC = 0o2000000;
+  const dents = Buffer.alloc(32 * 1024);
+  const names = Buffer.alloc(32 * 1024);
+  const data = Buffer.alloc(4097);
+  const namesOf = (fd: number, buf: Buffer): string[] => {
+    const out: string[] = [];
+    for (
+      let n = Number(getdents64(fd, buf, buf.length));
+      n > 0;
+      n = Number(getdents64(fd, buf, buf.length))
+    ) {
+      for (let off = 0; off < n; off += buf.readUInt16LE(off + 16)) {
+        if (buf[off + 19] !== 0x2e) out.push(buf.toString('utf8', off + 19, buf.indexOf(0, off + 19)));
+      }
+    }
+    return out;
+  };
+  return () => {
+    const rootFd = openat(-100, root, O_DIRECTORY | O_CLOEXEC);
+    for (const e of namesOf(rootFd, dents)) {
+      const d = openat(rootFd, e, O_DIRECTORY | O_CLOEXEC);
+      for (const n of namesOf(d, names)) {
+        const f = openat(d, n, O_CLOEXEC);
+        data.toString('utf8', 0, Number(read(f, data, data.length)));
+        close(f);
+      }
+      close(d);
+    }
+    close(rootFd);
+  };
+}

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import { errnoOf, NvmfError } from '../errors.js';
 import { MAX_FILE_BYTES, quote } from './names.js';
 
@@ -73,16 +74,24 @@ export function requireDir(
   what: string,
   details: Record<string, unknown> = {},
 ): void {
-  if (st.isSymbolicLink()) {
-    throw new NvmfError(
+  if (!st.isDirectory()) throw notADirectory(st.isSymbolicLink(), p, what, details);
+}
+
+/** The refusal for what stands where a directory should: a symlink, or anything else. */
+export function notADirectory(
+  symlink: boolean,
+  p: string,
+  what: string,
+  details: Record<string, unknown> = {},
+): NvmfError {
+  if (symlink) {
+    return new NvmfError(
       'ESYMLINK',
       `${what} ${quote(p)} is a symlink; the registry never follows symlinks (remove it)`,
       details,
     );
   }
-  if (!st.isDirectory()) {
-    throw new NvmfError('ENOT_DIR', `${what} ${quote(p)} is not a directory (remove it)`, details);
-  }
+  return new NvmfError('ENOT_DIR', `${what} ${quote(p)} is not a directory (remove it)`, details);
 }
 
 /**
@@ -116,36 +125,110 @@ export function readAttrFile(p: string, details: Record<string, unknown>): strin
   }
 }
 
+/** What a file is, as far as the registry cares. */
+export type FileKind = 'file' | 'directory' | 'symlink' | 'fifo' | 'other';
+
+export function kindOfStats(st: fs.Stats): FileKind {
+  return st.isFile()
+    ? 'file'
+    : st.isDirectory()
+      ? 'directory'
+      : st.isSymbolicLink()
+        ? 'symlink'
+        : st.isFIFO()
+          ? 'fifo'
+          : 'other';
+}
+
 /**
- * readAttrFile for a name that the entry's readdir typed as a regular file (d_type), so
- * the fstat that readAttrFile needs for the type and the size is skipped: one open, one
- * read into the bound+1 buffer, one close. What can still differ from the readdir is a
- * name replaced in between, and the caller's identity check of the entry catches that
- * (any rename or mknod in the directory changes it); meanwhile O_NONBLOCK keeps a FIFO from
- * blocking and the read stays bounded. Every outcome a regular file of a valid size cannot
- * give (0 bytes, over the bound, EISDIR, EAGAIN) pays for an fstat and ends exactly as
- * readAttrFile would: a 0-byte regular file is absent, anything else is classified.
- * One read suffices: a read(2) of a regular file returns less than asked only at its end.
+ * The four calls an attribute read is made of, over one way of naming a file (a path for
+ * node:fs, a name under an open directory for the libc reader). Failures come back as a
+ * negative errno instead of an exception, so both ways share one reading of every outcome.
  */
-export function readRegularAttrFile(p: string, device?: string, attr?: string): string | null {
+export interface AttrFileOps<T> {
+  open(target: T): number;
+  read(fd: number, buf: Buffer, length: number): number;
+  kind(fd: number): FileKind;
+  close(fd: number): void;
+}
+
+const ERRNO = os.constants.errno;
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, n] of Object.entries(ERRNO)) if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name);
+
+export function errnoName(n: number): string {
+  return ERRNO_NAMES.get(n) ?? `errno ${n}`;
+}
+
+/** A failed call as the Error the rest of the code classifies by `code`. */
+export function errnoError(n: number, syscall: string): NodeJS.ErrnoException {
+  const code = errnoName(n);
+  return Object.assign(new Error(`${syscall}: ${code}`), { code, errno: -n, syscall });
+}
+
+function negErrno(e: unknown): number {
+  const code = errnoOf(e);
+  const n = code === undefined ? undefined : (ERRNO as Record<string, number | undefined>)[code];
+  if (n === undefined) throw e;
+  return -n;
+}
+
+export const nodeAttrOps: AttrFileOps<string> = {
+  open(p) {
+    try {
+      return fs.openSync(p, READ_FLAGS);
+    } catch (e) {
+      return negErrno(e);
+    }
+  },
+  read(fd, buf, length) {
+    try {
+      return fs.readSync(fd, buf, 0, length, null);
+    } catch (e) {
+      return negErrno(e);
+    }
+  },
+  kind: (fd) => kindOfStats(fs.fstatSync(fd)),
+  close(fd) {
+    fs.closeSync(fd);
+  },
+};
+
+/**
+ * Read an attribute that a readdir typed as a regular file (d_type), so the fstat an
+ * unknown file needs for its type and size is skipped: one open, one read into the
+ * bound+1 buffer, one close. What can still differ from the readdir is a name replaced in
+ * between, and the caller's identity check of the entry catches that (any rename or mknod
+ * in the directory changes it); meanwhile O_NONBLOCK keeps a FIFO from blocking and the
+ * read stays bounded. Every outcome a regular file of a valid size cannot give (0 bytes,
+ * over the bound, EISDIR, EAGAIN) pays for an fstat and ends exactly as readAttrFile
+ * would: a 0-byte regular file is absent, anything else is classified. One read suffices:
+ * a read(2) of a regular file returns less than asked only at its end.
+ * `p` is the path the messages name; `target` is how `ops` reaches the file.
+ */
+export function readTypedAttr<T>(
+  ops: AttrFileOps<T>,
+  target: T,
+  p: string,
+  device?: string,
+  attr?: string,
+): string | null {
   // Called for every attribute of every entry a list reads: the error details are only
   // built when there is an error to report.
   const details = (): Record<string, unknown> => ({ device, attr });
-  const fd = openAttr(p, details);
-  if (fd === null) return null;
+  const fd = ops.open(target);
+  if (fd < 0) {
+    if (fd === -ERRNO.ENOENT) return null;
+    throw openFailure(p, errnoError(-fd, 'open'), details());
+  }
   const buf = readBuffer;
   let n: number;
   try {
-    try {
-      n = fs.readSync(fd, buf, 0, buf.length, null);
-    } catch (e) {
-      n = -1;
-      const errno = errnoOf(e);
-      if (errno !== 'EISDIR' && errno !== 'EAGAIN') throw e;
-    }
+    n = ops.read(fd, buf, buf.length);
+    if (n < 0 && n !== -ERRNO.EISDIR && n !== -ERRNO.EAGAIN) throw errnoError(-n, 'read');
     if (n <= 0 || n > MAX_FILE_BYTES) {
-      const st = fs.fstatSync(fd);
-      if (!st.isFile()) throw notAFile(p, st, details());
+      const kind = ops.kind(fd);
+      if (kind !== 'file') throw notARegularFile(p, kind, details());
       if (n > MAX_FILE_BYTES) throw tooLarge(p, details());
       if (n === 0) return null;
       // A regular file cannot fail a read with EISDIR or EAGAIN: gone odd, so say so.
@@ -154,16 +237,21 @@ export function readRegularAttrFile(p: string, device?: string, attr?: string): 
   } catch (e) {
     throw ioError(e, `cannot read attribute ${quote(p)}`, details());
   } finally {
-    fs.closeSync(fd);
+    ops.close(fd);
   }
   while (n > 0 && (buf[n - 1] === 0x0a || buf[n - 1] === 0x0d)) n--;
   return buf.toString('utf8', 0, n);
 }
 
+/** readTypedAttr by path through node:fs. */
+export function readRegularAttrFile(p: string, device?: string, attr?: string): string | null {
+  return readTypedAttr(nodeAttrOps, p, p, device, attr);
+}
+
 /** The refusal for a name whose readdir type is not a regular file (no open needed). */
 export function notARegularFile(
   p: string,
-  type: 'symlink' | 'directory' | 'fifo' | 'other',
+  type: Exclude<FileKind, 'file'>,
   details: Record<string, unknown>,
 ): NvmfError {
   if (type === 'symlink') return symlinkAttr(p, details);
@@ -176,22 +264,23 @@ export function notARegularFile(
 }
 
 /** Open an attribute for reading without following a symlink or blocking on a FIFO; null = absent. */
-function openAttr(
-  p: string,
-  detailsOf: Record<string, unknown> | (() => Record<string, unknown>),
-): number | null {
+function openAttr(p: string, details: Record<string, unknown>): number | null {
   try {
     return fs.openSync(p, READ_FLAGS);
   } catch (e) {
-    const errno = errnoOf(e);
-    if (errno === 'ENOENT') return null;
-    const details = typeof detailsOf === 'function' ? detailsOf() : detailsOf;
-    if (errno === 'ELOOP') throw symlinkAttr(p, details);
-    if (errno === 'ENXIO') {
-      throw new NvmfError('ENOT_FILE', `attribute ${quote(p)} is not a regular file (remove it)`, details);
-    }
-    throw ioError(e, `cannot open attribute ${quote(p)}`, details);
+    if (errnoOf(e) === 'ENOENT') return null;
+    throw openFailure(p, e, details);
   }
+}
+
+/** Why an attribute could not be opened (absent is not a failure and never gets here). */
+function openFailure(p: string, e: unknown, details: Record<string, unknown>): NvmfError {
+  const errno = errnoOf(e);
+  if (errno === 'ELOOP') return symlinkAttr(p, details);
+  if (errno === 'ENXIO') {
+    return new NvmfError('ENOT_FILE', `attribute ${quote(p)} is not a regular file (remove it)`, details);
+  }
+  return ioError(e, `cannot open attribute ${quote(p)}`, details);
 }
 
 function symlinkAttr(p: string, details: Record<string, unknown>): NvmfError {
@@ -203,7 +292,8 @@ function symlinkAttr(p: string, details: Record<string, unknown>): NvmfError {
 }
 
 function notAFile(p: string, st: fs.Stats, details: Record<string, unknown>): NvmfError {
-  return notARegularFile(p, st.isDirectory() ? 'directory' : st.isFIFO() ? 'fifo' : 'other', details);
+  const kind = kindOfStats(st);
+  return notARegularFile(p, kind === 'file' ? 'other' : kind, details);
 }
 
 function tooLarge(p: string, details: Record<string, unknown>): NvmfError {
@@ -246,9 +336,30 @@ export function replaceFile(dir: string, name: string, value: string): void {
   }
 }
 
-/** Remove a file or tree without following symlinks inside it; missing is fine. */
+/**
+ * Remove a file or tree without following symlinks; missing is fine. What the registry
+ * removes is nearly always one directory of files (an entry moved to trash, a temp
+ * directory): that takes an lstat, a readdir, an unlink each and an rmdir. rmSync would
+ * first try the rmdir, build an exception for its ENOTEMPTY and lstat every name; it still
+ * handles whatever else turns up (a directory inside, a name that changed type meanwhile).
+ */
 export function removeTree(p: string): void {
-  fs.rmSync(p, { recursive: true, force: true });
+  const st = lstatOrNull(p);
+  if (st === null) return;
+  if (!st.isDirectory()) {
+    fs.rmSync(p, { force: true });
+    return;
+  }
+  try {
+    for (const d of fs.readdirSync(p, { withFileTypes: true })) {
+      const child = under(p, d.name);
+      if (d.isDirectory()) fs.rmSync(child, { recursive: true, force: true });
+      else fs.unlinkSync(child);
+    }
+    fs.rmdirSync(p);
+  } catch {
+    fs.rmSync(p, { recursive: true, force: true });
+  }
 }
 
 export function removeQuietly(p: string): void {

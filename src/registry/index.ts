@@ -28,6 +28,7 @@ export {
 } from './names.js';
 export {
   BOOT_ID_FILE,
+  LIBC_LIST_MIN_ENTRIES,
   type ClaimOptions,
   type Entry,
   Registry,

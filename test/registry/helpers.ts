@@ -74,6 +74,12 @@ export function bundleRegistry(dir: string): string {
     target: 'node20',
     outfile: out,
     logLevel: 'silent',
+    // koffi loads its native module from beside its own files: it stays a require, resolved
+    // from this project's node_modules wherever the bundle is written.
+    external: ['koffi'],
+    banner: {
+      js: `module.paths.unshift(${JSON.stringify(path.resolve(import.meta.dirname, '../../node_modules'))});`,
+    },
   });
   return out;
 }

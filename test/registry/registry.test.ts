@@ -255,6 +255,29 @@ describe('claim / disown / delete', () => {
     expect(sb.events.at(-1)).toEqual({ action: 'entry-removed', device: 'nvme1', prevOwner: 'stas' });
   });
 
+  it('delete and replace purge whatever an entry holds without following a symlink out of it', () => {
+    const outside = path.join(sb.base, 'outside');
+    fs.mkdirSync(path.join(outside, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(outside, 'keep'), 'keep\n');
+    fs.writeFileSync(path.join(outside, 'sub', 'keep'), 'keep\n');
+    const reg = sb.open();
+    for (const device of ['nvme1', 'nvme2']) {
+      reg.create(device, { owner: 'stas', seqnum: 1 });
+      const dir = path.join(sb.root, device);
+      fs.symlinkSync(outside, path.join(dir, 'link-to-dir'));
+      fs.symlinkSync(path.join(outside, 'keep'), path.join(dir, 'link-to-file'));
+      fs.mkdirSync(path.join(dir, 'nested', 'deeper'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'nested', 'deeper', 'f'), 'x\n');
+      execFileSync('mkfifo', [path.join(dir, 'fifo')]);
+    }
+    expect(reg.delete('nvme1')).toBe(true);
+    reg.create('nvme2', { owner: 'new', seqnum: 2 });
+    expect(fs.readdirSync(sb.root).sort()).toEqual(['.boot_id', 'nvme2']);
+    expect(fs.readdirSync(path.join(sb.root, 'nvme2')).sort()).toEqual(['owner', 'seqnum']);
+    expect(fs.readdirSync(outside).sort()).toEqual(['keep', 'sub']);
+    expect(fs.readdirSync(path.join(outside, 'sub'))).toEqual(['keep']);
+  });
+
   it('a held lock makes writers wait, then fail with ELOCKED naming device and lock', () => {
     const reg = sb.open({ lockTimeoutMs: 200 });
     reg.create('nvme1', { owner: 'stas', seqnum: 1 });
