@@ -37,7 +37,12 @@ export class NvmfError extends Error {
   /** Structured context (device, attribute, errno, ...); never holds secrets. */
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.code = code;
     this.details = details;
@@ -50,7 +55,12 @@ export function isNvmfError(e: unknown, code?: ErrorCode): e is NvmfError {
 
 /** The errno code of a Node system error (`ENOENT`, ...), or undefined. */
 export function errnoOf(e: unknown): string | undefined {
-  if (typeof e === 'object' && e !== null && 'code' in e && typeof (e as { code: unknown }).code === 'string') {
+  if (
+    typeof e === 'object' &&
+    e !== null &&
+    'code' in e &&
+    typeof (e as { code: unknown }).code === 'string'
+  ) {
     return (e as { code: string }).code;
   }
   return undefined;

@@ -3,12 +3,7 @@ import type { CliContext } from './context.js';
 
 /** Core commands a plugin may add options to. */
 export type CoreCommandName =
-  | 'connect'
-  | 'connect-all'
-  | 'discover'
-  | 'disconnect'
-  | 'disconnect-all'
-  | 'list';
+  'connect' | 'connect-all' | 'discover' | 'disconnect' | 'disconnect-all' | 'list';
 
 /** A connect-like operation as the core command sees it, before it calls the engine. */
 export interface ConnectOperation {

@@ -323,7 +323,9 @@ describe('discover and connect-all', () => {
     // a veto of the first service leaves nothing to read
     const r2 = await discover(h.ctx, DISC1, { owner: 'stas', vetoController: () => 'no' });
     expect(r2.entries).toEqual([]);
-    expect(r2.skipped).toEqual([{ source: 'tcp 10.0.0.1:8009', reason: `discovery controller ${d1.device}: no; not used` }]);
+    expect(r2.skipped).toEqual([
+      { source: 'tcp 10.0.0.1:8009', reason: `discovery controller ${d1.device}: no; not used` },
+    ]);
   });
 
   it('a failing first discovery service is an error', async () => {

@@ -44,7 +44,10 @@ describe('kernel facts on the simulated kernel', () => {
     expect(await run(facts.factSeqnumDiscovery)).toEqual({ atReply: 3, afterScan: 3, delete: 2 });
   });
   it('seqnum: a delete right after the reply carries the scan events (4 + 3 + 6)', async () => {
-    expect(await run(facts.factSeqnumDeleteRightAfterConnect)).toEqual({ scanRan: true, connectAndDelete: 13 });
+    expect(await run(facts.factSeqnumDeleteRightAfterConnect)).toEqual({
+      scanRan: true,
+      connectAndDelete: 13,
+    });
   });
   it('remove rule once per removal, SEQNUM in range, device node already gone', () =>
     run(facts.factNodeGoneBeforeRemoveEvent));

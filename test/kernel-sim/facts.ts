@@ -301,7 +301,10 @@ export async function factSeqnumDeleteRightAfterConnect(
   await k.deleteController(`nvme${r.instance}`);
   const s2 = k.ueventSeqnum();
   const total = s2 - s0;
-  assert.ok(total >= 7 && total <= 13, `connect + delete is 7 (scan cancelled) to 13 (scan ran), got ${total}`);
+  assert.ok(
+    total >= 7 && total <= 13,
+    `connect + delete is 7 (scan cancelled) to 13 (scan ran), got ${total}`,
+  );
   const scanRan = total === 13;
   // The scan can also be part-way through when the reply's seqnum is read (measured: 6 = 4 + 2
   // of the scan's 3), so only the bounds of that split are facts.

@@ -26,7 +26,6 @@ function openExpr(): string {
   return `Registry.open({ roots: { registry: ${JSON.stringify(sb.root)}, dev: ${JSON.stringify(sb.dev)} }, env: {}, audit: { record() {} }, deviceNodeExists: () => true, readSeqnum: () => 1 })`;
 }
 
-
 /** `n` long-lived worker processes running `script` (argv[2] = index), killed when the test ends. */
 function forkWorkers(script: string, n: number): ChildProcess[] {
   const workers: ChildProcess[] = [];
@@ -237,28 +236,30 @@ describe('list() while entries are replaced and their attributes rewritten', () 
   it.each([
     ['node:fs by path', 'node'],
     ['libc under an open directory', 'libc'],
-  ])('never returns an entry mixing two generations, reading through %s', async (_how, listReader) => {
-    // Every generation i of an entry is owner g<i>, seqnum i and, once set, note n<i>: any
-    // mix of generations shows as a mismatch. The reader lists over and over, so most of its
-    // reads go through the remembered-identity check and the rest through before/after.
-    // On tmpfs where there is one (as /run is): writes there are fast enough to overlap reads
-    // often; a disk-backed temp dir makes each replacement slow and the race rare.
-    const root = fs.existsSync('/dev/shm')
-      ? path.join(fs.mkdtempSync('/dev/shm/nvmf-listrace-'), 'registry')
-      : path.join(sb.base, 'listrace');
-    onTestFinished(() => {
-      if (root.startsWith('/dev/shm/')) fs.rmSync(path.dirname(root), { recursive: true, force: true });
-    });
-    const open = (reader: string): string =>
-      `Registry.open({ roots: { registry: ${JSON.stringify(root)}, dev: ${JSON.stringify(sb.dev)} }, env: {}, audit: { record() {} }, deviceNodeExists: () => true, readSeqnum: () => 1, listReader: ${JSON.stringify(reader)} })`;
-    const reg = sb.open({
-      deviceNodeExists: () => true,
-      roots: { registry: root, dev: sb.dev, sysfs: sb.sysfs },
-    });
-    for (let d = 0; d < 200; d++) reg.create(`nvme${7000 + d}`, { owner: `g${d}`, seqnum: d });
-    const writer = script(
-      'replacer.cjs',
-      `const reg = ${open('node')};
+  ])(
+    'never returns an entry mixing two generations, reading through %s',
+    async (_how, listReader) => {
+      // Every generation i of an entry is owner g<i>, seqnum i and, once set, note n<i>: any
+      // mix of generations shows as a mismatch. The reader lists over and over, so most of its
+      // reads go through the remembered-identity check and the rest through before/after.
+      // On tmpfs where there is one (as /run is): writes there are fast enough to overlap reads
+      // often; a disk-backed temp dir makes each replacement slow and the race rare.
+      const root = fs.existsSync('/dev/shm')
+        ? path.join(fs.mkdtempSync('/dev/shm/nvmf-listrace-'), 'registry')
+        : path.join(sb.base, 'listrace');
+      onTestFinished(() => {
+        if (root.startsWith('/dev/shm/')) fs.rmSync(path.dirname(root), { recursive: true, force: true });
+      });
+      const open = (reader: string): string =>
+        `Registry.open({ roots: { registry: ${JSON.stringify(root)}, dev: ${JSON.stringify(sb.dev)} }, env: {}, audit: { record() {} }, deviceNodeExists: () => true, readSeqnum: () => 1, listReader: ${JSON.stringify(reader)} })`;
+      const reg = sb.open({
+        deviceNodeExists: () => true,
+        roots: { registry: root, dev: sb.dev, sysfs: sb.sysfs },
+      });
+      for (let d = 0; d < 200; d++) reg.create(`nvme${7000 + d}`, { owner: `g${d}`, seqnum: d });
+      const writer = script(
+        'replacer.cjs',
+        `const reg = ${open('node')};
        let stop = false, i = 1000;
        process.on('message', () => { stop = true; });
        function loop() {
@@ -271,10 +272,10 @@ describe('list() while entries are replaced and their attributes rewritten', () 
          if (stop) process.send({ writes: i - 1000 }); else setImmediate(loop);
        }
        process.send('ready', loop);`,
-    );
-    const reader = script(
-      'lister.cjs',
-      `const reg = ${open(listReader)};
+      );
+      const reader = script(
+        'lister.cjs',
+        `const reg = ${open(listReader)};
        let lists = 0, checked = 0, bad = [], errors = [], stop = false;
        process.on('message', () => { stop = true; });
        function loop() {
@@ -292,28 +293,30 @@ describe('list() while entries are replaced and their attributes rewritten', () 
          else setImmediate(loop);
        }
        process.send('ready', loop);`,
-    );
-    const w = fork(writer, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
-    const rd = fork(reader, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
-    onTestFinished(() => {
-      w.kill();
-      rd.kill();
-    });
-    await Promise.all([w, rd].map((c) => new Promise((r) => c.once('message', r))));
-    await new Promise((r) => setTimeout(r, 4000));
-    const [ws = {}, rs = {}] = await Promise.all(
-      [w, rd].map(
-        (c) =>
-          new Promise<Record<string, unknown>>((resolve) => {
-            c.once('message', resolve);
-            c.send('stop');
-          }),
-      ),
-    );
-    console.log(`list race (${listReader}): writer ${JSON.stringify(ws)}; reader ${JSON.stringify(rs)}`);
-    expect(rs['bad']).toEqual([]);
-    expect(rs['errors']).toEqual([]);
-    expect(rs['lists'] as number).toBeGreaterThan(5);
-    expect(ws['writes'] as number).toBeGreaterThan(100);
-  }, 300_000);
+      );
+      const w = fork(writer, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+      const rd = fork(reader, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+      onTestFinished(() => {
+        w.kill();
+        rd.kill();
+      });
+      await Promise.all([w, rd].map((c) => new Promise((r) => c.once('message', r))));
+      await new Promise((r) => setTimeout(r, 4000));
+      const [ws = {}, rs = {}] = await Promise.all(
+        [w, rd].map(
+          (c) =>
+            new Promise<Record<string, unknown>>((resolve) => {
+              c.once('message', resolve);
+              c.send('stop');
+            }),
+        ),
+      );
+      console.log(`list race (${listReader}): writer ${JSON.stringify(ws)}; reader ${JSON.stringify(rs)}`);
+      expect(rs['bad']).toEqual([]);
+      expect(rs['errors']).toEqual([]);
+      expect(rs['lists'] as number).toBeGreaterThan(5);
+      expect(ws['writes'] as number).toBeGreaterThan(100);
+    },
+    300_000,
+  );
 });

@@ -148,7 +148,9 @@ describe('nvmf registry watch', () => {
     await p.next((l) => l.includes('"removed"'));
     child!.kill('SIGTERM');
     expect(await p.exit).toBe(0);
-    expect(p.lines.map((l) => JSON.parse(l) as Record<string, unknown>).map(({ time: _time, ...e }) => e)).toEqual([
+    expect(
+      p.lines.map((l) => JSON.parse(l) as Record<string, unknown>).map(({ time: _time, ...e }) => e),
+    ).toEqual([
       { type: 'claimed', device: 'nvme1', owner: 'initramfs', prevOwner: null, created: true },
       { type: 'owner-changed', device: 'nvme1', owner: 'stas', prevOwner: 'initramfs' },
       { type: 'removed', device: 'nvme1', owner: null, prevOwner: 'stas' },

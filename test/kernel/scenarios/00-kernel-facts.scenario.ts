@@ -310,7 +310,10 @@ test('a recycled instance: the queued remove rule can run after the number was h
   // and records how often.
   const reused = removals.slice(1).filter((r, i) => r.dev === removals[i]!.dev).length;
   fact('instance.reused_at_once', `${reused}/${removals.length - 1}`);
-  assert.ok(reused >= (removals.length - 1) / 2, `the number was handed out again in ${reused} of ${removals.length - 1} rounds`);
+  assert.ok(
+    reused >= (removals.length - 1) / 2,
+    `the number was handed out again in ${reused} of ${removals.length - 1} rounds`,
+  );
   fact(
     'udev.remove_rule_saw_recycled_node',
     `${runs.filter((r) => r.node === 'present').length}/${runs.length}`,
