@@ -15,10 +15,10 @@ import {
 /**
  * Entries read through libc instead of node:fs, for processes that list a large registry
  * again and again (daemons, watchers, disconnect-all planning). Every node:fs call pays
- * for argument checks, a path string per call and an exception per failure; measured here
- * that is about half of a list's time, so the same work over koffi takes about half as
- * long. Loading koffi costs ~10 ms, more than one list of a thousand entries saves, so
- * Registry uses this only from a process's second large list on (see Registry.list).
+ * for argument checks, a path string and result objects (Stats, Dirent) besides the
+ * syscall; over koffi a list of a thousand entries took about three quarters of node:fs's
+ * time here. Loading koffi costs ~10 ms, more than one such list saves, so Registry uses
+ * this only from a registry's second large list on (RegistryOptions.listReader).
  *
  * Each entry is read under one open directory: its names with getdents64 and its files
  * with openat relative to that directory, so its names and values come from one
