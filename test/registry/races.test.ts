@@ -22,8 +22,9 @@ function script(name: string, body: string): string {
   return p;
 }
 
-function openExpr(): string {
-  return `Registry.open({ roots: { registry: ${JSON.stringify(sb.root)}, dev: ${JSON.stringify(sb.dev)} }, env: {}, audit: { record() {} }, deviceNodeExists: () => true, readSeqnum: () => 1 })`;
+/** Registry.open(...) in a child's source; `extra`: more options, as source text. */
+function openExpr(extra = ''): string {
+  return `Registry.open({ roots: { registry: ${JSON.stringify(sb.root)}, dev: ${JSON.stringify(sb.dev)} }, env: {}, audit: { record() {} }, deviceNodeExists: () => true, readSeqnum: () => 1${extra} })`;
 }
 
 /** `n` long-lived worker processes running `script` (argv[2] = index), killed when the test ends. */
@@ -162,7 +163,7 @@ describe('claim-or-create of absent entries from 8 processes', () => {
 });
 
 describe('writer killed with SIGKILL during create', () => {
-  it('never shows a partial entry to a concurrent reader, and gc sweeps the leftovers (200 kills)', async () => {
+  it('never shows a partial entry to a concurrent reader (read, and list through both readers), and gc sweeps the leftovers (200 kills)', async () => {
     const writer = script(
       'writer.cjs',
       `const reg = ${openExpr()};
@@ -177,14 +178,21 @@ describe('writer killed with SIGKILL during create', () => {
     const reader = script(
       'reader.cjs',
       `const reg = ${openExpr()};
+       // read(), and list() through each of its readers.
+       const byPath = ${openExpr(", listReader: 'node'")};
+       const byLibc = ${openExpr(", listReader: 'libc'")};
+       const ways = [() => reg.read('nvme5'), ...[byPath, byLibc].map((r) => () => {
+         const l = r.list();
+         return [...l.live, ...l.stale].find((e) => e.device === 'nvme5') ?? null;
+       })];
        let reads = 0, seen = 0, partial = 0, errors = 0, stop = false;
        process.on('message', () => { stop = true; });
        function loop() {
          for (let k = 0; k < 200; k++) {
            reads++;
            try {
-             const e = reg.read('nvme5');
-             if (e) { seen++; if (e.owner !== 'killer' || e.seqnum === null) partial++; }
+             const e = ways[k % ways.length]();
+             if (e) { seen++; if (e.error || e.owner !== 'killer' || e.seqnum === null) partial++; }
            } catch (err) { { errors++; if (errors < 3) console.error(err); } }
          }
          if (stop) process.send({ reads, seen, partial, errors }); else setImmediate(loop);
