@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   attr,
@@ -26,7 +26,30 @@ function fact(name: string, value: unknown): void {
 }
 
 before(resetHost);
+// A test that fails part-way must not leave its controllers to fail the next one with EALREADY.
+afterEach(resetHost);
 after(resetHost);
+
+/**
+ * Connect, expecting instance `want`. The kernel frees an instance number when the last
+ * reference to the controller (or to its subsystem, which shares the first controller's
+ * number) is dropped, and that can be a moment after delete_controller has returned. So a
+ * different number is deleted again and the connect retried, for up to 3 s; the number of
+ * retries is recorded. A number that never comes still fails the caller's assertion.
+ */
+async function connectExpecting(options: string, want: number, what: string): Promise<number> {
+  const deadline = performance.now() + 3000;
+  for (let retries = 0; ; retries++) {
+    const got = rawConnect(options).instance;
+    if (got === want || performance.now() > deadline) {
+      if (retries > 0) fact(`instance.late_release.${what}`, { want, got, retries });
+      return got;
+    }
+    rawDelete(`nvme${got}`);
+    udevSettle();
+    await sleep(50);
+  }
+}
 
 test('connect replies instance=N,cntlid=M on the same fd; the controller is live at once', () => {
   const r = rawConnect(tcpOptions(target.nqn2));
@@ -92,28 +115,30 @@ test('delete_controller is synchronous: node and sysfs dir are gone when the wri
   fact('timing.ms.median', { connect: median(ms.connect), delete: median(ms.delete) });
 });
 
-test('instances: lowest free number', () => {
+test('instances: lowest free number', async () => {
   udevSettle();
-  const a = rawConnect(tcpOptions(target.nqn1)).instance;
-  const b = rawConnect(tcpOptions(target.nqn2)).instance;
+  const a = await connectExpecting(tcpOptions(target.nqn1), 0, 'clean_host');
+  const b = await connectExpecting(tcpOptions(target.nqn2), 1, 'second');
   assert.deepEqual([a, b], [0, 1], 'a clean host numbers from 0');
   rawDelete(`nvme${a}`);
-  const c = rawConnect(tcpOptions(target.nqn1)).instance;
-  assert.equal(c, a, 'the freed number is handed out again at once');
+  const c = await connectExpecting(tcpOptions(target.nqn1), a, 'freed');
+  assert.equal(c, a, 'the freed number is handed out again');
   rawDelete(`nvme${b}`);
   rawDelete(`nvme${c}`);
 });
 
-test("instances: a subsystem's first controller keeps its number while a sibling lives", () => {
-  const first = rawConnect(tcpOptions(target.nqn2)).instance; // 0: also the subsystem's number
-  const sibling = rawConnect(tcpOptions(target.nqn2, 'duplicate_connect')).instance; // 1
+test("instances: a subsystem's first controller keeps its number while a sibling lives", async () => {
+  udevSettle();
+  // 0: also the subsystem's number
+  const first = await connectExpecting(tcpOptions(target.nqn2), 0, 'subsystem_first');
+  const sibling = await connectExpecting(tcpOptions(target.nqn2, 'duplicate_connect'), 1, 'sibling');
   rawDelete(`nvme${first}`);
-  const other = rawConnect(tcpOptions(target.nqn1)).instance;
+  const other = await connectExpecting(tcpOptions(target.nqn1), 2, 'other');
   fact('instance.subsystem_exception', { first, sibling, afterDeletingFirst: other });
   assert.notEqual(other, first, 'the subsystem still holds the first number');
   assert.equal(other, 2);
   rawDelete(`nvme${sibling}`); // last controller of the subsystem: its number is freed
-  const again = rawConnect(tcpOptions(target.nqn2)).instance;
+  const again = await connectExpecting(tcpOptions(target.nqn2), first, 'subsystem_freed');
   assert.equal(again, first, 'freed with the subsystem');
   rawDelete(`nvme${again}`);
   rawDelete(`nvme${other}`);
