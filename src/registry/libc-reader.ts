@@ -14,7 +14,7 @@ import {
 
 /**
  * Entries read through libc instead of node:fs, for processes that list a large registry
- * again and again (daemons, watchers, disconnect-all planning). Every node:fs call pays
+ * again and again (an orchestrator's daemon polling the registry). Every node:fs call pays
  * for argument checks, a path string and result objects (Stats, Dirent) besides the
  * syscall; over koffi a list of a thousand entries took about three quarters of node:fs's
  * time here. Loading koffi costs ~10 ms, more than one such list saves, so Registry uses
