@@ -1,5 +1,6 @@
 /** Scenario 1: `nvmf connect --owner X` records X with the real uevent seqnum; `list -v` shows X. */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import {
   attr,
@@ -46,6 +47,54 @@ test('CLI: connect --owner writes owner and the seqnum of the kernel creating th
   assert.equal(row.trim().split(/\s+/).at(-1), 'kt-alpha', `Orchestrator column: ${row}`);
   const json = nvmfJson<{ controllers: Array<{ device: string; owner: string | null }> }>(['list']);
   assert.equal(json.controllers.find((c) => c.device === r.device)?.owner, 'kt-alpha');
+});
+
+test("audit: the CLI's records reach the real journal, and `nvmf registry log` reads them back", () => {
+  const reg = nvmfJson<{ entries: Array<{ device: string; owner: string | null; seqnum: number | null }> }>([
+    'registry',
+    'list',
+  ]);
+  const e = reg.entries.find((x) => x.owner === 'kt-alpha');
+  assert.ok(e && e.seqnum !== null, "the first test left kt-alpha's controller");
+  const claimed = nvmf(['registry', 'claim', e.device, '--owner', 'kt-delta', '--expect', 'kt-alpha']);
+  assert.equal(claimed.status, 0, claimed.stderr);
+  // journald stores what it was sent asynchronously; --sync returns once it has.
+  execFileSync('journalctl', ['--sync']);
+
+  type Row = {
+    action: string | null;
+    device: string | null;
+    owner: string | null;
+    prevOwner: string | null;
+    seqnum: number | null;
+  };
+  const log = nvmfJson<{ records: Row[] }>(['registry', 'log', e.device]).records;
+  assert.ok(log.length >= 3, `records for ${e.device}: ${JSON.stringify(log)}`);
+  assert.ok(
+    log.every((r) => r.device === e.device),
+    'only records of that device',
+  );
+  // The stamp is unique within a boot, so these are this connect's records, not a recycled name's.
+  const pick = (r: Row) => ({ action: r.action, owner: r.owner, seqnum: r.seqnum });
+  const ofThisConnect = log.filter((r) => r.seqnum === e.seqnum).map(pick);
+  assert.deepEqual(
+    ofThisConnect.map((r) => r.action).sort(),
+    ['connect', 'entry-created'],
+    JSON.stringify(ofThisConnect),
+  );
+  assert.ok(ofThisConnect.every((r) => r.owner === 'kt-alpha'));
+  assert.deepEqual(
+    nvmfJson<{ records: Row[] }>(['registry', 'log', e.device, '-n', '1']).records.map((r) => ({
+      action: r.action,
+      owner: r.owner,
+      prevOwner: r.prevOwner,
+    })),
+    [{ action: 'owner-changed', owner: 'kt-delta', prevOwner: 'kt-alpha' }],
+  );
+  const text = nvmf(['registry', 'log', e.device, '-n', '1']);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /owner-changed/);
+  assert.match(text.stdout, /kt-delta/);
 });
 
 test('library: Engine.connect with an owner over the linux adapter stamps the real seqnum', async () => {
