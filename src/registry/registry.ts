@@ -12,7 +12,6 @@ import {
   type FileKind,
   nodeAttrOps,
   readAttrFile,
-  readRegularAttrFile,
   removeQuietly,
   replaceFile,
   requireDir,
@@ -579,8 +578,7 @@ export class Registry {
   }
 
   private currentOwner(dir: string, device: string): string | null {
-    // readRegularAttrFile classifies whatever stands there, so no fstat is spent up front.
-    return ownerOnDisk(readRegularAttrFile(under(dir, 'owner'), device, 'owner'), device);
+    return ownerOnDisk(readAttrFile(under(dir, 'owner'), { device, attr: 'owner' }), device);
   }
 
   /**
