@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { NvmfError } from '../errors.js';
+import { errnoOf, NvmfError } from '../errors.js';
 import { type Env, type Roots, rootsFromEnv } from '../roots.js';
 import { describeTarget, kernelError } from './errno.js';
 import type { ConnectReply, ControllerInfo, Kernel } from './port.js';
@@ -138,6 +138,14 @@ function writeState(l: SimLayout, s: st.SimState & { gen: number }, dirty: Set<n
 /** Marker of a controller being deleted: created with O_EXCL, so the first deleter wins without the state lock. */
 function deletingMarker(l: SimLayout, inst: number): string {
   return `${l.meta}/deleting.nvme${inst}`;
+}
+
+/**
+ * A test's pause point: while this file exists, a delete_controller write that has put
+ * controller `inst` into DELETING does not go on. Tests force interleavings with it.
+ */
+function deleteHold(l: SimLayout, inst: number): string {
+  return `${l.meta}/hold.delete.nvme${inst}`;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -560,36 +568,47 @@ export class SimKernel implements Kernel {
     const l = this.layout;
     const cfg = readConfig(l);
     const marker = deletingMarker(l, inst);
-    if (!fs.existsSync(`${l.sys}/class/nvme/${device}`)) {
-      throw new NvmfError('ENO_CONTROLLER', `controller ${device} does not exist (already removed?)`, {
-        device,
-      });
+    const gone = () =>
+      new NvmfError('ENO_CONTROLLER', `controller ${device} does not exist (already removed?)`, { device });
+    // Open the attribute for writing as the kernel's caller does: sysfs makes it 0200 root, so
+    // an unprivileged caller fails here with EACCES, and a vanished controller with ENOENT.
+    try {
+      fs.closeSync(fs.openSync(`${l.sys}/class/nvme/${device}/delete_controller`, fs.constants.O_WRONLY));
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') throw gone();
+      throw kernelError('delete', e, `disconnect ${device}`, { device });
     }
     // An injected failure (nvmf sim fail) leaves the controller as it is, like a refused write.
     const injected = await takeFault(l, device, 'delete');
     if (injected !== null) throw kernelError('delete', injected, `disconnect ${device}`, { device });
     try {
       fs.writeFileSync(marker, String(process.pid), { flag: 'wx' });
-    } catch {
+    } catch (e) {
+      if (errnoOf(e) !== 'EEXIST') throw kernelError('delete', e, `disconnect ${device}`, { device });
       // A concurrent delete_controller write waits for the winner's removal (kernfs self-removal).
       while (fs.existsSync(marker)) await sleep(2);
       return;
     }
-    // Between the existence check and the marker the controller may have gone (expiry, failed connect).
-    if (!fs.existsSync(`${l.sys}/class/nvme/${device}`)) {
+    // From here the controller is DELETING: a new connect to its target no longer matches it
+    // (nvmf_ctlr_matches_baseopts skips DELETING, DELETING_NOIO and DEAD controllers).
+    const present = await transact(l, (s, _events, dirty) => {
+      const c = ctrlOf(s, inst);
+      // Between the open and the marker the controller may have gone (expiry, failed connect).
+      if (!c) return false;
+      c.state = 'deleting';
+      dirty.add(inst);
+      m.setControllerState(l, inst, 'deleting');
+      return true;
+    });
+    if (!present) {
       fs.rmSync(marker, { force: true });
-      throw new NvmfError('ENO_CONTROLLER', `controller ${device} does not exist (already removed?)`, {
-        device,
-      });
+      throw gone();
     }
-    m.setControllerState(l, inst, 'deleting');
+    while (fs.existsSync(deleteHold(l, inst))) await sleep(5);
     await sleep(cfg.latency.deleteMs);
     await transact(l, (s, events, dirty) => {
-      if (ctrlOf(s, inst)) {
-        const c = ctrlOf(s, inst) as st.SimController;
-        c.state = 'deleting';
-        removeController(l, cfg, s, inst, events, dirty);
-      } else fs.rmSync(marker, { force: true });
+      if (ctrlOf(s, inst)) removeController(l, cfg, s, inst, events, dirty);
+      else fs.rmSync(marker, { force: true });
     });
     this.scheduleDrain();
   }
@@ -752,6 +771,16 @@ export async function simUdevSettle(dir: string, o: { roots?: Roots; now?: boole
   await simScanSettle(dir, o.now !== undefined ? { now: o.now } : {});
   const { processed } = await drain(l, o.roots ?? simRoots(dir), { wait: true, ignoreDelay: o.now ?? false });
   return processed;
+}
+
+/**
+ * Hold `device`'s next delete_controller write in state DELETING until the returned release
+ * runs (a pause hook for tests that force an interleaving with a delete in progress).
+ */
+export function simHoldDelete(dir: string, device: string): () => void {
+  const file = deleteHold(simLayout(dir), sysfs.assertDevice(device));
+  fs.writeFileSync(file, '');
+  return () => fs.rmSync(file, { force: true });
 }
 
 export function simPendingEvents(dir: string): ReturnType<typeof pendingEvents> {

@@ -1,8 +1,9 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { nvmf } from './helpers.js';
+import { MAIN, nvmf } from './helpers.js';
 import { NQN } from './sim-host.js';
 
 async function emptySim(): Promise<Record<string, string>> {
@@ -181,6 +182,30 @@ describe('nvmf discover / connect-all / disconnect', () => {
     const none = nvmf(env, ['disconnect']);
     expect(none.code).toBe(2);
     expect(none.messages).toContain('give exactly one of -d/--device nvmeN and -n/--nqn NQN');
+  });
+
+  it('disconnect without the right to write delete_controller fails and changes nothing', async () => {
+    const env = await emptySim();
+    const dir = (env.NVMF_KERNEL as string).slice('sim:'.length);
+    expect(nvmf(env, ['connect', ...TCP, '-n', NQN(1), '--owner', 'stas']).code).toBe(0);
+    // As root, run the CLI as an unprivileged user; otherwise take the write bit from the
+    // attribute (the sim makes it 0200 like sysfs, and its owner is the caller here).
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) execFileSync('chmod', ['-R', 'a+rX', path.dirname(dir)]);
+    else fs.chmodSync(path.join(dir, 'sys/class/nvme/nvme0/delete_controller'), 0o000);
+    const r = spawnSync(process.execPath, [MAIN, 'disconnect', '-d', 'nvme0'], {
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+    });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout).not.toContain('disconnected');
+    expect(r.stderr).toMatch(/EACCES|permission/i);
+    expect(r.stderr).not.toContain('"NVMF_ACTION":"disconnect"');
+    const list = nvmf(env, ['list', '-o', 'json']);
+    expect(list.stdout).toContain('"nvme0"');
+    expect(list.stdout).toContain('"live"');
   });
 });
 

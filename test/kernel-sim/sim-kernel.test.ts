@@ -7,12 +7,22 @@ import {
   kernelFromEnv,
   SimKernel,
   simExpireController,
+  simHoldDelete,
   simInit,
   simPendingEvents,
   simScanSettle,
 } from '../../src/kernel/sim.js';
 import { connectString } from './facts.js';
 import { newSim, TARGET, TARGETS, tmpDir } from './helpers.js';
+
+/** Poll `cond` until it holds (generous bound: the machine may be loaded). */
+async function waitFor(cond: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 describe('simulated kernel', () => {
   let k: SimKernel | undefined;
@@ -78,6 +88,29 @@ describe('simulated kernel', () => {
     ]);
     expect(simPendingEvents(s.dir)[3]?.env).toEqual({ NVME_EVENT: 'connected' });
     expect(fs.readdirSync(path.join(s.dir, 'dev')).filter((n) => n !== 'nvme-fabrics')).toEqual([]);
+  });
+
+  it('a connect does not match a controller being deleted (nvmf_ctlr_matches_baseopts skips DELETING)', async () => {
+    const s = await newSim({ latency: { connectMs: 0, deleteMs: 0 } });
+    k = s.kernel;
+    const a = await s.kernel.connect(connectString(TARGET, TARGET.nqn));
+    const release = simHoldDelete(s.dir, `nvme${a.instance}`);
+    let deleted = false;
+    const del = s.kernel.deleteController(`nvme${a.instance}`).then(() => (deleted = true));
+    const state = path.join(s.dir, 'sys/class/nvme', `nvme${a.instance}`, 'state');
+    await waitFor(() => fs.readFileSync(state, 'utf8') === 'deleting\n');
+    // Same target while the old controller is held in DELETING: a new controller, not EALREADY.
+    const b = await s.kernel.connect(connectString(TARGET, TARGET.nqn));
+    expect(b.instance).not.toBe(a.instance);
+    expect(deleted).toBe(false);
+    // A second one to the same target does match the live new controller.
+    await expect(s.kernel.connect(connectString(TARGET, TARGET.nqn))).rejects.toMatchObject({
+      details: { errno: 'EALREADY' },
+    });
+    release();
+    await del;
+    expect(fs.existsSync(path.join(s.dir, 'sys/class/nvme', `nvme${a.instance}`))).toBe(false);
+    expect((await s.kernel.controller(`nvme${b.instance}`))?.state).toBe('live');
   });
 
   it('a second controller of a subsystem: no subsystem event, and the head announces itself once', async () => {

@@ -55,6 +55,9 @@ export function writeController(l: SimLayout, c: SimController): void {
     uevent: `MAJOR=242\nMINOR=${c.instance}\nDEVNAME=nvme${c.instance}\nNVME_TRTYPE=${c.transport}`,
   };
   for (const [k, v] of Object.entries(attrs)) writeAtomic(path.join(d, k), v === '' ? '' : `${v}\n`);
+  // Write-only for root, as sysfs makes them: an unprivileged writer gets EACCES.
+  for (const k of ['delete_controller', 'reset_controller', 'rescan_controller'])
+    fs.chmodSync(path.join(d, k), 0o200);
   fs.mkdirSync(path.join(l.sys, 'class', 'nvme'), { recursive: true });
   const link = path.join(l.sys, 'class', 'nvme', `nvme${c.instance}`);
   if (fs.lstatSync(link, { throwIfNoEntry: false }) === undefined) {
