@@ -1,0 +1,181 @@
+/**
+ * DESIGN §4.1 for as long as asked: the recycled-instance race against the real udev helper.
+ *
+ * Each round stales a burst of entries (stamp 1000, no device node) and runs the helper for
+ * each one's remove event (SEQNUM 1001) under ptrace with every file syscall delayed, so every
+ * step of its check-then-act window is stalled. Meanwhile the registry library recreates some
+ * of those instances (node back and a new entry stamped 1002, or only the new entry) at random
+ * moments across the helpers' run. Invariants for our helper: a recreated (live) entry always
+ * survives, a stale one always goes, the library writer never fails. Upstream's one-line rule
+ * runs through the same rounds as the control: it must lose live entries, which shows that the
+ * harness does put writers inside the window.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Registry } from '../../../src/registry/registry.js';
+import { FAKE_LOGGER, HELPER, parseRecords, sandbox, UPSTREAM } from '../../udev/harness.js';
+import { type Part, Violations } from '../part.js';
+
+const STALE_STAMP = 1000;
+const REMOVE_EVENT = 1001;
+const NEW_STAMP = 1002;
+const BATCH = 16;
+const DRIVER = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'stall-batch.sh');
+
+type Kind = 'node+entry' | 'entry-only' | null;
+
+function kindOf(r: number): Kind {
+  return r < 0.4 ? 'node+entry' : r < 0.6 ? 'entry-only' : null;
+}
+
+function runDriver(
+  script: string,
+  out: string,
+  delayUs: number,
+  devs: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', [DRIVER, script, out, String(REMOVE_EVENT), String(delayUs), ...devs], {
+      env,
+      stdio: 'ignore',
+    });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`stall-batch exited ${code}`))));
+  });
+}
+
+interface Tally {
+  rounds: number;
+  runs: number;
+  recycled: number;
+  liveLost: number;
+  staleLeft: number;
+  writerErrors: number;
+}
+
+async function round(script: string, t: Tally, v: Violations, estimateMs: number): Promise<number> {
+  const ours = script === HELPER;
+  const sb = sandbox('nvmf-torture-recycle-');
+  const started = Date.now();
+  try {
+    const reg = Registry.open({
+      roots: { registry: sb.registry, dev: sb.dev, sysfs: path.join(sb.dir, 'sys') },
+      audit: { record() {} },
+    });
+    const devs = Array.from({ length: BATCH }, (_, j) => `nvme${j}`);
+    const kinds = devs.map(() => kindOf(Math.random()));
+    for (const [j, dev] of devs.entries()) reg.create(dev, { owner: `old-${j}`, seqnum: STALE_STAMP });
+    const out = fs.mkdtempSync(path.join(sb.dir, 'out-'));
+    const delayUs = 200 + Math.floor(Math.random() * 2800);
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      NVMF_REGISTRY_ROOT: sb.registry,
+      NVMF_DEV_ROOT: sb.dev,
+      NVMF_LOGGER: FAKE_LOGGER,
+    };
+    const done = runDriver(script, out, delayUs, devs, env);
+    // Writers act uniformly across the helpers' expected run time (learnt from earlier rounds).
+    await Promise.all(
+      kinds.map((k, j) =>
+        k === null
+          ? undefined
+          : new Promise<void>((resolve) =>
+              setTimeout(() => {
+                const dev = devs[j] as string;
+                if (k === 'node+entry') sb.node(dev);
+                try {
+                  reg.create(dev, { owner: `new-${j}`, seqnum: NEW_STAMP });
+                } catch (e) {
+                  t.writerErrors++;
+                  v.add(`${path.basename(script)}: library create of ${dev} failed: ${(e as Error).message}`);
+                }
+                resolve();
+              }, Math.random() * estimateMs),
+            ),
+      ),
+    );
+    await done;
+    t.rounds++;
+    for (const [j, dev] of devs.entries()) {
+      t.runs++;
+      const rc = fs.readFileSync(path.join(out, `rc.${dev}`), 'utf8').trim();
+      if (rc !== '0') v.add(`${path.basename(script)} ${dev}: exit ${rc}`);
+      const e = reg.read(dev);
+      if (kinds[j] !== null) {
+        t.recycled++;
+        if (e === null || e.owner !== `new-${j}` || e.seqnum !== NEW_STAMP) {
+          t.liveLost++;
+          if (ours) v.add(`live entry ${dev} lost or changed (${JSON.stringify(e)}), delay ${delayUs} us`);
+        }
+      } else if (e !== null) {
+        t.staleLeft++;
+        if (ours) v.add(`stale entry ${dev} left (${JSON.stringify(e)})`);
+      }
+      if (ours) {
+        const records = parseRecords(fs.readFileSync(path.join(out, `log.${dev}`), 'utf8'));
+        const rec = records[0]?.fields ?? {};
+        if (records.length !== 1) v.add(`${dev}: ${records.length} journal records, expected 1`);
+        else if (kinds[j] !== null) {
+          if (rec.NVMF_ACTION === 'udev-removed') inWindow.afterDelete++;
+          else if (rec.NVMF_PHASE === 'locked') inWindow.caught++;
+          else inWindow.beforeCheck++;
+        }
+      }
+    }
+    const left = fs.readdirSync(sb.registry).filter((n) => n.includes('.trash.') || n.includes('.tmp.'));
+    if (ours && left.length > 0) v.add(`leftovers after a round: ${left.join(', ')}`);
+  } finally {
+    sb.cleanup();
+  }
+  return Date.now() - started;
+}
+
+/** Where the writer landed relative to our helper's run (its journal record says). */
+const inWindow = { beforeCheck: 0, caught: 0, afterDelete: 0 };
+
+export const recycle: Part = {
+  name: 'recycle',
+  about:
+    'recycled instance vs the udev helper, every file syscall stalled (ptrace); upstream rule as control',
+  async run(deadline, log) {
+    const v = new Violations();
+    const ours: Tally = { rounds: 0, runs: 0, recycled: 0, liveLost: 0, staleLeft: 0, writerErrors: 0 };
+    const up: Tally = { rounds: 0, runs: 0, recycled: 0, liveLost: 0, staleLeft: 0, writerErrors: 0 };
+    let estimate = 300;
+    for (let i = 0; Date.now() < deadline; i++) {
+      // One round in four is the control.
+      const ms = await round(i % 4 === 3 ? UPSTREAM : HELPER, i % 4 === 3 ? up : ours, v, estimate);
+      estimate = 0.8 * estimate + 0.2 * ms;
+      if (i % 50 === 49)
+        log(`${ours.recycled} recycled so far, ${ours.liveLost} lost; control lost ${up.liveLost}`);
+    }
+    if (up.rounds > 0 && up.liveLost === 0) {
+      v.add(
+        `the upstream rule lost nothing in ${up.recycled} recycled cases: the harness did not force the window`,
+      );
+    }
+    if (ours.recycled > 0 && inWindow.caught === 0) {
+      v.add(
+        `no recycled case landed in our helper's window (caught under the lock): the stall did not force it`,
+      );
+    }
+    return {
+      counts: {
+        'helper runs': ours.runs,
+        'forced recycling races': ours.recycled,
+        'caught in the window': inWindow.caught,
+        'before the check': inWindow.beforeCheck,
+        'after the delete': inWindow.afterDelete,
+        'live entries lost': ours.liveLost,
+        'stale left': ours.staleLeft,
+        'writer errors': ours.writerErrors,
+        'upstream rule recycled': up.recycled,
+        'upstream rule lost': up.liveLost,
+        'upstream writer errors': up.writerErrors,
+      },
+      violations: v.result(),
+    };
+  },
+};
