@@ -277,7 +277,12 @@ async function reuse(
 }
 
 /** The owner side of a reuse; the caller holds the device lock (registry calls re-enter it). */
-function reuseOwner(ctx: EngineContext, device: string, who: OwnerIntent, req: ConnectRequest): string | null {
+function reuseOwner(
+  ctx: EngineContext,
+  device: string,
+  who: OwnerIntent,
+  req: ConnectRequest,
+): string | null {
   const reg = ctx.registry;
   let owner: string | null;
   if (who.kind === 'none') {

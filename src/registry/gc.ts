@@ -125,10 +125,22 @@ export function runGc(ctx: RegistryContext, opts: GcOptions): GcReport {
       // No age rule: a held flock is live whatever its age, and one nobody holds is garbage
       // at any age. Taken without waiting, and unlinked by gc as its holder (lock.ts).
       const device = LOCK_RE.exec(name)?.[1] as string;
-      const item: GcItem = { path: p, kind: 'lock', device, reason: 'lock file nobody holds (its holder crashed)' };
+      const item: GcItem = {
+        path: p,
+        kind: 'lock',
+        device,
+        reason: 'lock file nobody holds (its holder crashed)',
+      };
       try {
         if (removeIdleLock(root, device, dryRun)) {
-          if (!dryRun) ctx.emit({ action: 'gc-removed', by: 'gc', reason: item.reason, device, extra: { kind: 'lock', path: p } });
+          if (!dryRun)
+            ctx.emit({
+              action: 'gc-removed',
+              by: 'gc',
+              reason: item.reason,
+              device,
+              extra: { kind: 'lock', path: p },
+            });
           report.removed.push(item);
         }
       } catch (e) {

@@ -135,6 +135,12 @@ export interface LockWaitHooks {
 }
 
 /**
+ * Test seam: told of every wait that begins in this process, with the lock's path, so a
+ * test can force an interleaving on a lock taken deep inside another call.
+ */
+export const lockWaitObserver: { onBusy?: (lockPath: string) => void } = {};
+
+/**
  * Lock paths held by asynchronous holders of this process, and, through the async context,
  * the ones held by the operation now running: a nested take of a lock the same operation
  * holds is re-entrant, and a synchronous take of one that another async operation of this
@@ -164,6 +170,7 @@ export function withDeviceLock<T>(
   let held = tryLock(lp, device);
   if (held === null) {
     hooks.onBusy?.();
+    lockWaitObserver.onBusy?.(lp);
     const deadline = Date.now() + timeoutMs;
     let delay = 0.05;
     while (held === null) {
@@ -198,6 +205,7 @@ export async function withDeviceLockAsync<T>(
   let held = tryLock(lp, device);
   if (held === null) {
     hooks.onBusy?.();
+    lockWaitObserver.onBusy?.(lp);
     const deadline = Date.now() + timeoutMs;
     let delay = 1;
     while (held === null) {

@@ -121,7 +121,12 @@ export async function runLockTakeover(opts: TakeoverOptions): Promise<TakeoverCo
     for (let i = 0; i < opts.count; i++) {
       if (opts.deadline !== undefined && Date.now() > opts.deadline) break;
       // The holder: takes the flock the way the helper does, says so, and stays until killed.
-      const holder = spawn('dash', ['-c', 'exec 9<>"$1" && flock 9 && echo held && exec sleep 600', 'sh', lp]);
+      const holder = spawn('dash', [
+        '-c',
+        'exec 9<>"$1" && flock 9 && echo held && exec sleep 600',
+        'sh',
+        lp,
+      ]);
       const held = new Lines(holder as ChildProcessWithoutNullStreams);
       const gone = new Promise((r) => holder.once('exit', r));
       // A contender's result line, when it came before the holder died.
