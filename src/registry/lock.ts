@@ -102,9 +102,19 @@ function tryLock(lp: string, device: string): Held | null {
         lock: lp,
       });
     }
-    const mine = fs.fstatSync(fd);
-    const named = lstatOrNull(lp);
-    if (named !== null && named.ino === mine.ino && named.dev === mine.dev) return { fd, lp };
+    let same: boolean;
+    try {
+      const mine = fs.fstatSync(fd);
+      if (!mine.isFile()) {
+        throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
+      }
+      const named = lstatOrNull(lp);
+      same = named !== null && named.ino === mine.ino && named.dev === mine.dev;
+    } catch (e) {
+      fs.closeSync(fd);
+      throw ioError(e, `cannot take lock ${quote(lp)} of ${device}`, { device, lock: lp });
+    }
+    if (same) return { fd, lp };
     fs.closeSync(fd);
   }
   return null;
@@ -120,10 +130,10 @@ function unlock(h: Held): void {
   fs.closeSync(h.fd);
 }
 
-function lockedError(device: string, lp: string, timeoutMs: number, why = ''): NvmfError {
+function lockedError(device: string, lp: string, timeoutMs: number): NvmfError {
   return new NvmfError(
     'ELOCKED',
-    `${device} is locked by another writer (${quote(lp)}) for over ${timeoutMs} ms${why}; retry later`,
+    `${device} is locked by another writer (${quote(lp)}) for over ${timeoutMs} ms; retry later`,
     { device, lock: lp },
   );
 }
@@ -165,7 +175,11 @@ export function withDeviceLock<T>(
   const lp = lockPath(root, device);
   if (heldByThisOperation.getStore()?.has(lp) === true) return fn();
   if (heldAsync.has(lp)) {
-    throw lockedError(device, lp, 0, ' (an asynchronous operation of this process holds it)');
+    throw new NvmfError(
+      'ELOCKED',
+      `${device} is locked (${quote(lp)}) by an asynchronous operation of this process, which a synchronous wait would block; retry once it is done`,
+      { device, lock: lp },
+    );
   }
   let held = tryLock(lp, device);
   if (held === null) {

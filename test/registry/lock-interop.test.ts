@@ -92,6 +92,33 @@ describe('lock interop with flock(1)', () => {
   });
 });
 
+describe('what is at the lock path', () => {
+  it.each([
+    ['a symlink', (p: string) => fs.symlinkSync(`${p}.target`, p)],
+    ['a directory', (p: string) => fs.mkdirSync(p)],
+    ['a FIFO', (p: string) => spawnSync('mkfifo', [p])],
+  ])('%s is an EIO naming the lock, nothing is followed or created', (_what, plant) => {
+    const reg = sb.open({ lockTimeoutMs: 200 });
+    reg.create('nvme7', { owner: 'a', seqnum: 1 });
+    const lp = lockPath(sb.root, 'nvme7');
+    plant(lp);
+    try {
+      let err: unknown;
+      try {
+        reg.claim('nvme7', 'b');
+      } catch (e) {
+        err = e;
+      }
+      expect(isNvmfError(err, 'EIO'), String(err)).toBe(true);
+      expect((err as Error).message).toContain('.nvme7.flock');
+      expect(reg.readAttr('nvme7', 'owner')).toBe('a');
+      expect(fs.existsSync(`${lp}.target`)).toBe(false);
+    } finally {
+      fs.rmSync(lp, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('forced takeover after a holder was SIGKILLed, three contenders', () => {
   it('library contenders (sync, async, sync): exactly one inside at a time', async () => {
     const counts = await runLockTakeover({ count: 300, mode: 'lib' });

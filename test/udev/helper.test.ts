@@ -259,6 +259,7 @@ describe('keeps', () => {
   it.each([
     ['a symlink', (p: string) => fs.symlinkSync(path.join(sb.dir, 'elsewhere'), p)],
     ['a directory', (p: string) => fs.mkdirSync(p)],
+    ['a FIFO', (p: string) => spawnSync('mkfifo', [p])],
   ])('when the lock path holds %s (fails closed, follows nothing)', async (_what, plant) => {
     const e = sb.entry('nvme3', { seqnum: '1' });
     const lock = path.join(sb.registry, '.nvme3.flock');
