@@ -1,11 +1,11 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNvmfError } from '../../src/errors.js';
 import { lockPath, withDeviceLock, withDeviceLockAsync } from '../../src/registry/index.js';
 import { runLockTakeover } from '../torture/lock-takeover.js';
-import { type Sandbox, sandbox } from './helpers.js';
+import { bundleRegistry, type Sandbox, sandbox } from './helpers.js';
 import { holdFlock } from './lock-holder.js';
 
 const run = promisify(execFile);
@@ -45,6 +45,34 @@ describe('lock interop with flock(1)', () => {
     expect(reg.readAttr('nvme3', 'owner')).toBe('a');
     expect(reg.claim('nvme3', 'b')).toEqual({ prevOwner: 'a', created: false });
     expect(fs.existsSync(lockPath(sb.root, 'nvme3'))).toBe(false);
+  });
+
+  it('a library holder SIGKILLed inside its critical section: the next writer proceeds at once', async () => {
+    const reg = sb.open({ lockTimeoutMs: 300 });
+    reg.create('nvme5', { owner: 'a', seqnum: 1 });
+    const lp = lockPath(sb.root, 'nvme5');
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const { withDeviceLock } = require(${JSON.stringify(bundleRegistry(sb.base))});
+         withDeviceLock(${JSON.stringify(sb.root)}, 'nvme5', () => {
+           process.stdout.write('held\\n');
+           Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+         });`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((r) => child.once('exit', r));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', () => reject(new Error('holder exited before taking the lock')));
+    });
+    expect(await flockFree(lp)).toBe(false);
+    child.kill('SIGKILL');
+    await exited;
+    expect(reg.claim('nvme5', 'b')).toEqual({ prevOwner: 'a', created: false });
+    expect(fs.existsSync(lp)).toBe(false);
   });
 
   it('ours blocks flock(1) in another process, sync and async alike', async () => {
