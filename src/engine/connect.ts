@@ -3,6 +3,7 @@ import type { ControllerInfo } from '../kernel/port.js';
 import type { ConnectIntent } from '../registry/intents.js';
 import { checkOwner } from '../registry/names.js';
 import { audit, defaultSleep, type EngineContext, errorMessage } from './context.js';
+import { sameController } from './disconnect.js';
 import {
   buildOptionString,
   type ConnectInput,
@@ -247,6 +248,42 @@ async function reuse(
 ): Promise<ConnectResult> {
   const reg = ctx.registry;
   const device = c.device;
+  // Under the device lock, the controller is re-read first: disconnect-all deletes under the
+  // same lock (DESIGN §4 race 7), so a controller still here now stays until we release, and
+  // an owner we record can no longer be deleted from under us by a re-check made before it.
+  const owner = await reg.withLock(device, async () => {
+    const now = await ctx.kernel.controller(device);
+    if (now === null || now.state === 'deleting' || !sameController(c, now)) {
+      throw new NvmfError(
+        'ENO_CONTROLLER',
+        `${device} was disconnected while this connect was reusing it (a concurrent disconnect); connect again`,
+        { device },
+      );
+    }
+    return reuseOwner(ctx, device, who, req);
+  });
+  audit(ctx, {
+    action: 'connect',
+    device,
+    owner,
+    reason: 'reused an existing controller',
+    extra: { cntlid: c.cntlid ?? -1 },
+  });
+  const namespaces =
+    req.wait === true
+      ? await waitReady(ctx, device, req.waitTimeoutMs ?? DEFAULT_WAIT_MS)
+      : await presentNamespaces(ctx, device);
+  return { device, cntlid: c.cntlid, owner, reused: true, namespaces };
+}
+
+/** The owner side of a reuse; the caller holds the device lock (registry calls re-enter it). */
+function reuseOwner(
+  ctx: EngineContext,
+  device: string,
+  who: OwnerIntent,
+  req: ConnectRequest,
+): string | null {
+  const reg = ctx.registry;
   let owner: string | null;
   if (who.kind === 'none') {
     owner = reg.read(device)?.owner ?? null;
@@ -277,18 +314,7 @@ async function reuse(
     reg.claim(device, who.owner, req.force === true ? { force: true, seqnum } : { expect: current, seqnum });
     owner = who.owner;
   }
-  audit(ctx, {
-    action: 'connect',
-    device,
-    owner,
-    reason: 'reused an existing controller',
-    extra: { cntlid: c.cntlid ?? -1 },
-  });
-  const namespaces =
-    req.wait === true
-      ? await waitReady(ctx, device, req.waitTimeoutMs ?? DEFAULT_WAIT_MS)
-      : await presentNamespaces(ctx, device);
-  return { device, cntlid: c.cntlid, owner, reused: true, namespaces };
+  return owner;
 }
 
 async function presentNamespaces(ctx: EngineContext, device: string): Promise<string[]> {

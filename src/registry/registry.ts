@@ -29,7 +29,7 @@ import {
   listIntents,
   writeIntent,
 } from './intents.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, withDeviceLock } from './lock.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, withDeviceLock, withDeviceLockAsync } from './lock.js';
 import {
   checkAttr,
   checkDevice,
@@ -446,6 +446,16 @@ export class Registry {
     });
     if (existed) this.emit({ action: 'entry-removed', device, prevOwner });
     return existed;
+  }
+
+  /**
+   * Run `fn` holding `device`'s lock, for asynchronous callers: the wait does not block the
+   * event loop, and this registry's writes on `device` inside `fn` are re-entrant.
+   */
+  async withLock<T>(device: string, fn: () => Promise<T>): Promise<T> {
+    checkDevice(device);
+    this.ensureRoot();
+    return withDeviceLockAsync(this.root, device, fn, this.lockTimeoutMs);
   }
 
   gc(opts: GcOptions = {}): GcReport {
