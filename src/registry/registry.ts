@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { defaultAuditor } from '../audit/default.js';
 import type { AuditEvent, Auditor } from '../audit/event.js';
+import { checkOptions, checkRecord } from '../args.js';
 import { errnoOf, isNvmfError, NvmfError } from '../errors.js';
 import { type Env, type Roots, rootsFromEnv, ueventSeqnumPath } from '../roots.js';
 import {
@@ -21,6 +22,7 @@ import {
 } from './fsx.js';
 import { type DirName, type Entry, entryFrom, ownerOnDisk, unreadableEntry, vanished } from './entry.js';
 import { LibcEntryReader, libcReaderAvailable } from './libc-reader.js';
+import { exchangePaths } from './rename-exchange.js';
 import { type GcOptions, type GcReport, runGc } from './gc.js';
 import {
   type ConnectIntent,
@@ -244,49 +246,34 @@ export class Registry {
   /**
    * Create the entry of a controller the kernel just made: built whole in a hidden temp
    * directory and renamed into place. Whatever was there (a stale entry of a recycled
-   * instance) is replaced.
+   * instance) is replaced atomically (see publish), and a lock-less remover deleting it
+   * meanwhile does not make this fail.
    */
   create(device: string, init: { owner: string | null; seqnum: number }): Entry {
     checkDevice(device);
-    const owner = init.owner === null ? null : checkOwner(init.owner);
-    const seqnum = checkSeqnum(init.seqnum);
+    const fields = checkRecord(init, 'create', ['owner', 'seqnum']);
+    const owner = fields.owner === null ? null : checkOwner(fields.owner);
+    const seqnum = checkSeqnum(fields.seqnum);
     this.ensureRoot();
-    const dir = under(this.root, device);
-    let prev: Entry | null = null;
-    let replaced = false;
-    this.locked(device, () => {
+    const published = this.locked(device, () => {
       const tmp = this.buildEntry(device, owner, seqnum);
       try {
-        const st = lstatOrNull(dir);
-        if (st !== null) {
-          requireDir(st, dir, 'entry', { device });
-          try {
-            prev = this.readEntryIn(dir, device, this.nodeExists, st);
-          } catch {
-            prev = null;
-          }
-          // rename() cannot replace a non-empty directory, so the old entry steps aside first.
-          const trash = under(this.root, `.${device}.trash.${uniqueSuffix()}`);
-          fs.renameSync(dir, trash);
-          replaced = true;
-          fs.renameSync(tmp, dir);
-          removeQuietly(trash);
-        } else {
-          fs.renameSync(tmp, dir);
-        }
+        return this.publish(device, tmp);
       } catch (e) {
         removeQuietly(tmp);
         throw ioError(e, `cannot create entry ${device}`, { device });
       }
     });
-    const before = prev as Entry | null;
     this.emit({
       action: 'entry-created',
       device,
       owner,
       seqnum,
-      ...(replaced
-        ? { prevOwner: before?.owner ?? null, reason: 'replaced a stale entry of a recycled instance' }
+      ...(published.replaced
+        ? {
+            prevOwner: published.prev?.owner ?? null,
+            reason: 'replaced a stale entry of a recycled instance',
+          }
         : {}),
     });
     return { device, owner, seqnum, attrs: {}, live: this.nodeExists(device) };
@@ -509,6 +496,41 @@ export class Registry {
     return tmp;
   }
 
+  /**
+   * Put the entry built at `tmp` in place of whatever is at the entry's name (caller holds
+   * the device's lock): renamed in where there is none, swapped in with the old entry where
+   * there is one (replaceEntryDir). Writers that take no lock (upstream's udev rule, a hand
+   * `rm -rf`, libnvme itself) may remove or create the entry at any moment, so a step
+   * failing as such a change explains (ENOENT: the old entry went away; ENOTEMPTY, EEXIST:
+   * one appeared) is judged again from a fresh lstat, a bounded number of times.
+   */
+  private publish(device: string, tmp: string): { replaced: boolean; prev: Entry | null } {
+    const dir = under(this.root, device);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const st = lstatOrNull(dir);
+        let prev: Entry | null = null;
+        if (st !== null) {
+          requireDir(st, dir, 'entry', { device });
+          try {
+            prev = this.readEntryIn(dir, device, this.nodeExists, st);
+          } catch {
+            prev = null;
+          }
+        }
+        publishHooks.beforeRename?.(device, attempt);
+        if (st === null) {
+          fs.renameSync(tmp, dir);
+          return { replaced: false, prev: null };
+        }
+        replaceEntryDir(this.root, device, tmp, dir);
+        return { replaced: true, prev };
+      } catch (e) {
+        if (attempt >= PUBLISH_ATTEMPTS || !PUBLISH_RACES.has(errnoOf(e) ?? '')) throw e;
+      }
+    }
+  }
+
   private locked<T>(device: string, fn: () => T): T {
     return withDeviceLock(this.root, device, fn, this.lockTimeoutMs);
   }
@@ -717,6 +739,47 @@ function inNaturalOrder(dirents: fs.Dirent[]): fs.Dirent[] {
   const out: fs.Dirent[] = new Array<fs.Dirent>(order.length);
   for (let i = 0; i < order.length; i++) out[i] = byInstance.get(order[i]!)!;
   return out;
+}
+
+/**
+ * Test seam: called inside create() after the lstat that judged the entry's name and
+ * before the rename that acts on it, so a test can change the registry in that window.
+ * Not part of the public API.
+ */
+export const publishHooks: { beforeRename?: (device: string, attempt: number) => void } = {};
+
+/** How often create() judges the entry's name again after a lock-less writer changed it. */
+const PUBLISH_ATTEMPTS = 16;
+/** The failures of publish() that a lock-less writer's change explains. */
+const PUBLISH_RACES: ReadonlySet<string> = new Set(['ENOENT', 'ENOTEMPTY', 'EEXIST']);
+
+/**
+ * Replace the entry at `dir` by the one built at `tmp`. renameat2(RENAME_EXCHANGE) swaps the
+ * two in one step, so the entry's name holds the old entry and then the new one, never
+ * nothing, even for readers that take no lock; the old entry, now under the temp name
+ * (internal, never listed), is purged.
+ * Fallback where the file system cannot exchange (EINVAL) or this process cannot call
+ * renameat2 (ENOSYS): the old entry is renamed to a trash name, then the new one into
+ * place. That still never shows a partial entry, and writers serialised by the device lock
+ * never see the gap, but a lock-less reader may find the entry absent between the two
+ * renames.
+ */
+function replaceEntryDir(root: string, device: string, tmp: string, dir: string): void {
+  try {
+    exchangePaths(tmp, dir);
+    removeQuietly(tmp);
+    return;
+  } catch (e) {
+    const code = errnoOf(e);
+    if (code !== 'EINVAL' && code !== 'ENOSYS') throw e;
+  }
+  const trash = under(root, `.${device}.trash.${uniqueSuffix()}`);
+  fs.renameSync(dir, trash);
+  try {
+    fs.renameSync(tmp, dir);
+  } finally {
+    removeQuietly(trash);
+  }
 }
 
 /** What the torn-read check compares: which directory, and its last change. */

@@ -1,0 +1,122 @@
+import { NvmfError } from './errors.js';
+
+/**
+ * Argument checks of the public API. Every exported function and method checks the types of
+ * its arguments before acting and refuses a wrong one with NvmfError (EINVALID_OPTION here,
+ * or the code of the value's own grammar: EINVALID_DEVICE, EINVALID_OWNER, ...), never with a
+ * TypeError from deeper code. Describing a bad value for a message never throws either:
+ * describe() runs no code of the value's own (no toString, toJSON, getter or proxy trap).
+ */
+
+/** A short, safe description of any value for an error message. */
+export function describe(v: unknown): string {
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v).replace(
+        // JSON.stringify leaves C1 controls and line separators raw; make them visible too.
+        /[\u007f-\u009f\u2028\u2029]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+      );
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return String(v);
+    case 'bigint':
+      return `${v.toString()}n`;
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+    default:
+      if (v === null) return 'null';
+      try {
+        // A revoked proxy throws even here.
+        return Array.isArray(v) ? 'an array' : 'an object';
+      } catch {
+        return 'an object';
+      }
+  }
+}
+
+export function invalidOption(what: string, message: string): NvmfError {
+  return new NvmfError('EINVALID_OPTION', `${what}: ${message}`, {});
+}
+
+/**
+ * The options object `v` of `what` (a function's name, for messages): each of `keys` read
+ * once into a plain record, so a getter neither throws later nor answers differently twice.
+ * undefined is no options. Unknown keys are ignored. Each field's own type is the caller's
+ * check.
+ */
+export function checkOptions<K extends string>(
+  v: unknown,
+  what: string,
+  keys: readonly K[],
+): Partial<Record<K, unknown>> {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || isArray(v))
+    throw invalidOption(what, `expected an options object, got ${describe(v)}`);
+  const out: Partial<Record<K, unknown>> = {};
+  for (const k of keys) {
+    let value: unknown;
+    try {
+      value = (v as Record<string, unknown>)[k];
+    } catch {
+      throw invalidOption(what, `option ${k} cannot be read`);
+    }
+    if (value !== undefined) out[k] = value;
+  }
+  return out;
+}
+
+/** Like checkOptions, for an argument that must be present. */
+export function checkRecord<K extends string>(
+  v: unknown,
+  what: string,
+  keys: readonly K[],
+): Partial<Record<K, unknown>> {
+  if (v === undefined) throw invalidOption(what, 'expected an object, got undefined');
+  return checkOptions(v, what, keys);
+}
+
+function isArray(v: object): boolean {
+  try {
+    return Array.isArray(v);
+  } catch {
+    return true;
+  }
+}
+
+export function checkOptionalBoolean(v: unknown, what: string, name: string): boolean | undefined {
+  if (v === undefined || typeof v === 'boolean') return v;
+  throw invalidOption(what, `option ${name} must be true or false, got ${describe(v)}`);
+}
+
+/** A finite number >= min (an integer when `integer`), or undefined. */
+export function checkOptionalNumber(
+  v: unknown,
+  what: string,
+  name: string,
+  o: { min?: number; integer?: boolean } = {},
+): number | undefined {
+  if (v === undefined) return undefined;
+  const min = o.min ?? 0;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (o.integer === true && !Number.isInteger(v))) {
+    throw invalidOption(
+      what,
+      `option ${name} must be a${o.integer === true ? 'n integer' : ' finite number'} >= ${min}, got ${describe(v)}`,
+    );
+  }
+  return v;
+}
+
+export function checkOptionalFunction<F>(v: unknown, what: string, name: string): F | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'function') throw invalidOption(what, `option ${name} must be a function, got ${describe(v)}`);
+  return v as F;
+}
+
+export function checkOptionalString(v: unknown, what: string, name: string): string | undefined {
+  if (v === undefined || typeof v === 'string') return v;
+  throw invalidOption(what, `${name} must be a string, got ${describe(v)}`);
+}
