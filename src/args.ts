@@ -101,7 +101,12 @@ export function checkOptionalNumber(
 ): number | undefined {
   if (v === undefined) return undefined;
   const min = o.min ?? 0;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (o.integer === true && !Number.isInteger(v))) {
+  if (
+    typeof v !== 'number' ||
+    !Number.isFinite(v) ||
+    v < min ||
+    (o.integer === true && !Number.isInteger(v))
+  ) {
     throw invalidOption(
       what,
       `option ${name} must be a${o.integer === true ? 'n integer' : ' finite number'} >= ${min}, got ${describe(v)}`,
@@ -112,7 +117,8 @@ export function checkOptionalNumber(
 
 export function checkOptionalFunction<F>(v: unknown, what: string, name: string): F | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'function') throw invalidOption(what, `option ${name} must be a function, got ${describe(v)}`);
+  if (typeof v !== 'function')
+    throw invalidOption(what, `option ${name} must be a function, got ${describe(v)}`);
   return v as F;
 }
 

@@ -14,7 +14,13 @@ const AT_FDCWD = -100;
 const RENAME_EXCHANGE = 2;
 const ENOSYS = 38;
 
-type Renameat2 = (olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number) => number;
+type Renameat2 = (
+  olddirfd: number,
+  oldpath: string,
+  newdirfd: number,
+  newpath: string,
+  flags: number,
+) => number;
 
 let fn: { renameat2: Renameat2; errno: () => number } | null | undefined;
 
