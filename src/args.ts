@@ -1,4 +1,6 @@
-import { NvmfError } from './errors.js';
+import { describe, NvmfError } from './errors.js';
+
+export { describe };
 
 /**
  * Argument checks of the public API. Every exported function and method checks the types of
@@ -7,36 +9,6 @@ import { NvmfError } from './errors.js';
  * TypeError from deeper code. Describing a bad value for a message never throws either:
  * describe() runs no code of the value's own (no toString, toJSON, getter or proxy trap).
  */
-
-/** A short, safe description of any value for an error message. */
-export function describe(v: unknown): string {
-  switch (typeof v) {
-    case 'string':
-      return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v).replace(
-        // JSON.stringify leaves C1 controls and line separators raw; make them visible too.
-        /[\u007f-\u009f\u2028\u2029]/g,
-        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-      );
-    case 'number':
-    case 'boolean':
-    case 'undefined':
-      return String(v);
-    case 'bigint':
-      return `${v.toString()}n`;
-    case 'symbol':
-      return 'a symbol';
-    case 'function':
-      return 'a function';
-    default:
-      if (v === null) return 'null';
-      try {
-        // A revoked proxy throws even here.
-        return Array.isArray(v) ? 'an array' : 'an object';
-      } catch {
-        return 'an object';
-      }
-  }
-}
 
 export function invalidOption(what: string, message: string): NvmfError {
   return new NvmfError('EINVALID_OPTION', `${what}: ${message}`, {});
@@ -55,7 +27,7 @@ export function checkOptions<K extends string>(
 ): Partial<Record<K, unknown>> {
   if (v === undefined) return {};
   if (typeof v !== 'object' || v === null || isArray(v))
-    throw invalidOption(what, `expected an options object, got ${describe(v)}`);
+    throw invalidOption(what, `expected an object, got ${describe(v)}`);
   const out: Partial<Record<K, unknown>> = {};
   for (const k of keys) {
     let value: unknown;
@@ -125,4 +97,28 @@ export function checkOptionalFunction<F>(v: unknown, what: string, name: string)
 export function checkOptionalString(v: unknown, what: string, name: string): string | undefined {
   if (v === undefined || typeof v === 'string') return v;
   throw invalidOption(what, `${name} must be a string, got ${describe(v)}`);
+}
+
+/**
+ * The own enumerable [key, value] pairs of the object `v`, read once; a getter or proxy
+ * trap that throws becomes EINVALID_OPTION.
+ */
+export function checkEntries(v: unknown, what: string): [string, unknown][] {
+  if (typeof v !== 'object' || v === null || isArray(v))
+    throw invalidOption(what, `expected an object, got ${describe(v)}`);
+  try {
+    return Object.entries(v);
+  } catch {
+    throw invalidOption(what, 'its properties cannot be read');
+  }
+}
+
+export function checkString(v: unknown, what: string, name: string): string {
+  if (typeof v !== 'string') throw invalidOption(what, `${name} must be a string, got ${describe(v)}`);
+  return v;
+}
+
+/** A string, or undefined for undefined and null. */
+export function checkOptionalText(v: unknown, what: string, name: string): string | undefined {
+  return v === null ? undefined : checkOptionalString(v, what, name);
 }

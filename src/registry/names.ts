@@ -148,6 +148,12 @@ export function instanceOf(device: string): number {
 
 /** nvme2 before nvme10; other names after devices, bytewise. */
 export function naturalCompare(a: string, b: string): number {
+  if (typeof a !== 'string' || typeof b !== 'string')
+    throw new NvmfError(
+      'EINVALID_VALUE',
+      `naturalCompare compares strings, got ${describe(a)} and ${describe(b)}`,
+      {},
+    );
   const da = isDevice(a);
   const db = isDevice(b);
   if (da && db) return instanceOf(a) - instanceOf(b);

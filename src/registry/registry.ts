@@ -2,9 +2,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { defaultAuditor } from '../audit/default.js';
 import type { AuditEvent, Auditor } from '../audit/event.js';
-import { checkOptions, checkRecord } from '../args.js';
+import {
+  checkOptionalBoolean,
+  checkOptionalFunction,
+  checkOptionalNumber,
+  checkOptionalString,
+  checkOptions,
+  checkRecord,
+  describe,
+  invalidOption,
+} from '../args.js';
 import { errnoOf, isNvmfError, NvmfError } from '../errors.js';
-import { type Env, type Roots, rootsFromEnv, ueventSeqnumPath } from '../roots.js';
+import { ENV_KEYS, type Env, type Roots, rootsFromEnv, ueventSeqnumPath } from '../roots.js';
 import {
   DIR_MODE,
   ioError,
@@ -150,7 +159,7 @@ export class Registry {
   }
 
   static open(opts: RegistryOptions = {}): Registry {
-    return new Registry(opts);
+    return new Registry(checkRegistryOptions(opts));
   }
 
   // ---- reads ------------------------------------------------------------------------
@@ -333,14 +342,16 @@ export class Registry {
   ): { prevOwner: string | null; created: boolean } {
     checkDevice(device);
     checkOwner(owner);
-    const expect = opts.expect === undefined || opts.expect === null ? opts.expect : checkOwner(opts.expect);
-    const seqnum = opts.seqnum === undefined ? undefined : checkSeqnum(opts.seqnum);
+    const o = checkOptions(opts, 'claim', ['expect', 'force', 'seqnum']);
+    const expect = checkExpect(o.expect);
+    const force = checkOptionalBoolean(o.force, 'claim', 'force') === true;
+    const seqnum = o.seqnum === undefined ? undefined : checkSeqnum(o.seqnum);
     this.ensureRoot();
     let created = false;
     const prevOwner = this.locked(device, () => {
       const dir = under(this.root, device);
       if (seqnum !== undefined && lstatOrNull(dir) === null) {
-        if (!opts.force && typeof expect === 'string') throw conflict(device, null, expect);
+        if (!force && typeof expect === 'string') throw conflict(device, null, expect);
         const tmp = this.buildEntry(device, owner, seqnum);
         try {
           fs.renameSync(tmp, dir);
@@ -353,7 +364,7 @@ export class Registry {
       }
       this.requireEntry(device);
       const current = this.currentOwner(dir, device);
-      if (!opts.force && expect !== undefined && current !== expect) throw conflict(device, current, expect);
+      if (!force && expect !== undefined && current !== expect) throw conflict(device, current, expect);
       if (current !== owner) {
         try {
           replaceFile(dir, 'owner', owner);
@@ -379,7 +390,7 @@ export class Registry {
   /** Remove the owner. A missing entry is already unowned. */
   disown(device: string, opts: { expect?: string | null } = {}): { prevOwner: string | null } {
     checkDevice(device);
-    const expect = opts.expect === undefined || opts.expect === null ? opts.expect : checkOwner(opts.expect);
+    const expect = checkExpect(checkOptions(opts, 'disown', ['expect']).expect);
     if (!this.rootExists()) {
       if (typeof expect === 'string') throw conflict(device, null, expect);
       return { prevOwner: null };
@@ -436,7 +447,15 @@ export class Registry {
   }
 
   gc(opts: GcOptions = {}): GcReport {
-    return runGc(this.context(), opts);
+    const o = checkOptions(opts, 'gc', ['graceMs', 'dryRun', 'isStale']);
+    const checked: GcOptions = {};
+    const graceMs = checkOptionalNumber(o.graceMs, 'gc', 'graceMs');
+    const dryRun = checkOptionalBoolean(o.dryRun, 'gc', 'dryRun');
+    const isStale = checkOptionalFunction<(device: string) => boolean>(o.isStale, 'gc', 'isStale');
+    if (graceMs !== undefined) checked.graceMs = graceMs;
+    if (dryRun !== undefined) checked.dryRun = dryRun;
+    if (isStale !== undefined) checked.isStale = isStale;
+    return runGc(this.context(), checked);
   }
 
   // ---- connect intents --------------------------------------------------------------
@@ -795,6 +814,78 @@ function identity(st: fs.Stats): DirIdentity {
 
 function sameDir(a: DirIdentity, b: DirIdentity): boolean {
   return a.ino === b.ino && a.dev === b.dev && a.ctimeMs === b.ctimeMs;
+}
+
+/** An `expect` option: undefined (no precondition), null (unowned) or an owner. */
+function checkExpect(v: unknown): string | null | undefined {
+  return v === undefined || v === null ? v : checkOwner(v);
+}
+
+const OPTION_KEYS = [
+  'roots',
+  'env',
+  'audit',
+  'deviceNodeExists',
+  'readSeqnum',
+  'now',
+  'bootIdPath',
+  'lockTimeoutMs',
+  'listReader',
+] as const;
+
+/** Registry.open's options, type-checked and read once. */
+function checkRegistryOptions(opts: unknown): RegistryOptions {
+  const what = 'Registry.open';
+  const o = checkOptions(opts, what, OPTION_KEYS);
+  const out: RegistryOptions = {};
+  if (o.roots !== undefined) {
+    const r = checkOptions(o.roots, `${what} roots`, ['registry', 'sysfs', 'dev']);
+    const roots: { registry?: string; sysfs?: string; dev?: string } = {};
+    for (const k of ['registry', 'sysfs', 'dev'] as const) {
+      const v = checkOptionalString(r[k], what, `roots.${k}`);
+      if (v === '') throw invalidOption(what, `roots.${k} must not be empty`);
+      if (v !== undefined) roots[k] = v;
+    }
+    out.roots = roots;
+  }
+  if (o.env !== undefined) {
+    const e = checkOptions(o.env, `${what} env`, ENV_KEYS);
+    const env: Record<string, string> = {};
+    for (const k of ENV_KEYS) {
+      const v = checkOptionalString(e[k], what, `env.${k}`);
+      if (v !== undefined) env[k] = v;
+    }
+    out.env = env;
+  }
+  if (o.audit !== undefined) {
+    const record = checkOptions(o.audit, `${what} audit`, ['record']).record;
+    if (typeof record !== 'function')
+      throw invalidOption(
+        what,
+        `audit must be an Auditor (an object with a record function), got ${describe(o.audit)}`,
+      );
+    out.audit = o.audit as Auditor;
+  }
+  const deviceNodeExists = checkOptionalFunction<(d: string) => boolean>(
+    o.deviceNodeExists,
+    what,
+    'deviceNodeExists',
+  );
+  if (deviceNodeExists !== undefined) out.deviceNodeExists = deviceNodeExists;
+  const readSeqnum = checkOptionalFunction<() => number>(o.readSeqnum, what, 'readSeqnum');
+  if (readSeqnum !== undefined) out.readSeqnum = readSeqnum;
+  const now = checkOptionalFunction<() => number>(o.now, what, 'now');
+  if (now !== undefined) out.now = now;
+  const bootIdPath = checkOptionalString(o.bootIdPath, what, 'bootIdPath');
+  if (bootIdPath !== undefined) out.bootIdPath = bootIdPath;
+  const lockTimeoutMs = checkOptionalNumber(o.lockTimeoutMs, what, 'lockTimeoutMs');
+  if (lockTimeoutMs !== undefined) out.lockTimeoutMs = lockTimeoutMs;
+  if (o.listReader !== undefined) {
+    if (o.listReader !== 'auto' && o.listReader !== 'node' && o.listReader !== 'libc')
+      throw invalidOption(what, `listReader must be "auto", "node" or "libc", got ${describe(o.listReader)}`);
+    out.listReader = o.listReader;
+  }
+  return out;
 }
 
 function conflict(device: string, current: string | null, expected: string | null): NvmfError {
