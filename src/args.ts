@@ -81,7 +81,7 @@ export function checkOptionalNumber(
   ) {
     throw invalidOption(
       what,
-      `option ${name} must be a${o.integer === true ? 'n integer' : ' finite number'} >= ${min}, got ${describe(v)}`,
+      `option ${name} must be ${o.integer === true ? (min === 1 ? 'a positive integer' : `an integer >= ${min}`) : `a finite number >= ${min}`}, got ${describe(v)}`,
     );
   }
   return v;
