@@ -1,8 +1,9 @@
+import { checkOptionalBoolean, checkOptionalNumber, checkOptions } from '../args.js';
 import { isNvmfError, NvmfError } from '../errors.js';
 import type { ControllerInfo } from '../kernel/port.js';
 import type { ConnectIntent } from '../registry/intents.js';
-import { checkOwner } from '../registry/names.js';
-import { audit, defaultSleep, type EngineContext, errorMessage } from './context.js';
+import { checkDevice, checkOwner } from '../registry/names.js';
+import { audit, checkContext, defaultSleep, type EngineContext, errorMessage } from './context.js';
 import { sameController } from './disconnect.js';
 import {
   buildOptionString,
@@ -47,6 +48,21 @@ const WAIT_POLL_MS = 50;
 export const EMPTY_NAMESPACE_GRACE_MS = 1_000;
 
 type OwnerIntent = { kind: 'none' } | { kind: 'disown' } | { kind: 'claim'; owner: string };
+
+/** A ConnectRequest, type-checked and read once. */
+export function checkConnectRequest(v: unknown, what: string): ConnectRequest {
+  const r = checkOptions(v, what, ['owner', 'force', 'wait', 'waitTimeoutMs']);
+  const out: ConnectRequest = {};
+  // the owner's own check (ownerIntent) names what is wrong with it
+  if (r.owner !== undefined) out.owner = r.owner as string | null;
+  const force = checkOptionalBoolean(r.force, what, 'force');
+  const wait = checkOptionalBoolean(r.wait, what, 'wait');
+  const waitTimeoutMs = checkOptionalNumber(r.waitTimeoutMs, what, 'waitTimeoutMs');
+  if (force !== undefined) out.force = force;
+  if (wait !== undefined) out.wait = wait;
+  if (waitTimeoutMs !== undefined) out.waitTimeoutMs = waitTimeoutMs;
+  return out;
+}
 
 function ownerIntent(owner: string | null | undefined): OwnerIntent {
   if (owner === undefined || owner === null) return { kind: 'none' };
@@ -103,8 +119,10 @@ function scrubbedError(e: unknown, secrets: readonly string[]): unknown {
 export async function connect(
   ctx: EngineContext,
   input: ConnectInput | ConnectOptions,
-  req: ConnectRequest = {},
+  request: ConnectRequest = {},
 ): Promise<ConnectResult> {
+  ctx = checkContext(ctx, 'connect');
+  const req = checkConnectRequest(request, 'connect');
   const opts = parseConnectOptions(input as ConnectInput);
   const who = ownerIntent(req.owner);
   const secrets = secretsOf(opts);
@@ -335,6 +353,10 @@ export async function waitReady(
   timeoutMs: number,
   emptyGraceMs: number = EMPTY_NAMESPACE_GRACE_MS,
 ): Promise<string[]> {
+  ctx = checkContext(ctx, 'waitReady');
+  checkDevice(device);
+  checkOptionalNumber(timeoutMs, 'waitReady', 'timeoutMs');
+  checkOptionalNumber(emptyGraceMs, 'waitReady', 'emptyGraceMs');
   const now = ctx.now ?? Date.now;
   const sleep = ctx.sleep ?? defaultSleep;
   const deadline = now() + timeoutMs;
