@@ -40,14 +40,9 @@ const KERNEL_METHODS = [
  */
 export function checkContext(v: unknown, what: string): EngineContext {
   const c = checkRecord(v, what, ['kernel', 'registry', 'audit', 'now', 'sleep']);
-  const k = checkRecord(c.kernel, `${what} kernel`, KERNEL_METHODS);
-  for (const m of KERNEL_METHODS)
-    if (typeof k[m] !== 'function') throw invalidOption(what, `kernel is not a Kernel: it has no ${m}()`);
-  const r = checkRecord(c.registry, `${what} registry`, ['create', 'read', 'list', 'claim']);
-  for (const m of ['create', 'read', 'list', 'claim'] as const)
-    if (typeof r[m] !== 'function') throw invalidOption(what, `registry is not a Registry: it has no ${m}()`);
-  if (typeof checkRecord(c.audit, `${what} audit`, ['record']).record !== 'function')
-    throw invalidOption(what, 'audit is not an Auditor: it has no record()');
+  checkKernel(c.kernel, what);
+  checkRegistry(c.registry, what);
+  checkAuditor(c.audit, what);
   const now = checkOptionalFunction<() => number>(c.now, what, 'now');
   const sleep = checkOptionalFunction<(ms: number) => Promise<void>>(c.sleep, what, 'sleep');
   return {
@@ -70,4 +65,29 @@ export function audit(ctx: EngineContext, event: Parameters<Auditor['record']>[0
 
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** `v` has the methods of Kernel, or `what` is refused with EINVALID_OPTION. */
+export function checkKernel(v: unknown, what: string): Kernel {
+  const k = checkRecord(v, `${what} kernel`, KERNEL_METHODS);
+  for (const m of KERNEL_METHODS)
+    if (typeof k[m] !== 'function') throw invalidOption(what, `kernel is not a Kernel: it has no ${m}()`);
+  return v as Kernel;
+}
+
+const REGISTRY_METHODS = ['create', 'read', 'list', 'claim', 'liveIntents', 'withLock'] as const;
+
+/** `v` has the methods of Registry the engine calls. */
+export function checkRegistry(v: unknown, what: string): Registry {
+  const r = checkRecord(v, `${what} registry`, REGISTRY_METHODS);
+  for (const m of REGISTRY_METHODS)
+    if (typeof r[m] !== 'function') throw invalidOption(what, `registry is not a Registry: it has no ${m}()`);
+  return v as Registry;
+}
+
+/** `v` is an Auditor (has record()). */
+export function checkAuditor(v: unknown, what: string): Auditor {
+  if (typeof checkRecord(v, `${what} audit`, ['record']).record !== 'function')
+    throw invalidOption(what, 'audit is not an Auditor: it has no record()');
+  return v as Auditor;
 }

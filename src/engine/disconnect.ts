@@ -4,11 +4,29 @@ import type { ControllerInfo, Kernel } from '../kernel/port.js';
 import { type ConnectIntentRecord, intentMatches } from '../registry/intents.js';
 import { checkDevice } from '../registry/names.js';
 import type { Registry } from '../registry/registry.js';
-import { audit, type EngineContext, errorMessage } from './context.js';
+import {
+  checkOptionalBoolean,
+  checkOptionalFunction,
+  checkOptionalNumber,
+  checkOptions,
+  checkRecord,
+  describe,
+  invalidOption,
+} from '../args.js';
+import {
+  audit,
+  checkAuditor,
+  checkContext,
+  checkKernel,
+  checkRegistry,
+  type EngineContext,
+  errorMessage,
+} from './context.js';
 import {
   type DisconnectAllPolicy,
   type PlanEntry,
   type PlanItem,
+  checkPolicy,
   planDisconnectAll,
   plannedController,
 } from './plan.js';
@@ -28,6 +46,7 @@ export async function disconnect(
   ctx: EngineContext,
   device: string,
 ): Promise<{ device: string; owner: string | null }> {
+  ctx = checkContext(ctx, 'disconnect');
   checkDevice(device);
   const c = await ctx.kernel.controller(device);
   if (c === null) {
@@ -75,6 +94,7 @@ export interface DisconnectAllSnapshot {
 export async function snapshotForDisconnectAll(
   ctx: Pick<EngineContext, 'kernel' | 'registry'>,
 ): Promise<DisconnectAllSnapshot> {
+  ctx = checkHost(ctx, 'snapshotForDisconnectAll');
   const controllers = await ctx.kernel.listControllers();
   const intents = ctx.registry.liveIntents();
   const { live, stale } = ctx.registry.list();
@@ -90,8 +110,50 @@ export async function planFromHost(
   ctx: Pick<EngineContext, 'kernel' | 'registry'>,
   policy: DisconnectAllPolicy,
 ): Promise<PlanItem[]> {
-  const s = await snapshotForDisconnectAll(ctx);
+  policy = checkPolicy(policy);
+  const s = await snapshotForDisconnectAll(checkHost(ctx, 'planFromHost'));
   return planDisconnectAll(s.controllers, s.entries, s.intents, policy);
+}
+
+/** A kernel and a registry, checked by shape. */
+function checkHost(v: unknown, what: string): Pick<EngineContext, 'kernel' | 'registry'> {
+  const c = checkRecord(v, what, ['kernel', 'registry']);
+  return { kernel: checkKernel(c.kernel, what), registry: checkRegistry(c.registry, what) };
+}
+
+/** The dependencies of an execution, read once and checked by shape. */
+function checkExecuteDeps(v: unknown): ExecuteDeps {
+  const what = 'executeDisconnectAll';
+  const d = checkRecord(v, what, ['kernel', 'registry', 'audit', 'concurrency', 'force', 'beforeDelete']);
+  const out: ExecuteDeps = { kernel: checkKernel(d.kernel, what) };
+  if (d.registry !== undefined) out.registry = checkRegistry(d.registry, what);
+  if (d.audit !== undefined) out.audit = checkAuditor(d.audit, what);
+  const concurrency = checkOptionalNumber(d.concurrency, what, 'concurrency');
+  if (concurrency !== undefined) out.concurrency = concurrency;
+  const force = checkOptionalBoolean(d.force, what, 'force');
+  if (force !== undefined) out.force = force;
+  const hook = checkOptionalFunction<(device: string) => Promise<void>>(d.beforeDelete, what, 'beforeDelete');
+  if (hook !== undefined) out.beforeDelete = hook;
+  return out;
+}
+
+/** A plan as planDisconnectAll made it: an array of items with a device and an action. */
+function checkPlan(v: unknown): PlanItem[] {
+  const refuse = (): NvmfError =>
+    invalidOption('executeDisconnectAll', `plan must be an array of plan items, got ${describe(v)}`);
+  let items: unknown[];
+  try {
+    if (!Array.isArray(v)) throw refuse();
+    items = [...(v as unknown[])];
+  } catch (e) {
+    throw isNvmfError(e) ? e : refuse();
+  }
+  for (const item of items) {
+    const i = checkRecord(item, 'executeDisconnectAll plan item', ['device', 'action']);
+    if (typeof i.device !== 'string' || (i.action !== 'disconnect' && i.action !== 'skip'))
+      throw invalidOption('executeDisconnectAll', `${describe(item)} is not a plan item`);
+  }
+  return v as PlanItem[];
 }
 
 export interface ExecuteDeps {
@@ -137,6 +199,8 @@ export async function executeDisconnectAll(
   items: PlanItem[],
   deps: ExecuteDeps,
 ): Promise<DisconnectAllResult[]> {
+  items = checkPlan(items);
+  deps = checkExecuteDeps(deps);
   const auditor: Auditor = deps.audit ?? { record: () => {} };
   const ctxAudit = { audit: auditor } as EngineContext;
   for (const item of items) {
@@ -247,6 +311,14 @@ export async function disconnectAll(
   policy: DisconnectAllPolicy,
   opts: DisconnectAllOptions = {},
 ): Promise<{ plan: PlanItem[]; results?: DisconnectAllResult[] }> {
+  ctx = checkContext(ctx, 'disconnectAll');
+  policy = checkPolicy(policy);
+  const o = checkOptions(opts, 'disconnectAll', ['concurrency', 'dryRun']);
+  opts = {};
+  const dryRun = checkOptionalBoolean(o.dryRun, 'disconnectAll', 'dryRun');
+  if (dryRun !== undefined) opts.dryRun = dryRun;
+  const concurrency = checkOptionalNumber(o.concurrency, 'disconnectAll', 'concurrency');
+  if (concurrency !== undefined) opts.concurrency = concurrency;
   const plan = await planFromHost(ctx, policy);
   if (opts.dryRun === true) return { plan };
   const results = await executeDisconnectAll(plan, {

@@ -452,6 +452,8 @@ export class Registry {
    */
   async withLock<T>(device: string, fn: () => Promise<T>): Promise<T> {
     checkDevice(device);
+    if (typeof fn !== 'function')
+      throw invalidOption('withLock', `fn must be a function, got ${describe(fn)}`);
     this.ensureRoot();
     return withDeviceLockAsync(this.root, device, fn, this.lockTimeoutMs);
   }

@@ -298,6 +298,17 @@ describe('the engine on the simulated kernel', () => {
     await check('planDisconnectAll', 4, api.planDisconnectAll as (...a: unknown[]) => unknown);
     await check('plannedController', 1, api.plannedController as (...a: unknown[]) => unknown);
     await check('mapPool', 3, api.mapPool as (...a: unknown[]) => unknown);
+    const ctx = { kernel: h.kernel, registry: h.registry, audit: { record() {} } };
+    await check('disconnect', 2, (c, d) => api.disconnect(c as never, d as string), 100);
+    await check('disconnect (context)', 1, (d) => api.disconnect(ctx, d as string), 100);
+    await check('snapshotForDisconnectAll', 1, (c) => api.snapshotForDisconnectAll(c as never), 100);
+    await check('planFromHost', 2, (c, p) => api.planFromHost(c as never, p as never), 100);
+    await check('planFromHost (context)', 1, (p) => api.planFromHost(ctx, p as never), 100);
+    await check('disconnectAll', 3, (c, p, o) => api.disconnectAll(c as never, p as never, o as never), 100);
+    await check('disconnectAll (context)', 2, (p, o) => api.disconnectAll(ctx, p as never, o as never), 100);
+    await check('executeDisconnectAll', 2, (i, d) => api.executeDisconnectAll(i as never, d as never), 100);
+    await check('executeDisconnectAll (deps)', 1, (i) => api.executeDisconnectAll(i as never, ctx), 100);
+    await check('Registry.withLock', 2, (d, f) => h.registry.withLock(d as string, f as never), 100);
     await check('defaultSleep', 1, (ms) =>
       api.defaultSleep(typeof ms === 'number' ? Math.min(ms, 5) : (ms as number)),
     );

@@ -67,7 +67,13 @@ export function mode(p: string): number {
 export function bundleRegistry(dir: string): string {
   const out = path.join(dir, 'registry.cjs');
   buildSync({
-    entryPoints: [path.resolve(import.meta.dirname, '../../src/registry/index.ts')],
+    // The registry's exports, and the lock's for the tests that take it by hand.
+    stdin: {
+      contents:
+        "export * from './index.ts';\nexport { lockPath, withDeviceLock, withDeviceLockAsync } from './lock.ts';\n",
+      resolveDir: path.resolve(import.meta.dirname, '../../src/registry'),
+      loader: 'ts',
+    },
     bundle: true,
     platform: 'node',
     format: 'cjs',

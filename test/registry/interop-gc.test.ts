@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { intentMatches, lockPath } from '../../src/registry/index.js';
+import { intentMatches } from '../../src/registry/index.js';
+import { lockPath } from '../../src/registry/lock.js';
 import { mode, type Sandbox, sandbox } from './helpers.js';
 import { holdFlock } from './lock-holder.js';
 

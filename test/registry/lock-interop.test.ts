@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNvmfError } from '../../src/errors.js';
-import { lockPath, withDeviceLock, withDeviceLockAsync } from '../../src/registry/index.js';
+import { lockPath, withDeviceLock, withDeviceLockAsync } from '../../src/registry/lock.js';
 import { runLockTakeover } from '../torture/lock-takeover.js';
 import { bundleRegistry, type Sandbox, sandbox } from './helpers.js';
 import { holdFlock } from './lock-holder.js';

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isNvmfError } from '../../src/errors.js';
-import { lockPath, MAX_VALUE_BYTES } from '../../src/registry/index.js';
+import { MAX_VALUE_BYTES } from '../../src/registry/index.js';
+import { lockPath } from '../../src/registry/lock.js';
 import { holdFlock } from './lock-holder.js';
 import { codeOf, mode, type Sandbox, sandbox } from './helpers.js';
 
