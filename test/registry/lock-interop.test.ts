@@ -49,16 +49,20 @@ describe('lock interop with proper-lockfile', () => {
     });
     expect(lockfile.checkSync(file, plOptions(lp))).toBe(false);
 
-    // A child holds ours for a while; proper-lockfile's async lock() must be refused meanwhile.
+    // A child holds ours until told to let go; proper-lockfile's async lock() must be refused meanwhile.
     const marker = path.join(sb.base, 'held');
+    const letGo = path.join(sb.base, 'let-go');
     const child = spawn(
       process.execPath,
       [
         '-e',
         `const { withDeviceLock } = require(${JSON.stringify(bundle)});
          withDeviceLock(${JSON.stringify(sb.root)}, 'nvme4', () => {
-           require('node:fs').writeFileSync(${JSON.stringify(marker)}, '1');
-           Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+           const fs = require('node:fs');
+           fs.writeFileSync(${JSON.stringify(marker)}, '1');
+           const until = Date.now() + 120000;
+           while (!fs.existsSync(${JSON.stringify(letGo)}) && Date.now() < until)
+             Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
          });`,
       ],
       { stdio: 'ignore' },
@@ -68,6 +72,7 @@ describe('lock interop with proper-lockfile', () => {
       while (!fs.existsSync(marker)) await new Promise((r) => setTimeout(r, 10));
       await expect(lockfile.lock(file, plOptions(lp))).rejects.toMatchObject({ code: 'ELOCKED' });
     } finally {
+      fs.writeFileSync(letGo, '1');
       await exited;
     }
     const release = await lockfile.lock(file, plOptions(lp));
