@@ -70,14 +70,21 @@ describe('a long-running command whose reader left', () => {
     c.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    // once it watches, an owner appears: the event it prints meets the closed pipe
-    const writer = setTimeout(() => writeEntry(host, 'nvme1', { owner: 'stas' }), 1000);
-    const killer = setTimeout(() => c.kill('SIGKILL'), 20_000);
-    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+    const closed = new Promise<[number | null, string | null]>((resolve) =>
       c.on('close', (code, signal) => resolve([code, signal])),
     );
-    clearTimeout(writer);
-    clearTimeout(killer);
+    let exited = false;
+    void closed.then(() => (exited = true));
+    // The watcher prints nothing until its first event, so there is no readiness line to wait
+    // for: the owner keeps changing until it exits. A change before it watches is part of its
+    // starting snapshot; the first change after that is an event, which meets the closed pipe.
+    const deadline = Date.now() + 60_000;
+    for (let i = 0; !exited; i++) {
+      if (Date.now() > deadline) c.kill('SIGKILL');
+      writeEntry(host, 'nvme1', { owner: i % 2 === 0 ? 'stas' : 'k8s' });
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 200))]);
+    }
+    const [code, signal] = await closed;
     expect({ code, signal, stderr }).toEqual({ code: EXIT_CLOSED_PIPE, signal: null, stderr: '' });
   });
 });

@@ -9,13 +9,23 @@ import { MAIN } from './helpers.js';
 interface Loaded {
   /** Source files (repository-relative, e.g. `src/registry/registry.ts`) whose code ran. */
   sources: string[];
-  /** Files loaded from node_modules: bundled ones that ran, and external ones required or imported. */
+  /**
+   * Files loaded from node_modules (`commander/lib/command.js`): bundled ones that ran, and
+   * external ones required or imported.
+   */
   packages: string[];
   /** Node's own modules (process.moduleLoadList). */
   builtins: string[];
 }
 
 const BUNDLE_DIR = path.dirname(MAIN);
+
+/** `pkg/path/in/it.js` for a file under a node_modules directory, else null. */
+function packageFile(file: string): string | null {
+  const parts = file.split(/[\\/]/);
+  const i = parts.lastIndexOf('node_modules');
+  return i < 0 ? null : parts.slice(i + 1).join('/');
+}
 
 /** The sources the bundle holds (esbuild's metafile, written beside it). */
 function bundledInputs(): string[] {
@@ -91,14 +101,18 @@ process.on('exit', () => {
   const packages = new Set<string>();
   for (const input of bundledInputs()) {
     if (ran.has(input) && ran.get(input) !== true) continue;
-    if (input.startsWith('node_modules/')) packages.add(input);
+    // esbuild names a package's files by their real path: `node_modules/...` in a plain
+    // install, `../elsewhere/node_modules/...` when node_modules is a symlink
+    const pkg = packageFile(input);
+    if (pkg !== null) packages.add(pkg);
     else sources.add(input);
   }
   for (const l of lines) {
     let file: string | undefined;
     if (l.startsWith('ESM file://')) file = fileURLToPath(l.slice(4));
     else if (l.startsWith('CJS ')) file = l.slice(4);
-    if (file?.includes('/node_modules/')) packages.add(file.slice(file.lastIndexOf('/node_modules/') + 1));
+    const pkg = file === undefined ? null : packageFile(file);
+    if (pkg !== null) packages.add(pkg);
   }
   return {
     sources: [...sources],

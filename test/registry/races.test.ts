@@ -269,7 +269,7 @@ describe('list() while entries are replaced and their attributes rewritten', () 
         'replacer.cjs',
         `const reg = ${open('node')};
        let stop = false, i = 1000;
-       process.on('message', () => { stop = true; });
+       process.on('message', (m) => { if (m === 'progress') process.send({ writes: i - 1000 }); else stop = true; });
        function loop() {
          for (let k = 0; k < 50; k++, i++) {
            const d = 'nvme' + (7000 + (i % 8));
@@ -285,7 +285,7 @@ describe('list() while entries are replaced and their attributes rewritten', () 
         'lister.cjs',
         `const reg = ${open(listReader)};
        let lists = 0, checked = 0, bad = [], errors = [], stop = false;
-       process.on('message', () => { stop = true; });
+       process.on('message', (m) => { if (m === 'progress') process.send({ lists }); else stop = true; });
        function loop() {
          for (let k = 0; k < 5; k++) {
            lists++;
@@ -308,17 +308,22 @@ describe('list() while entries are replaced and their attributes rewritten', () 
         w.kill();
         rd.kill();
       });
+      const ask = (c: ChildProcess, what: 'progress' | 'stop') =>
+        new Promise<Record<string, number>>((resolve) => {
+          c.once('message', resolve);
+          c.send(what);
+        });
       await Promise.all([w, rd].map((c) => new Promise((r) => c.once('message', r))));
-      await new Promise((r) => setTimeout(r, 4000));
-      const [ws = {}, rs = {}] = await Promise.all(
-        [w, rd].map(
-          (c) =>
-            new Promise<Record<string, unknown>>((resolve) => {
-              c.once('message', resolve);
-              c.send('stop');
-            }),
-        ),
-      );
+      // At least 4 s of overlap, and on a starved machine until both made the progress the
+      // checks below need (bounded well inside the test's timeout).
+      const t0 = Date.now();
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 250));
+        if (Date.now() - t0 < 4000) continue;
+        const [wp, rp] = [await ask(w, 'progress'), await ask(rd, 'progress')];
+        if ((wp['writes']! > 100 && rp['lists']! > 5) || Date.now() - t0 > 200_000) break;
+      }
+      const [ws = {}, rs = {}] = await Promise.all([w, rd].map((c) => ask(c, 'stop')));
       console.log(`list race (${listReader}): writer ${JSON.stringify(ws)}; reader ${JSON.stringify(rs)}`);
       expect(rs['bad']).toEqual([]);
       expect(rs['errors']).toEqual([]);

@@ -6,7 +6,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Auditor } from '../../src/audit/event.js';
 import { Registry } from '../../src/registry/index.js';
 import type { EntryState, RegistryEvent } from '../../src/watch/registry-diff.js';
-import { type RegistryWatcher, readEntryState, watchRegistry } from '../../src/watch/registry-watch.js';
+import {
+  type RegistryWatcher,
+  readEntryState,
+  TRAILING_READ_MS,
+  watchRegistry,
+} from '../../src/watch/registry-watch.js';
 
 // The writer's own audit trail is not what these tests look at.
 const quiet: Auditor = { record() {} };
@@ -92,6 +97,34 @@ async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Pro
   }
 }
 
+/** A `now` for the watcher that counts its reads: it asks for the time once per entry read. */
+function readCounter(): { now: () => Date; reads: () => number } {
+  let n = 0;
+  return {
+    now: () => {
+      n++;
+      return new Date();
+    },
+    reads: () => n,
+  };
+}
+
+/**
+ * Wait until the watcher is idle: a whole trailing delay passes without a read. Node runs
+ * timers of one delay in the order they were armed, so every trailing re-read armed before
+ * the wait runs before it ends, and a notification still queued is delivered within it; a
+ * late duplicate event would come from one of those reads.
+ */
+async function idle(reads: () => number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const before = reads();
+    await new Promise((r) => setTimeout(r, TRAILING_READ_MS));
+    if (reads() === before) return;
+    if (Date.now() > deadline) throw new Error('the watcher never went idle');
+  }
+}
+
 function diskState(devices: string[]): Map<string, EntryState> {
   return new Map(devices.map((d) => [d, readEntryState(root, d)]));
 }
@@ -138,7 +171,9 @@ describe('watchRegistry', () => {
     const devices = Array.from({ length: 20 }, (_, i) => `nvme${i}`);
     const events: RegistryEvent[] = [];
     const seen = new Map<string, number>(devices.map((d) => [d, 0]));
+    const counter = readCounter();
     watcher = await watchRegistry(root, {
+      now: counter.now,
       onEvent: (e) => {
         events.push(e);
         seen.set(e.device, (seen.get(e.device) ?? 0) + 1);
@@ -167,7 +202,7 @@ describe('watchRegistry', () => {
       await tick();
     }
     await until(() => devices.every((d) => seen.get(d) === written.get(d)!.length), 'all 1000 events');
-    await new Promise((r) => setTimeout(r, 300)); // late duplicates would show up here
+    await idle(counter.reads); // late duplicates would show up by now
     expect(events).toHaveLength(1000);
     for (const d of devices) {
       expect(
@@ -184,7 +219,12 @@ describe('watchRegistry', () => {
   it('unpaced burst of 1000 changes: no duplicate, every chain consistent, final state exact', async () => {
     const devices = Array.from({ length: 8 }, (_, i) => `nvme${i}`);
     const events: RegistryEvent[] = [];
-    watcher = await watchRegistry(root, { onEvent: (e) => events.push(e), rescanIntervalMs: 0 });
+    const counter = readCounter();
+    watcher = await watchRegistry(root, {
+      onEvent: (e) => events.push(e),
+      rescanIntervalMs: 0,
+      now: counter.now,
+    });
     const rnd = prng(2);
     const written = new Map<string, EntryState[]>(devices.map((d) => [d, []]));
     const state = new Map<string, EntryState>(devices.map((d) => [d, null]));
@@ -201,7 +241,7 @@ describe('watchRegistry', () => {
       return devices.every((d) => sameState(snap.get(d) ?? null, state.get(d)!));
     };
     await until(converged, 'the watcher to converge on the final state');
-    await new Promise((r) => setTimeout(r, 300));
+    await idle(counter.reads);
     expect(converged()).toBe(true);
     expect(diskState(devices)).toEqual(state);
 
