@@ -251,15 +251,9 @@ async function reuse(
   if (who.kind === 'none') {
     owner = reg.read(device)?.owner ?? null;
   } else if (who.kind === 'disown') {
-    const { prevOwner } = reg.disown(device);
+    // the registry records the disown (if there was an owner); the connect record below says why
+    reg.disown(device);
     owner = null;
-    audit(ctx, {
-      action: 'disown',
-      device,
-      prevOwner,
-      owner: null,
-      reason: 'connect with an empty owner on an existing controller',
-    });
   } else {
     const entry = reg.read(device);
     const current = entry?.owner ?? null;

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { defaultAuditor } from '../audit/default.js';
 import type { AuditEvent, Auditor } from '../audit/event.js';
 import { errnoOf, isNvmfError, NvmfError } from '../errors.js';
 import { type Env, type Roots, rootsFromEnv, ueventSeqnumPath } from '../roots.js';
@@ -50,7 +49,11 @@ export interface RegistryOptions {
   /** Explicit roots win over env, which wins over the host defaults. */
   roots?: Partial<Roots>;
   env?: Env;
-  audit?: Auditor;
+  /**
+   * Where the registry's records go (one per change it makes). Handed in, never chosen here:
+   * the CLI passes `defaultAuditor()`, a library user that or an auditor of their own.
+   */
+  audit: Auditor;
   /** Guard 1: does /dev/nvmeN exist? Default: lstat under the dev root. */
   deviceNodeExists?: (device: string) => boolean;
   /** Current /sys/kernel/uevent_seqnum. Default: read it under the sysfs root. */
@@ -135,7 +138,11 @@ export class Registry {
       dev: path.resolve(opts.roots?.dev ?? fromEnv.dev),
     };
     this.root = this.roots.registry;
-    this.audit = opts.audit ?? defaultAuditor();
+    if (typeof opts.audit?.record !== 'function') {
+      // fail safe: without an auditor every change would go unrecorded, silently
+      throw new TypeError('Registry.open needs an auditor (options.audit), e.g. defaultAuditor()');
+    }
+    this.audit = opts.audit;
     const devRoot = this.roots.dev;
     this.nodeExists = opts.deviceNodeExists ?? ((d) => lstatOrNull(under(devRoot, d)) !== null);
     this.defaultNodeCheck = opts.deviceNodeExists === undefined;
@@ -147,7 +154,7 @@ export class Registry {
     this.listReaderMode = opts.listReader ?? 'auto';
   }
 
-  static open(opts: RegistryOptions = {}): Registry {
+  static open(opts: RegistryOptions): Registry {
     return new Registry(opts);
   }
 
