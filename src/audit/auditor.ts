@@ -158,7 +158,7 @@ export function auditTarget(opts: SinkChainOptions = {}): AuditTarget {
     default:
       return existsSync(socketPath)
         ? { sink: 'journald', socketPath }
-        : { sink: 'file', path: file, why: `journald is not running (no socket ${socketPath})` };
+        : { sink: 'file', path: file, why: `journald is not running: no socket ${socketPath}` };
   }
 }
 
