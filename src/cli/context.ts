@@ -23,9 +23,9 @@ export interface KernelHandle {
  *
  * Heavy things (kernel adapter, registry, engine, auditor) are created on first use with
  * dynamic imports: a command that does not call `kernel()` never loads koffi, and a
- * command that does not call `auditor()` never loads pino. Command modules keep their
- * top-level imports to types and `commander`, and import their implementation inside the
- * action for the same reason.
+ * command that does not call `auditor()` never loads the audit sinks. Command modules keep
+ * their top-level imports to types and `commander`, and import their implementation inside
+ * the action for the same reason.
  */
 export interface CliContext {
   readonly env: Env;
