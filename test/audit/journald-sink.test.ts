@@ -187,6 +187,15 @@ describe('secrets never leave the process', () => {
     assertClean(text);
   });
 
+  it('the audit file carries no key material', () => {
+    const file = path.join(dir, 'audit.jsonl');
+    const a = createAuditor({ sinks: [jsonFileSink({ path: file })], context: () => secretCtx });
+    for (const e of events) a.record(e);
+    const text = readFileSync(file, 'utf8');
+    expect(text.trim().split('\n')).toHaveLength(events.length);
+    assertClean(text);
+  });
+
   it('the process command line is redacted by default', () => {
     expect(redactArgv(['nvmf', '-k', 'x', '--dhchap_secret', 'abc', '--tls-key=NVMeTLSkey-1:01:abc:'])).toBe(
       'nvmf -k x --dhchap_secret <redacted> --tls-key=<redacted>',
