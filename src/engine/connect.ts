@@ -251,7 +251,7 @@ async function reuse(
   if (who.kind === 'none') {
     owner = reg.read(device)?.owner ?? null;
   } else if (who.kind === 'disown') {
-    // the registry records the disown (if there was an owner); the connect record below says why
+    // the registry records the disown (if there was an owner); the connect record says why
     reg.disown(device);
     owner = null;
   } else {
@@ -275,7 +275,10 @@ async function reuse(
     action: 'connect',
     device,
     owner,
-    reason: 'reused an existing controller',
+    reason:
+      who.kind === 'disown'
+        ? 'reused an existing controller; the empty owner removed its owner'
+        : 'reused an existing controller',
     extra: { cntlid: c.cntlid ?? -1 },
   });
   const namespaces =
