@@ -310,6 +310,17 @@ describe('logging', () => {
     expect(Number.isNaN(Date.parse(String(r?.fields.time)))).toBe(false);
   });
 
+  it.each([
+    ['stderr', ['stderr']],
+    ['off', []],
+  ])('NVMF_AUDIT_SINK=%s: no journald, no file, as the library does', async (sink, via) => {
+    sb.entry('nvme3', { seqnum: '1' });
+    const run = await runHelper(sb, ['nvme3', '2'], { env: { NVMF_AUDIT_SINK: sink } });
+    expect(run.records.map((r) => r.via)).toEqual(via);
+    expect(run.stderr).toBe(sink === 'stderr' ? run.records[0]?.fields.TEXT + '\n' : '');
+    expect(fs.existsSync(path.join(sb.dir, 'registry', 'nvme3'))).toBe(false);
+  });
+
   // An audit file that cannot be written: under a regular file.
   const unwritable = (): string => {
     const f = path.join(sb.dir, 'plain');
