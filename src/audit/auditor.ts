@@ -101,7 +101,14 @@ export function createAuditor(options: AuditorOptions): Auditor {
 }
 
 export type AuditSinkMode = 'auto' | 'journal' | 'logger' | 'file' | 'stderr' | 'off';
-export const AUDIT_SINK_MODES: readonly AuditSinkMode[] = ['auto', 'journal', 'logger', 'file', 'stderr', 'off'];
+export const AUDIT_SINK_MODES: readonly AuditSinkMode[] = [
+  'auto',
+  'journal',
+  'logger',
+  'file',
+  'stderr',
+  'off',
+];
 
 export interface SinkChainOptions {
   mode?: AuditSinkMode;
