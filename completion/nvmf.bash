@@ -57,7 +57,7 @@ _nvmf() {
         update) opts="-a --attr -V --value -y --yes $(_nvmf_devices)" ;;
         delete) opts="-a --attr -y --yes $(_nvmf_devices)" ;;
         claim) opts="--owner --expect --if-unowned $(_nvmf_devices)" ;;
-        gc) opts='--dry-run' ;;
+        gc) opts='--dry-run --grace' ;;
         *) opts='--help' ;;
       esac
       ;;

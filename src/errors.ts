@@ -43,18 +43,31 @@ export class NvmfError extends Error {
     details: Record<string, unknown> = {},
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    // Whatever a caller passes, constructing the error that reports a problem never fails.
+    super(typeof message === 'string' ? message : describe(message), safeCause(options));
     this.code = code;
-    this.details = details;
+    this.details = typeof details === 'object' && details !== null ? details : {};
   }
 }
 
 export function isNvmfError(e: unknown, code?: ErrorCode): e is NvmfError {
-  return e instanceof NvmfError && (code === undefined || e.code === code);
+  try {
+    return e instanceof NvmfError && (code === undefined || e.code === code);
+  } catch {
+    return false; // a proxy whose traps throw is not one
+  }
 }
 
 /** The errno code of a Node system error (`ENOENT`, ...), or undefined. */
 export function errnoOf(e: unknown): string | undefined {
+  try {
+    return codeProperty(e);
+  } catch {
+    return undefined; // a getter or proxy trap that throws: no errno to be had
+  }
+}
+
+function codeProperty(e: unknown): string | undefined {
   if (
     typeof e === 'object' &&
     e !== null &&
@@ -64,4 +77,46 @@ export function errnoOf(e: unknown): string | undefined {
     return (e as { code: string }).code;
   }
   return undefined;
+}
+
+/**
+ * A short description of any value for an error message that runs no code of the value's
+ * own (no toString, toJSON, getter or proxy trap), so describing a bad value never throws.
+ */
+export function describe(v: unknown): string {
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v).replace(
+        // JSON.stringify leaves C1 controls and line separators raw; make them visible too.
+        /[\u007f-\u009f\u2028\u2029]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+      );
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return String(v);
+    case 'bigint':
+      return `${v.toString()}n`;
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+    default:
+      if (v === null) return 'null';
+      try {
+        // A revoked proxy throws even here.
+        return Array.isArray(v) ? 'an array' : 'an object';
+      } catch {
+        return 'an object';
+      }
+  }
+}
+
+function safeCause(options: unknown): { cause?: unknown } | undefined {
+  if (typeof options !== 'object' || options === null) return undefined;
+  try {
+    return 'cause' in options ? { cause: (options as { cause: unknown }).cause } : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { checkOptionalString, checkOptions, checkRecord, invalidOption } from './args.js';
 
 /**
  * Where the registry, sysfs and device nodes live. The only place the real host paths
@@ -21,20 +22,35 @@ export const DEFAULT_ROOTS: Roots = Object.freeze({
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/** The environment variables that move the roots. */
+export const ENV_KEYS = ['NVMF_REGISTRY_ROOT', 'NVMF_SYSFS_ROOT', 'NVMF_DEV_ROOT'] as const;
+
 /** Roots from the environment, falling back to `base` (the host defaults unless given). */
 export function rootsFromEnv(env: Env = process.env, base: Roots = DEFAULT_ROOTS): Roots {
-  const pick = (name: string, fallback: string): string => {
-    const v = env[name];
-    return v !== undefined && v !== '' ? path.resolve(v) : fallback;
+  const e = checkOptions(env, 'rootsFromEnv env', ENV_KEYS);
+  const b = checkOptions(base, 'rootsFromEnv base', ['registry', 'sysfs', 'dev']);
+  const pick = (name: (typeof ENV_KEYS)[number], key: keyof Roots): string => {
+    const v = checkOptionalString(e[name], 'rootsFromEnv', `env.${name}`);
+    if (v !== undefined && v !== '') return path.resolve(v);
+    const fallback = checkOptionalString(b[key], 'rootsFromEnv', `base.${key}`);
+    if (fallback === undefined || fallback === '')
+      throw invalidOption('rootsFromEnv', `base.${key} must be a path`);
+    return fallback;
   };
   return {
-    registry: pick('NVMF_REGISTRY_ROOT', base.registry),
-    sysfs: pick('NVMF_SYSFS_ROOT', base.sysfs),
-    dev: pick('NVMF_DEV_ROOT', base.dev),
+    registry: pick('NVMF_REGISTRY_ROOT', 'registry'),
+    sysfs: pick('NVMF_SYSFS_ROOT', 'sysfs'),
+    dev: pick('NVMF_DEV_ROOT', 'dev'),
   };
 }
 
 /** `/sys/kernel/uevent_seqnum` under a sysfs root. */
 export function ueventSeqnumPath(roots: Pick<Roots, 'sysfs'>): string {
-  return path.join(roots.sysfs, 'kernel', 'uevent_seqnum');
+  const sysfs = checkOptionalString(
+    checkRecord(roots, 'ueventSeqnumPath', ['sysfs']).sysfs,
+    'ueventSeqnumPath',
+    'sysfs',
+  );
+  if (sysfs === undefined) throw invalidOption('ueventSeqnumPath', 'roots.sysfs must be a path');
+  return path.join(sysfs, 'kernel', 'uevent_seqnum');
 }

@@ -1,8 +1,10 @@
+import { checkOptionalBoolean, checkOptionalNumber, checkOptions } from '../args.js';
 import { isNvmfError, NvmfError } from '../errors.js';
 import type { ControllerInfo } from '../kernel/port.js';
 import type { ConnectIntent } from '../registry/intents.js';
-import { checkOwner } from '../registry/names.js';
-import { audit, defaultSleep, type EngineContext, errorMessage } from './context.js';
+import { checkDevice, checkOwner } from '../registry/names.js';
+import { audit, checkContext, defaultSleep, type EngineContext, errorMessage } from './context.js';
+import { sameController } from './disconnect.js';
 import {
   buildOptionString,
   type ConnectInput,
@@ -46,6 +48,21 @@ const WAIT_POLL_MS = 50;
 export const EMPTY_NAMESPACE_GRACE_MS = 1_000;
 
 type OwnerIntent = { kind: 'none' } | { kind: 'disown' } | { kind: 'claim'; owner: string };
+
+/** A ConnectRequest, type-checked and read once. */
+export function checkConnectRequest(v: unknown, what: string): ConnectRequest {
+  const r = checkOptions(v, what, ['owner', 'force', 'wait', 'waitTimeoutMs']);
+  const out: ConnectRequest = {};
+  // the owner's own check (ownerIntent) names what is wrong with it
+  if (r.owner !== undefined) out.owner = r.owner as string | null;
+  const force = checkOptionalBoolean(r.force, what, 'force');
+  const wait = checkOptionalBoolean(r.wait, what, 'wait');
+  const waitTimeoutMs = checkOptionalNumber(r.waitTimeoutMs, what, 'waitTimeoutMs');
+  if (force !== undefined) out.force = force;
+  if (wait !== undefined) out.wait = wait;
+  if (waitTimeoutMs !== undefined) out.waitTimeoutMs = waitTimeoutMs;
+  return out;
+}
 
 function ownerIntent(owner: string | null | undefined): OwnerIntent {
   if (owner === undefined || owner === null) return { kind: 'none' };
@@ -102,8 +119,10 @@ function scrubbedError(e: unknown, secrets: readonly string[]): unknown {
 export async function connect(
   ctx: EngineContext,
   input: ConnectInput | ConnectOptions,
-  req: ConnectRequest = {},
+  request: ConnectRequest = {},
 ): Promise<ConnectResult> {
+  ctx = checkContext(ctx, 'connect');
+  const req = checkConnectRequest(request, 'connect');
   const opts = parseConnectOptions(input as ConnectInput);
   const who = ownerIntent(req.owner);
   const secrets = secretsOf(opts);
@@ -247,6 +266,45 @@ async function reuse(
 ): Promise<ConnectResult> {
   const reg = ctx.registry;
   const device = c.device;
+  // Under the device lock, the controller is re-read first: disconnect-all deletes under the
+  // same lock (DESIGN §4 race 7), so a controller still here now stays until we release, and
+  // an owner we record can no longer be deleted from under us by a re-check made before it.
+  const owner = await reg.withLock(device, async () => {
+    const now = await ctx.kernel.controller(device);
+    if (now === null || now.state === 'deleting' || !sameController(c, now)) {
+      throw new NvmfError(
+        'ENO_CONTROLLER',
+        `${device} was disconnected while this connect was reusing it (a concurrent disconnect); connect again`,
+        { device },
+      );
+    }
+    return reuseOwner(ctx, device, who, req);
+  });
+  audit(ctx, {
+    action: 'connect',
+    device,
+    owner,
+    reason:
+      who.kind === 'disown'
+        ? 'reused an existing controller; the empty owner removed its owner'
+        : 'reused an existing controller',
+    extra: { cntlid: c.cntlid ?? -1 },
+  });
+  const namespaces =
+    req.wait === true
+      ? await waitReady(ctx, device, req.waitTimeoutMs ?? DEFAULT_WAIT_MS)
+      : await presentNamespaces(ctx, device);
+  return { device, cntlid: c.cntlid, owner, reused: true, namespaces };
+}
+
+/** The owner side of a reuse; the caller holds the device lock (registry calls re-enter it). */
+function reuseOwner(
+  ctx: EngineContext,
+  device: string,
+  who: OwnerIntent,
+  req: ConnectRequest,
+): string | null {
+  const reg = ctx.registry;
   let owner: string | null;
   if (who.kind === 'none') {
     owner = reg.read(device)?.owner ?? null;
@@ -271,21 +329,7 @@ async function reuse(
     reg.claim(device, who.owner, req.force === true ? { force: true, seqnum } : { expect: current, seqnum });
     owner = who.owner;
   }
-  audit(ctx, {
-    action: 'connect',
-    device,
-    owner,
-    reason:
-      who.kind === 'disown'
-        ? 'reused an existing controller; the empty owner removed its owner'
-        : 'reused an existing controller',
-    extra: { cntlid: c.cntlid ?? -1 },
-  });
-  const namespaces =
-    req.wait === true
-      ? await waitReady(ctx, device, req.waitTimeoutMs ?? DEFAULT_WAIT_MS)
-      : await presentNamespaces(ctx, device);
-  return { device, cntlid: c.cntlid, owner, reused: true, namespaces };
+  return owner;
 }
 
 async function presentNamespaces(ctx: EngineContext, device: string): Promise<string[]> {
@@ -306,6 +350,10 @@ export async function waitReady(
   timeoutMs: number,
   emptyGraceMs: number = EMPTY_NAMESPACE_GRACE_MS,
 ): Promise<string[]> {
+  ctx = checkContext(ctx, 'waitReady');
+  checkDevice(device);
+  checkOptionalNumber(timeoutMs, 'waitReady', 'timeoutMs');
+  checkOptionalNumber(emptyGraceMs, 'waitReady', 'emptyGraceMs');
   const now = ctx.now ?? Date.now;
   const sleep = ctx.sleep ?? defaultSleep;
   const deadline = now() + timeoutMs;

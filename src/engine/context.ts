@@ -1,3 +1,4 @@
+import { checkOptionalFunction, checkRecord, describe, invalidOption } from '../args.js';
 import type { Auditor } from '../audit/event.js';
 import type { Kernel } from '../kernel/port.js';
 import type { Registry } from '../registry/registry.js';
@@ -13,7 +14,50 @@ export interface EngineContext {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-export const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export const defaultSleep = (ms: number): Promise<void> => {
+  if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0)
+    return Promise.reject(invalidOption('defaultSleep', `ms must be a number >= 0, got ${describe(ms)}`));
+  return new Promise((r) => setTimeout(r, ms));
+};
+
+const KERNEL_METHODS = [
+  'connect',
+  'supportedOptions',
+  'listControllers',
+  'controller',
+  'deviceNodeExists',
+  'ueventSeqnum',
+  'deleteController',
+  'namespaces',
+  'blockDeviceExists',
+  'discoveryLogPage',
+] as const;
+
+/**
+ * An engine context (or the options of an Engine) checked by shape: a kernel with the
+ * methods of Kernel, a registry, an auditor, and optional clock and sleep functions. Read
+ * once into a plain object, so no getter runs again later.
+ */
+export function checkContext(v: unknown, what: string): EngineContext {
+  const c = checkRecord(v, what, ['kernel', 'registry', 'audit', 'now', 'sleep']);
+  const k = checkRecord(c.kernel, `${what} kernel`, KERNEL_METHODS);
+  for (const m of KERNEL_METHODS)
+    if (typeof k[m] !== 'function') throw invalidOption(what, `kernel is not a Kernel: it has no ${m}()`);
+  const r = checkRecord(c.registry, `${what} registry`, ['create', 'read', 'list', 'claim']);
+  for (const m of ['create', 'read', 'list', 'claim'] as const)
+    if (typeof r[m] !== 'function') throw invalidOption(what, `registry is not a Registry: it has no ${m}()`);
+  if (typeof checkRecord(c.audit, `${what} audit`, ['record']).record !== 'function')
+    throw invalidOption(what, 'audit is not an Auditor: it has no record()');
+  const now = checkOptionalFunction<() => number>(c.now, what, 'now');
+  const sleep = checkOptionalFunction<(ms: number) => Promise<void>>(c.sleep, what, 'sleep');
+  return {
+    kernel: c.kernel as Kernel,
+    registry: c.registry as Registry,
+    audit: c.audit as Auditor,
+    ...(now !== undefined ? { now } : {}),
+    ...(sleep !== undefined ? { sleep } : {}),
+  };
+}
 
 /** Audit a record; an auditor failure never undoes or fails the operation it describes. */
 export function audit(ctx: EngineContext, event: Parameters<Auditor['record']>[0]): void {

@@ -2,7 +2,6 @@ import type { Auditor } from '../audit/event.js';
 import { isNvmfError, NvmfError } from '../errors.js';
 import type { ControllerInfo, Kernel } from '../kernel/port.js';
 import { type ConnectIntentRecord, intentMatches } from '../registry/intents.js';
-import { withDeviceLock } from '../registry/lock.js';
 import { checkDevice } from '../registry/names.js';
 import type { Registry } from '../registry/registry.js';
 import { audit, type EngineContext, errorMessage } from './context.js';
@@ -103,6 +102,8 @@ export interface ExecuteDeps {
   concurrency?: number;
   /** The plan was made with --force: only the controller's identity is re-checked. */
   force?: boolean;
+  /** Test hook: runs after a candidate passed its re-check, before its delete (lock held). */
+  beforeDelete?: (device: string) => Promise<void>;
 }
 
 /**
@@ -110,7 +111,7 @@ export interface ExecuteDeps {
  * identical reconnect on the same instance passes; it is unowned exactly like the one
  * planned, and an owner or intent it has is caught by the registry re-check.
  */
-function sameController(a: ControllerInfo, b: ControllerInfo): boolean {
+export function sameController(a: ControllerInfo, b: ControllerInfo): boolean {
   return (
     a.subsysnqn === b.subsysnqn &&
     a.rawAddress === b.rawAddress &&
@@ -124,10 +125,13 @@ function sameController(a: ControllerInfo, b: ControllerInfo): boolean {
 /**
  * Execute a plan with bounded concurrency. Each candidate is re-checked right before its
  * delete: the controller must still be the one planned, and one planned as unowned must
- * still have no owner and no matching live intent (read under its device lock, so a
- * connector cannot publish its entry between the two reads). A candidate that fails the
- * re-check is not deleted: its plan item is updated in place to `skip` with the reason, and
- * it gets no result. Every other candidate gets a result; failures do not stop the rest.
+ * still have no owner and no matching live intent. The device lock is held from the
+ * re-check through the delete (DESIGN §4 race 7): no connector can publish its entry
+ * between the reads, and no claim can take the controller between the re-check and the
+ * delete (a reuse claim takes the same lock and finds the controller gone). A candidate that
+ * fails the re-check is not deleted: its plan item is updated in place to `skip` with the
+ * reason, and it gets no result. Every other candidate gets a result; failures do not stop
+ * the rest.
  */
 export async function executeDisconnectAll(
   items: PlanItem[],
@@ -154,8 +158,17 @@ export async function executeDisconnectAll(
     return null;
   };
   const outcomes = await mapPool(chosen, deps.concurrency ?? DEFAULT_DISCONNECT_CONCURRENCY, async (item) => {
-    const why = await recheck(item, plannedController(item), deps);
-    if (why !== null) return skip(item, `changed since planned: ${why}`);
+    const reg = deps.force === true ? undefined : deps.registry;
+    const step = async (): Promise<true | null> => {
+      const why = await recheck(item, plannedController(item), deps);
+      if (why !== null) return skip(item, `changed since planned: ${why}`);
+      await deps.beforeDelete?.(item.device);
+      return deleteOne(item);
+    };
+    // --force ignores ownership, so there is nothing for the lock to protect.
+    return reg === undefined ? step() : reg.withLock(item.device, step);
+  });
+  async function deleteOne(item: PlanItem): Promise<true | null> {
     try {
       await deps.kernel.deleteController(item.device);
     } catch (e) {
@@ -181,7 +194,7 @@ export async function executeDisconnectAll(
       reason: item.reason,
     });
     return true;
-  });
+  }
   const results: DisconnectAllResult[] = [];
   outcomes.forEach((o, i) => {
     const device = (chosen[i] as PlanItem).device;
@@ -203,7 +216,8 @@ async function recheck(
   if (!now.fabrics) return 'not a fabrics controller';
   const reg = deps.registry;
   if (reg === undefined || deps.force === true) return null;
-  return withDeviceLock(reg.root, item.device, () => {
+  // The caller holds the device lock.
+  {
     let owner: string | null;
     try {
       owner = reg.read(item.device)?.owner ?? null;
@@ -219,7 +233,7 @@ async function recheck(
       if (pending !== undefined) return `connect in progress (owner ${pending.owner}, pid ${pending.pid})`;
     }
     return null;
-  });
+  }
 }
 
 export interface DisconnectAllOptions {

@@ -1,8 +1,9 @@
+import { checkEntries, checkOptionalFunction, checkOptionalNumber, checkOptions } from '../args.js';
 import { isNvmfError, NvmfError } from '../errors.js';
 import type { ControllerInfo } from '../kernel/port.js';
 import { checkOwner } from '../registry/names.js';
-import { type ConnectResult, connect, describe, targetText } from './connect.js';
-import { audit, type EngineContext, errorMessage } from './context.js';
+import { checkConnectRequest, type ConnectResult, connect, describe, targetText } from './connect.js';
+import { audit, checkContext, type EngineContext, errorMessage } from './context.js';
 import { type DiscoveryLogEntry, decodeDiscoveryLog, SUBTYPE, trtypeName } from './discovery-log.js';
 import {
   type ConnectInput,
@@ -119,11 +120,13 @@ function hostOptionsFor(base: ConnectOptions, transport: string): ConnectInput {
 export async function discover(
   ctx: EngineContext,
   input: ConnectInput,
-  req: DiscoverRequest = {},
+  request: DiscoverRequest = {},
 ): Promise<DiscoverResult> {
+  ctx = checkContext(ctx, 'discover');
+  const req = checkDiscoverRequest(request, 'discover');
   const owner =
     req.owner === undefined || req.owner === null || req.owner === '' ? null : checkOwner(req.owner);
-  const first = parseConnectOptions({ nqn: DISCOVERY_NQN, ...input });
+  const first = parseConnectOptions({ nqn: DISCOVERY_NQN, ...inputOf(input, 'discover') });
   const maxDepth = req.maxReferralDepth ?? DEFAULT_MAX_DEPTH;
   const result: DiscoverResult = { entries: [], skipped: [], failures: [] };
   const visited = new Set<string>();
@@ -280,11 +283,55 @@ export interface ConnectAllResult {
 }
 
 /** Discover, then connect every NVM subsystem entry (once each) with bounded concurrency. */
+/** Connect options as an own copy, read once (parseConnectOptions checks the values). */
+function inputOf(input: unknown, what: string): ConnectInput {
+  return Object.fromEntries(checkEntries(input, `${what} options`)) as ConnectInput;
+}
+
+function checkDiscoverRequest(v: unknown, what: string): DiscoverRequest {
+  const r = checkOptions(v, what, ['owner', 'maxReferralDepth', 'vetoController']);
+  const out: DiscoverRequest = {};
+  if (r.owner !== undefined) out.owner = r.owner as string | null;
+  const depth = checkOptionalNumber(r.maxReferralDepth, what, 'maxReferralDepth', { integer: true });
+  if (depth !== undefined) out.maxReferralDepth = depth;
+  const veto = checkOptionalFunction<DiscoverRequest['vetoController']>(
+    r.vetoController,
+    what,
+    'vetoController',
+  );
+  if (veto !== undefined) out.vetoController = veto;
+  return out;
+}
+
+function checkConnectAllRequest(v: unknown): ConnectAllRequest {
+  const what = 'connectAll';
+  // read once, then each part checked from the copy
+  const r = checkOptions(v, what, [
+    'owner',
+    'maxReferralDepth',
+    'vetoController',
+    'force',
+    'wait',
+    'waitTimeoutMs',
+    'concurrency',
+    'connectOptions',
+  ]);
+  const out: ConnectAllRequest = { ...checkDiscoverRequest(r, what), ...checkConnectRequest(r, what) };
+  const concurrency = checkOptionalNumber(r.concurrency, what, 'concurrency', { min: 1, integer: true });
+  if (concurrency !== undefined) out.concurrency = concurrency;
+  if (r.connectOptions !== undefined)
+    out.connectOptions = inputOf(r.connectOptions, 'connectAll connectOptions');
+  return out;
+}
+
 export async function connectAll(
   ctx: EngineContext,
   input: ConnectInput,
-  req: ConnectAllRequest = {},
+  request: ConnectAllRequest = {},
 ): Promise<ConnectAllResult> {
+  ctx = checkContext(ctx, 'connectAll');
+  const req = checkConnectAllRequest(request);
+  input = inputOf(input, 'connectAll');
   const discovery = await discover(ctx, input, req);
   const base = parseConnectOptions({ nqn: DISCOVERY_NQN, ...input });
   const seen = new Set<string>();

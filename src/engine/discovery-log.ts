@@ -1,3 +1,5 @@
+import { types } from 'node:util';
+import { checkRecord, describe, invalidOption } from '../args.js';
 import { NvmfError } from '../errors.js';
 
 /**
@@ -75,17 +77,16 @@ export function trtypeName(trtype: number): 'rdma' | 'fc' | 'tcp' | 'loop' | nul
 }
 
 export function trtypeOf(transport: string): number {
-  const v = (TRTYPE as Record<string, number>)[transport];
-  if (v === undefined) {
+  if (typeof transport !== 'string' || !Object.hasOwn(TRTYPE, transport)) {
     throw new NvmfError(
       'EDISCOVERY',
-      `transport "${transport}" has no discovery log TRTYPE; use tcp, rdma, fc or loop`,
+      `transport ${describe(transport)} has no discovery log TRTYPE; use tcp, rdma, fc or loop`,
       {
-        transport,
+        transport: describe(transport),
       },
     );
   }
-  return v;
+  return (TRTYPE as Record<string, number>)[transport] as number;
 }
 
 function readString(buf: Uint8Array, off: number, len: number, field: string, index: number): string {
@@ -116,6 +117,8 @@ function readString(buf: Uint8Array, off: number, len: number, field: string, in
  * fields, naming the problem. Extra trailing bytes are ignored (pages are read in fixed chunks).
  */
 export function decodeDiscoveryLog(buf: Uint8Array): DiscoveryLog {
+  if (!isUint8Array(buf))
+    throw invalidOption('decodeDiscoveryLog', `expected the page as a Uint8Array, got ${describe(buf)}`);
   if (buf.byteLength < DISCOVERY_LOG_HEADER_SIZE) {
     throw new NvmfError(
       'EDISCOVERY',
@@ -177,7 +180,7 @@ function writeString(
   if (bytes.length > len || !/^[\x20-\x7e]*$/.test(value)) {
     throw new NvmfError(
       'EDISCOVERY',
-      `discovery log field ${field} must be printable ASCII of at most ${len} bytes, got "${value}"`,
+      `discovery log field ${field} must be printable ASCII of at most ${len} bytes, got ${describe(value)}`,
       {
         field,
       },
@@ -196,6 +199,7 @@ export function encodeDiscoveryLog(log: {
   recfmt?: number;
   entries: readonly DiscoveryLogEntry[];
 }): Uint8Array {
+  log = checkLog(log);
   const out = new Uint8Array(DISCOVERY_LOG_HEADER_SIZE + log.entries.length * DISCOVERY_LOG_ENTRY_SIZE);
   const view = new DataView(out.buffer);
   view.setBigUint64(0, log.genctr ?? 0n, true);
@@ -235,7 +239,16 @@ export function discoveryEntry(
   p: Pick<DiscoveryLogEntry, 'subnqn' | 'traddr' | 'trsvcid'> &
     Partial<DiscoveryLogEntry> & { transport?: string },
 ): DiscoveryLogEntry {
+  p = checkRecord(p, 'discoveryEntry', [
+    ...U8_FIELDS,
+    ...U16_FIELDS,
+    ...STRING_FIELDS,
+    'tsas',
+    'transport',
+  ]) as typeof p;
   const trtype = p.trtype ?? trtypeOf(p.transport ?? 'tcp');
+  if (typeof p.traddr !== 'string')
+    throw invalidOption('discoveryEntry', `traddr must be a string, got ${describe(p.traddr)}`);
   const adrfam =
     p.adrfam ??
     (trtype === TRTYPE.fc
@@ -245,18 +258,70 @@ export function discoveryEntry(
         : p.traddr.includes(':')
           ? ADRFAM.ipv6
           : ADRFAM.ipv4);
-  return {
-    trtype,
-    adrfam,
-    subtype: p.subtype ?? SUBTYPE.nvm,
-    treq: p.treq ?? 0,
-    portid: p.portid ?? 1,
-    cntlid: p.cntlid ?? 0xffff,
-    asqsz: p.asqsz ?? 32,
-    eflags: p.eflags ?? 0,
-    trsvcid: p.trsvcid,
-    subnqn: p.subnqn,
-    traddr: p.traddr,
-    tsas: p.tsas ?? new Uint8Array(0),
+  return checkEntry(
+    {
+      trtype,
+      adrfam,
+      subtype: p.subtype ?? SUBTYPE.nvm,
+      treq: p.treq ?? 0,
+      portid: p.portid ?? 1,
+      cntlid: p.cntlid ?? 0xffff,
+      asqsz: p.asqsz ?? 32,
+      eflags: p.eflags ?? 0,
+      trsvcid: p.trsvcid,
+      subnqn: p.subnqn,
+      traddr: p.traddr,
+      tsas: p.tsas ?? new Uint8Array(0),
+    },
+    'discoveryEntry',
+  );
+}
+
+// util.types asks the engine, not the object's prototype chain (a proxy's trap could throw).
+const isUint8Array = (v: unknown): v is Uint8Array => types.isUint8Array(v);
+
+const U8_FIELDS = ['trtype', 'adrfam', 'subtype', 'treq'] as const;
+const U16_FIELDS = ['portid', 'cntlid', 'asqsz', 'eflags'] as const;
+const STRING_FIELDS = ['trsvcid', 'subnqn', 'traddr'] as const;
+
+/** A log entry's fields type-checked and read once: integers in their field's range, strings, tsas bytes. */
+function checkEntry(v: unknown, what: string): DiscoveryLogEntry {
+  const e = checkRecord(v, what, [...U8_FIELDS, ...U16_FIELDS, ...STRING_FIELDS, 'tsas']);
+  const int = (k: string, max: number): void => {
+    const x = e[k as keyof typeof e];
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > max)
+      throw invalidOption(what, `${k} must be an integer 0-${max}, got ${describe(x)}`);
   };
+  for (const k of U8_FIELDS) int(k, 0xff);
+  for (const k of U16_FIELDS) int(k, 0xffff);
+  for (const k of STRING_FIELDS)
+    if (typeof e[k] !== 'string') throw invalidOption(what, `${k} must be a string, got ${describe(e[k])}`);
+  if (!isUint8Array(e.tsas)) throw invalidOption(what, `tsas must be a Uint8Array, got ${describe(e.tsas)}`);
+  return e as unknown as DiscoveryLogEntry;
+}
+
+function checkLog(v: unknown): { genctr?: bigint; recfmt?: number; entries: DiscoveryLogEntry[] } {
+  const what = 'encodeDiscoveryLog';
+  const log = checkRecord(v, what, ['genctr', 'recfmt', 'entries']);
+  const out: { genctr?: bigint; recfmt?: number; entries: DiscoveryLogEntry[] } = { entries: [] };
+  if (log.genctr !== undefined) {
+    if (typeof log.genctr !== 'bigint' || log.genctr < 0n || log.genctr >= 2n ** 64n)
+      throw invalidOption(what, `genctr must be a BigInt 0 to 2^64-1, got ${describe(log.genctr)}`);
+    out.genctr = log.genctr;
+  }
+  if (log.recfmt !== undefined) {
+    const r = log.recfmt;
+    if (typeof r !== 'number' || !Number.isInteger(r) || r < 0 || r > 0xffff)
+      throw invalidOption(what, `recfmt must be an integer 0-65535, got ${describe(r)}`);
+    out.recfmt = r;
+  }
+  let entries: unknown[];
+  try {
+    if (!Array.isArray(log.entries)) throw new Error();
+    entries = [...(log.entries as unknown[])];
+  } catch {
+    throw invalidOption(what, `entries must be an array, got ${describe(log.entries)}`);
+  }
+  out.entries = entries.map((e, i) => checkEntry(e, `${what} entry ${i}`));
+  return out;
 }

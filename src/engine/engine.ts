@@ -1,8 +1,10 @@
+import { checkOptionalBoolean, checkOptionalNumber, checkOptions } from '../args.js';
 import type { Auditor } from '../audit/event.js';
 import type { Kernel } from '../kernel/port.js';
+import { checkDevice } from '../registry/names.js';
 import type { Registry } from '../registry/registry.js';
 import { type ConnectRequest, type ConnectResult, connect } from './connect.js';
-import type { EngineContext } from './context.js';
+import { checkContext, type EngineContext } from './context.js';
 import {
   type DisconnectAllOptions,
   type DisconnectAllResult,
@@ -18,7 +20,7 @@ import {
   discover,
 } from './discover.js';
 import type { ConnectInput, ConnectOptions } from './options.js';
-import type { DisconnectAllPolicy, PlanItem } from './plan.js';
+import { checkPolicy, type DisconnectAllPolicy, type PlanItem } from './plan.js';
 
 export interface EngineOptions {
   kernel: Kernel;
@@ -31,7 +33,8 @@ export class Engine {
   readonly ctx: EngineContext;
 
   constructor(opts: EngineOptions) {
-    this.ctx = { kernel: opts.kernel, registry: opts.registry, audit: opts.audit };
+    const { kernel, registry, audit } = checkContext(opts, 'Engine');
+    this.ctx = { kernel, registry, audit };
   }
 
   connect(input: ConnectInput | ConnectOptions, req?: ConnectRequest): Promise<ConnectResult> {
@@ -46,14 +49,25 @@ export class Engine {
     return connectAll(this.ctx, input, req);
   }
 
-  disconnect(device: string): Promise<{ device: string; owner: string | null }> {
+  async disconnect(device: string): Promise<{ device: string; owner: string | null }> {
+    checkDevice(device);
     return disconnect(this.ctx, device);
   }
 
-  disconnectAll(
+  async disconnectAll(
     policy: DisconnectAllPolicy,
     opts?: DisconnectAllOptions,
   ): Promise<{ plan: PlanItem[]; results?: DisconnectAllResult[] }> {
-    return disconnectAll(this.ctx, policy, opts);
+    const checked = checkPolicy(policy);
+    const o = checkOptions(opts, 'disconnectAll', ['concurrency', 'dryRun']);
+    const concurrency = checkOptionalNumber(o.concurrency, 'disconnectAll', 'concurrency', {
+      min: 1,
+      integer: true,
+    });
+    const dryRun = checkOptionalBoolean(o.dryRun, 'disconnectAll', 'dryRun');
+    return disconnectAll(this.ctx, checked, {
+      ...(concurrency !== undefined ? { concurrency } : {}),
+      ...(dryRun !== undefined ? { dryRun } : {}),
+    });
   }
 }

@@ -1,3 +1,13 @@
+import {
+  checkEntries,
+  checkOptionalString,
+  checkOptionalText,
+  checkOptions,
+  checkRecord,
+  checkString,
+  describe,
+  invalidOption,
+} from '../args.js';
 import { NvmfError } from '../errors.js';
 
 /**
@@ -144,7 +154,7 @@ function invalid(option: string, message: string, value?: unknown): NvmfError {
 
 /** Shows a value in a message, or hides it if the option is secret. */
 function shown(option: string, value: unknown): string {
-  return SECRET_OPTIONS.includes(option) ? '<redacted>' : JSON.stringify(value);
+  return SECRET_OPTIONS.includes(option) ? '<redacted>' : describe(value);
 }
 
 // NQN: NVMe base spec §4.7 ("NVMe Qualified Names"). Max 223 bytes, UTF-8.
@@ -156,6 +166,7 @@ const NQN_UUID_PREFIX = 'nqn.2014-08.org.nvmexpress:uuid:';
 
 /** Null if `nqn` is a valid NQN, else why not. */
 export function nqnProblem(nqn: string): string | null {
+  if (typeof nqn !== 'string') return 'it is not a string';
   const bytes = Buffer.byteLength(nqn, 'utf8');
   if (bytes === 0) return 'it is empty';
   if (bytes > NQN_MAX_BYTES) return `it is ${bytes} bytes, the limit is ${NQN_MAX_BYTES}`;
@@ -244,7 +255,7 @@ function coerce(name: OptionName, spec: Spec, raw: string | number | boolean): s
       throw invalid(name, `${name} is a flag; give true or false, not ${shown(name, raw)}`, raw);
     }
     case 'int': {
-      const s = String(raw).trim();
+      const s = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
       if (!/^-?(?:\d+|0x[0-9a-fA-F]+)$/.test(s)) {
         throw invalid(name, `${name} must be an integer, not ${shown(name, raw)}`, raw);
       }
@@ -280,13 +291,13 @@ function range(o: ConnectOptions, name: OptionName, min: number, max: number, hi
  */
 export function parseConnectOptions(input: ConnectInput): ConnectOptions {
   const out: Partial<Record<OptionName, string | number | boolean>> = {};
-  for (const [key, raw] of Object.entries(input)) {
-    if (!(key in SPECS)) {
+  for (const [key, raw] of checkEntries(input, 'connect options')) {
+    if (!Object.hasOwn(SPECS, key)) {
       throw invalid(key, `unknown connect option "${key}"; known options: ${OPTION_NAMES.join(', ')}`);
     }
     if (raw === undefined || raw === null) continue;
     const name = key as OptionName;
-    out[name] = coerce(name, SPECS[name], raw);
+    out[name] = coerce(name, SPECS[name], raw as string | number | boolean);
   }
   const o = out as Partial<ConnectOptions>;
 
@@ -453,13 +464,13 @@ function checkTimeouts(o: ConnectOptions): void {
 /** Parse `key=value,flag,...` (the kernel's own syntax) into a ConnectInput. */
 export function parseOptionString(s: string): ConnectInput {
   const input: Record<string, string> = {};
-  for (const part of s.split(',')) {
+  for (const part of checkString(s, 'parseOptionString', 'the option string').split(',')) {
     if (part.trim() === '') continue;
     const eq = part.indexOf('=');
     const key = (eq < 0 ? part : part.slice(0, eq)).trim();
-    if (!(key in SPECS))
+    if (!Object.hasOwn(SPECS, key))
       throw invalid(key, `unknown connect option "${key}"; known options: ${OPTION_NAMES.join(', ')}`);
-    if (key in input) throw invalid(key, `option ${key} is given twice`);
+    if (Object.hasOwn(input, key)) throw invalid(key, `option ${key} is given twice`);
     input[key] = eq < 0 ? 'true' : part.slice(eq + 1);
   }
   return input as ConnectInput;
@@ -467,7 +478,7 @@ export function parseOptionString(s: string): ConnectInput {
 
 /** The option names a kernel lists (`instance=-1,cntlid=-1,transport=%s,...,duplicate_connect,...`). */
 export function parseSupportedOptions(listing: string): string[] {
-  return listing
+  return checkString(listing, 'parseSupportedOptions', 'the listing')
     .trim()
     .split(',')
     .map((p) => p.split('=')[0]?.trim() ?? '')
@@ -491,11 +502,17 @@ export function buildOptionString(
   opts: ConnectOptions,
   supported: readonly string[] | null,
 ): KernelOptionString {
+  const o = checkParsedOptions(opts, 'buildOptionString');
+  if (supported !== null && !isStringArray(supported))
+    throw invalidOption(
+      'buildOptionString',
+      `supported must be null or an array of option names, got ${describe(supported)}`,
+    );
   const listed = new Set(supported ?? FALLBACK_SUPPORTED_OPTIONS);
   const parts: string[] = [];
   const dropped: OptionName[] = [];
   for (const name of OPTION_NAMES) {
-    const v = opts[name];
+    const v = o[name];
     if (v === undefined || v === false) continue;
     const required = name === 'nqn' || name === 'transport' || name === 'traddr';
     if (!required && !listed.has(name)) {
@@ -517,7 +534,7 @@ export function buildOptionString(
 
 /** The option string with every secret value replaced by `<redacted>`, safe to log. */
 export function redactOptionString(s: string): string {
-  return s
+  return checkString(s, 'redactOptionString', 'the option string')
     .split(',')
     .map((part) => {
       const eq = part.indexOf('=');
@@ -529,9 +546,10 @@ export function redactOptionString(s: string): string {
 
 /** Options without secret values, for audit records and errors. */
 export function redactOptions(opts: ConnectOptions): Record<string, string | number | boolean> {
+  const o = checkParsedOptions(opts, 'redactOptions');
   const out: Record<string, string | number | boolean> = {};
   for (const name of OPTION_NAMES) {
-    const v = opts[name];
+    const v = o[name];
     if (v === undefined) continue;
     out[name] = SPECS[name].secret ? '<redacted>' : v;
   }
@@ -553,13 +571,78 @@ export interface TargetIdentity {
 }
 
 export function targetIdentity(opts: ConnectOptions): TargetIdentity {
-  const t: TargetIdentity = { transport: opts.transport, subsysnqn: opts.nqn };
-  if (opts.traddr !== undefined) t.traddr = opts.traddr.toLowerCase();
-  if (opts.trsvcid !== undefined) t.trsvcid = opts.trsvcid;
-  if (opts.hostnqn !== undefined) t.hostnqn = opts.hostnqn;
-  if (opts.host_traddr !== undefined) t.host_traddr = opts.host_traddr.toLowerCase();
-  if (opts.host_iface !== undefined) t.host_iface = opts.host_iface;
+  const what = 'targetIdentity';
+  const o = checkOptions(opts, what, IDENTITY_OPTIONS);
+  const text = (k: (typeof IDENTITY_OPTIONS)[number]): string | undefined =>
+    checkOptionalString(o[k], what, k);
+  const transport = text('transport');
+  const nqn = text('nqn');
+  if (transport === undefined || nqn === undefined)
+    throw invalidOption(what, 'transport and nqn are required');
+  const t: TargetIdentity = { transport: transport as Transport, subsysnqn: nqn };
+  const traddr = text('traddr');
+  const trsvcid = text('trsvcid');
+  const hostnqn = text('hostnqn');
+  const hostTraddr = text('host_traddr');
+  const hostIface = text('host_iface');
+  if (traddr !== undefined) t.traddr = traddr.toLowerCase();
+  if (trsvcid !== undefined) t.trsvcid = trsvcid;
+  if (hostnqn !== undefined) t.hostnqn = hostnqn;
+  if (hostTraddr !== undefined) t.host_traddr = hostTraddr.toLowerCase();
+  if (hostIface !== undefined) t.host_iface = hostIface;
   return t;
+}
+
+const IDENTITY_OPTIONS = [
+  'transport',
+  'nqn',
+  'traddr',
+  'trsvcid',
+  'hostnqn',
+  'host_traddr',
+  'host_iface',
+] as const;
+const TARGET_FIELDS = [
+  'transport',
+  'subsysnqn',
+  'traddr',
+  'trsvcid',
+  'hostnqn',
+  'host_traddr',
+  'host_iface',
+] as const;
+
+/** A TargetIdentity's fields, type-checked: strings or absent. */
+function checkTarget(v: unknown, what: string): Partial<Record<(typeof TARGET_FIELDS)[number], string>> {
+  const t = checkRecord(v, what, TARGET_FIELDS);
+  const out: Partial<Record<(typeof TARGET_FIELDS)[number], string>> = {};
+  for (const k of TARGET_FIELDS) {
+    const s = checkOptionalText(t[k], what, k);
+    if (s !== undefined) out[k] = s;
+  }
+  return out;
+}
+
+/** Options as parseConnectOptions returns them: each a string, number or boolean, or absent. */
+function checkParsedOptions(
+  v: unknown,
+  what: string,
+): Partial<Record<OptionName, string | number | boolean>> {
+  const o = checkRecord(v, what, OPTION_NAMES);
+  for (const name of OPTION_NAMES) {
+    const x = o[name];
+    if (x !== undefined && typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean')
+      throw invalidOption(what, `option ${name} must be a string, number or boolean, got ${describe(x)}`);
+  }
+  return o as Partial<Record<OptionName, string | number | boolean>>;
+}
+
+function isStringArray(v: unknown): boolean {
+  try {
+    return Array.isArray(v) && v.every((x) => typeof x === 'string');
+  } catch {
+    return false;
+  }
 }
 
 /** A controller as sysfs shows it (the kernel port's ControllerInfo fits). */
@@ -575,7 +658,21 @@ export interface ObservedTarget {
  * duplicate test (transport, subsystem, address, port), host fields only when both sides
  * name them.
  */
-export function targetMatches(t: TargetIdentity, c: ObservedTarget): boolean {
+export function targetMatches(target: TargetIdentity, controller: ObservedTarget): boolean {
+  const t = checkTarget(target, 'targetMatches target');
+  const ctrl = checkRecord(controller, 'targetMatches controller', [
+    'transport',
+    'subsysnqn',
+    'hostnqn',
+    'address',
+  ]);
+  const addr = checkTarget(ctrl.address, 'targetMatches controller address');
+  const c = {
+    transport: checkOptionalText(ctrl.transport, 'targetMatches', 'controller.transport'),
+    subsysnqn: checkOptionalText(ctrl.subsysnqn, 'targetMatches', 'controller.subsysnqn'),
+    hostnqn: checkOptionalText(ctrl.hostnqn, 'targetMatches', 'controller.hostnqn'),
+    address: addr,
+  };
   if (c.transport !== t.transport || c.subsysnqn !== t.subsysnqn) return false;
   if ((t.traddr ?? '') !== (c.address.traddr ?? '').toLowerCase()) return false;
   const both = (a: string | undefined, b: string | null | undefined) =>
@@ -589,7 +686,8 @@ export function targetMatches(t: TargetIdentity, c: ObservedTarget): boolean {
 }
 
 /** A stable string key of a target, for sets and maps. */
-export function targetKey(t: TargetIdentity): string {
+export function targetKey(target: TargetIdentity): string {
+  const t = checkTarget(target, 'targetKey');
   return [t.transport, t.traddr, t.trsvcid, t.subsysnqn, t.hostnqn, t.host_traddr, t.host_iface]
     .map((v) => v ?? '')
     .join('|');

@@ -1,3 +1,4 @@
+import { checkOptionalBoolean, checkRecord, describe, invalidOption } from '../args.js';
 import { NvmfError } from '../errors.js';
 import type { ControllerInfo } from '../kernel/port.js';
 import { type ConnectIntentRecord, intentMatches } from '../registry/intents.js';
@@ -42,7 +43,22 @@ export function plannedController(item: PlanItem): ControllerInfo | undefined {
   return plannedFrom.get(item);
 }
 
-export function checkPolicy(policy: DisconnectAllPolicy): void {
+/** Check a policy's types and rules; returns it read once into a plain object. */
+export function checkPolicy(p: DisconnectAllPolicy): DisconnectAllPolicy {
+  const what = 'disconnect-all policy';
+  const r = checkRecord(p, what, ['owner', 'force', 'transports']);
+  const policy: DisconnectAllPolicy = {};
+  if (r.owner !== undefined) policy.owner = r.owner as string;
+  const force = checkOptionalBoolean(r.force, what, 'force');
+  if (force !== undefined) policy.force = force;
+  if (r.transports !== undefined) {
+    if (!isStringArray(r.transports))
+      throw invalidOption(
+        what,
+        `transports must be an array of transport names, got ${describe(r.transports)}`,
+      );
+    policy.transports = [...r.transports];
+  }
   if (policy.owner !== undefined && policy.force === true) {
     throw new NvmfError(
       'EUSAGE',
@@ -53,6 +69,39 @@ export function checkPolicy(policy: DisconnectAllPolicy): void {
     );
   }
   if (policy.owner !== undefined) checkOwner(policy.owner);
+  return policy;
+}
+
+function isStringArray(v: unknown): v is string[] {
+  try {
+    return Array.isArray(v) && v.every((x) => typeof x === 'string');
+  } catch {
+    return false;
+  }
+}
+
+/** The list argument `name` of planDisconnectAll: an array of objects, each read once. */
+function records<K extends string>(
+  v: unknown,
+  name: string,
+  keys: readonly K[],
+): Partial<Record<K, unknown>>[] {
+  let items: unknown[];
+  try {
+    if (!Array.isArray(v)) throw new Error();
+    items = [...(v as unknown[])];
+  } catch {
+    throw invalidOption('planDisconnectAll', `${name} must be an array, got ${describe(v)}`);
+  }
+  return items.map((x) => checkRecord(x, `planDisconnectAll ${name}`, keys));
+}
+
+function text(v: unknown, name: string, nullable = false): string | null {
+  if (typeof v === 'string' || (nullable && v === null)) return v;
+  throw invalidOption(
+    'planDisconnectAll',
+    `${name} must be a string${nullable ? ' or null' : ''}, got ${describe(v)}`,
+  );
 }
 
 export function planDisconnectAll(
@@ -61,7 +110,24 @@ export function planDisconnectAll(
   intents: readonly ConnectIntentRecord[],
   policy: DisconnectAllPolicy,
 ): PlanItem[] {
-  checkPolicy(policy);
+  policy = checkPolicy(policy);
+  for (const c of records(controllers, 'controllers', ['device', 'transport', 'fabrics'])) {
+    text(c.device, 'controller.device');
+    text(c.transport, 'controller.transport');
+    if (typeof c.fabrics !== 'boolean')
+      throw invalidOption('planDisconnectAll', 'controller.fabrics must be true or false');
+  }
+  const entryList = entries instanceof Map ? [...entries.values()] : entries;
+  for (const e of records(entryList, 'entries', ['device', 'owner', 'error'])) {
+    text(e.device, 'entry.device');
+    text(e.owner, 'entry.owner', true);
+    if (e.error !== undefined)
+      text(checkRecord(e.error, 'planDisconnectAll entry.error', ['message']).message, 'entry.error.message');
+  }
+  for (const i of records(intents, 'intents', ['owner', 'pid', 'target'])) {
+    text(i.owner, 'intent.owner');
+    if (typeof i.pid !== 'number') throw invalidOption('planDisconnectAll', 'intent.pid must be a number');
+  }
   const byDevice: ReadonlyMap<string, PlanEntry> =
     entries instanceof Map ? entries : new Map((entries as readonly PlanEntry[]).map((e) => [e.device, e]));
   const force = policy.force === true;

@@ -1,3 +1,5 @@
+import { checkOptionalFunction, checkOptionalNumber, describe, invalidOption } from '../args.js';
+
 /** Outcome of one item of a bounded-concurrency map. */
 export type PoolResult<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
@@ -10,9 +12,11 @@ export async function mapPool<T, R>(
   concurrency: number,
   fn: (item: T, index: number) => Promise<R>,
 ): Promise<PoolResult<R>[]> {
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
-  }
+  checkOptionalNumber(concurrency, 'mapPool', 'concurrency', { min: 1, integer: true });
+  if (concurrency === undefined) throw invalidOption('mapPool', 'concurrency is required');
+  if (!isArrayLike(items)) throw invalidOption('mapPool', `items must be an array, got ${describe(items)}`);
+  checkOptionalFunction(fn, 'mapPool', 'fn');
+  if (fn === undefined) throw invalidOption('mapPool', 'fn is required');
   const results = new Array<PoolResult<R>>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -28,4 +32,12 @@ export async function mapPool<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   return results;
+}
+
+function isArrayLike(v: unknown): v is readonly unknown[] {
+  try {
+    return Array.isArray(v);
+  } catch {
+    return false;
+  }
 }

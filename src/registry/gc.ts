@@ -3,7 +3,7 @@ import path from 'node:path';
 import { errnoOf, isNvmfError } from '../errors.js';
 import { lstatOrNull, readAttrFile, removeTree, replaceFile, requireDir, uniqueSuffix } from './fsx.js';
 import { INTENT_RE, pidAlive, readIntent } from './intents.js';
-import { LOCK_STALE_MS, withDeviceLock } from './lock.js';
+import { removeIdleLock, withDeviceLock } from './lock.js';
 import { isDevice, isInternalName, naturalCompare, parseSeqnum } from './names.js';
 import type { RegistryContext } from './registry.js';
 
@@ -39,7 +39,10 @@ export const DEFAULT_GC_GRACE_MS = 60_000;
 
 const TEMP_RE = /^\.(nvme[0-9]+|intent)\.tmp\./;
 const TRASH_RE = /^\.nvme[0-9]+\.trash\./;
-const LOCK_RE = /^\.nvme[0-9]+\.lock$/;
+/** Lock files: flock(2), never stale; removed only when nobody holds them (lock.ts). */
+const LOCK_RE = /^\.(nvme[0-9]+)\.flock$/;
+/** Lock directories of versions before the flock lock (mkdir protocol). */
+const LEGACY_LOCK_RE = /^\.nvme[0-9]+\.lock$/;
 
 /**
  * Sweep what crashed writers and removed controllers left behind.
@@ -119,14 +122,35 @@ export function runGc(ctx: RegistryContext, opts: GcOptions): GcReport {
     } else if (TRASH_RE.test(name)) {
       if (old) remove({ path: p, kind: 'trash', reason: `unpurged delete ${old}` }, () => removeTree(p));
     } else if (LOCK_RE.test(name)) {
-      if (ageOf(st) > Math.max(graceMs, LOCK_STALE_MS)) {
-        remove(
-          {
-            path: p,
-            kind: 'lock',
-            reason: `lock not refreshed for over ${Math.max(graceMs, LOCK_STALE_MS)} ms`,
-          },
-          () => fs.rmdirSync(p),
+      // No age rule: a held flock is live whatever its age, and one nobody holds is garbage
+      // at any age. Taken without waiting, and unlinked by gc as its holder (lock.ts).
+      const device = LOCK_RE.exec(name)?.[1] as string;
+      const item: GcItem = {
+        path: p,
+        kind: 'lock',
+        device,
+        reason: 'lock file nobody holds (its holder crashed)',
+      };
+      try {
+        if (removeIdleLock(root, device, dryRun)) {
+          if (!dryRun)
+            ctx.emit({
+              action: 'gc-removed',
+              by: 'gc',
+              reason: item.reason,
+              device,
+              extra: { kind: 'lock', path: p },
+            });
+          report.removed.push(item);
+        }
+      } catch (e) {
+        report.kept.push({ ...item, reason: `not removed: ${isNvmfError(e) ? e.message : String(e)}` });
+      }
+    } else if (LEGACY_LOCK_RE.test(name)) {
+      // Only a process of an earlier version, still running across an upgrade, can hold one.
+      if (old) {
+        remove({ path: p, kind: 'lock', reason: `lock directory of an earlier version ${old}` }, () =>
+          st.isDirectory() ? fs.rmdirSync(p) : fs.unlinkSync(p),
         );
       }
     } else if (INTENT_RE.test(name)) {

@@ -7,7 +7,7 @@ export {
   intentMatches,
   pidAlive,
 } from './intents.js';
-export { DEFAULT_LOCK_TIMEOUT_MS, LOCK_STALE_MS, lockPath, withDeviceLock } from './lock.js';
+export { DEFAULT_LOCK_TIMEOUT_MS, lockPath, withDeviceLock, withDeviceLockAsync } from './lock.js';
 export {
   ATTR_RE,
   checkAttr,

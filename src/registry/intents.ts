@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { checkRecord, describe, invalidOption } from '../args.js';
 import { errnoOf, NvmfError } from '../errors.js';
 import { readAttrFile, removeQuietly, uniqueSuffix, writeNewFile } from './fsx.js';
 import { checkOwner, isOwner, quote } from './names.js';
@@ -55,6 +56,8 @@ const TARGET_KEYS = [
   'host_iface',
 ] as const;
 
+const ADDRESS_KEYS = ['traddr', 'trsvcid', 'host_traddr', 'host_iface'] as const;
+
 function sameText(a: string, b: string, foldCase: boolean): boolean {
   return foldCase ? a.toLowerCase() === b.toLowerCase() : a === b;
 }
@@ -66,25 +69,37 @@ function sameText(a: string, b: string, foldCase: boolean): boolean {
  * down a controller that is about to be owned.
  */
 export function intentMatches(intent: { target: ConnectTarget }, ctrl: ControllerLike): boolean {
-  const t = intent.target;
-  if (!sameText(t.transport, ctrl.transport, true)) return false;
-  if (t.subsysnqn !== ctrl.subsysnqn) return false;
-  const pairs: [string | undefined, string | null | undefined, boolean][] = [
-    [t.traddr, ctrl.address.traddr, true],
-    [t.trsvcid, ctrl.address.trsvcid, false],
-    [t.host_traddr, ctrl.address.host_traddr, true],
-    [t.host_iface, ctrl.address.host_iface, false],
-    [t.hostnqn, ctrl.hostnqn, false],
+  const what = 'intentMatches';
+  const t = checkRecord(checkRecord(intent, what, ['target']).target, `${what} target`, TARGET_KEYS);
+  const c = checkRecord(ctrl, `${what} controller`, ['transport', 'subsysnqn', 'hostnqn', 'address']);
+  const a = checkRecord(c.address, `${what} controller address`, ADDRESS_KEYS);
+  const text = (v: unknown, name: string): string | undefined => {
+    if (v === undefined || v === null || typeof v === 'string') return v ?? undefined;
+    throw invalidOption(what, `${name} must be a string, got ${describe(v)}`);
+  };
+  const want = (k: (typeof TARGET_KEYS)[number]): string | undefined => text(t[k], `target.${k}`);
+  const have = (v: unknown, name: string): string | undefined => text(v, `controller.${name}`);
+  if (!sameText(want('transport') ?? '', have(c.transport, 'transport') ?? '', true)) return false;
+  if (want('subsysnqn') !== have(c.subsysnqn, 'subsysnqn')) return false;
+  const pairs: [string | undefined, string | undefined, boolean][] = [
+    [want('traddr'), have(a.traddr, 'address.traddr'), true],
+    [want('trsvcid'), have(a.trsvcid, 'address.trsvcid'), false],
+    [want('host_traddr'), have(a.host_traddr, 'address.host_traddr'), true],
+    [want('host_iface'), have(a.host_iface, 'address.host_iface'), false],
+    [want('hostnqn'), have(c.hostnqn, 'hostnqn'), false],
   ];
-  for (const [want, have, fold] of pairs) {
-    if (want !== undefined && want !== '' && have !== undefined && have !== null && have !== '') {
-      if (!sameText(want, have, fold)) return false;
+  for (const [w, h, fold] of pairs) {
+    if (w !== undefined && w !== '' && h !== undefined && h !== '') {
+      if (!sameText(w, h, fold)) return false;
     }
   }
   return true;
 }
 
 export function pidAlive(pid: number): boolean {
+  // 0 and negative numbers name process groups for kill(2), not a process
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0)
+    throw new NvmfError('EINVALID_VALUE', `invalid pid ${describe(pid)}: expected a positive integer`, {});
   try {
     process.kill(pid, 0);
     return true;
@@ -94,9 +109,10 @@ export function pidAlive(pid: number): boolean {
 }
 
 function checkTarget(target: ConnectTarget): ConnectTarget {
+  const fields = checkRecord(target, 'connect target', TARGET_KEYS);
   const out: Record<string, string> = {};
   for (const key of TARGET_KEYS) {
-    const v = (target as unknown as Record<string, unknown>)[key];
+    const v = fields[key];
     if (v === undefined || v === null) continue;
     if (typeof v !== 'string' || v.length > 512 || /[\u0000-\u001f]/.test(v)) {
       throw new NvmfError('EINVALID_VALUE', `invalid connect target field ${key}=${quote(v)}`, {

@@ -1,3 +1,4 @@
+import { describe } from '../args.js';
 import { NvmfError } from '../errors.js';
 
 /**
@@ -20,15 +21,12 @@ export const MAX_FILE_BYTES = MAX_VALUE_BYTES + 2;
 /** Attributes only the library itself writes. */
 export const RESERVED_ATTRS: ReadonlySet<string> = new Set(['seqnum']);
 
-/** A value made visible for an error message: JSON-quoted (control characters escaped), truncated. */
+/**
+ * A value made visible for an error message: a string JSON-quoted (control characters
+ * escaped) and truncated, anything else described without running any code of its own.
+ */
 export function quote(v: unknown): string {
-  if (typeof v !== 'string') return v === undefined ? 'undefined' : (JSON.stringify(v) ?? String(v));
-  const s = v.length > 80 ? `${v.slice(0, 80)}…` : v;
-  // JSON.stringify leaves C1 controls and line separators raw; make them visible too.
-  return JSON.stringify(s).replace(
-    /[\u007f-\u009f\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return describe(v);
 }
 
 export function isDevice(v: unknown): v is string {
@@ -40,7 +38,7 @@ export function checkDevice(v: unknown): string {
     throw new NvmfError(
       'EINVALID_DEVICE',
       `invalid device name ${quote(v)}: expected nvmeN with N a kernel instance number without leading zeros (nvme0, nvme12)`,
-      { device: typeof v === 'string' ? v : String(v) },
+      { device: typeof v === 'string' ? v : describe(v) },
     );
   }
   return v;
@@ -55,7 +53,7 @@ export function checkAttr(v: unknown): string {
     throw new NvmfError(
       'EINVALID_ATTR',
       `invalid attribute name ${quote(v)}: expected 1 to 64 characters from A-Z a-z 0-9 _ -`,
-      { attr: typeof v === 'string' ? v : String(v) },
+      { attr: typeof v === 'string' ? v : describe(v) },
     );
   }
   return v;
@@ -98,7 +96,7 @@ export function checkOwner(v: unknown): string {
     throw new NvmfError(
       'EINVALID_OWNER',
       `invalid owner ${quote(v)}: ${problem}; an owner is 1 to ${MAX_OWNER_BYTES} bytes of printable UTF-8 without '/'`,
-      { owner: typeof v === 'string' ? v : String(v) },
+      { owner: typeof v === 'string' ? v : describe(v) },
     );
   }
   return v as string;
@@ -150,6 +148,12 @@ export function instanceOf(device: string): number {
 
 /** nvme2 before nvme10; other names after devices, bytewise. */
 export function naturalCompare(a: string, b: string): number {
+  if (typeof a !== 'string' || typeof b !== 'string')
+    throw new NvmfError(
+      'EINVALID_VALUE',
+      `naturalCompare compares strings, got ${describe(a)} and ${describe(b)}`,
+      {},
+    );
   const da = isDevice(a);
   const db = isDevice(b);
   if (da && db) return instanceOf(a) - instanceOf(b);

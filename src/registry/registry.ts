@@ -1,8 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AuditEvent, Auditor } from '../audit/event.js';
+import {
+  checkOptionalBoolean,
+  checkOptionalFunction,
+  checkOptionalNumber,
+  checkOptionalString,
+  checkOptions,
+  checkRecord,
+  describe,
+  invalidOption,
+} from '../args.js';
 import { errnoOf, isNvmfError, NvmfError } from '../errors.js';
-import { type Env, type Roots, rootsFromEnv, ueventSeqnumPath } from '../roots.js';
+import { ENV_KEYS, type Env, type Roots, rootsFromEnv, ueventSeqnumPath } from '../roots.js';
 import {
   DIR_MODE,
   ioError,
@@ -20,6 +30,7 @@ import {
 } from './fsx.js';
 import { type DirName, type Entry, entryFrom, ownerOnDisk, unreadableEntry, vanished } from './entry.js';
 import { LibcEntryReader, libcReaderAvailable } from './libc-reader.js';
+import { exchangePaths } from './rename-exchange.js';
 import { type GcOptions, type GcReport, runGc } from './gc.js';
 import {
   type ConnectIntent,
@@ -28,7 +39,7 @@ import {
   listIntents,
   writeIntent,
 } from './intents.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, withDeviceLock } from './lock.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, withDeviceLock, withDeviceLockAsync } from './lock.js';
 import {
   checkAttr,
   checkDevice,
@@ -138,10 +149,6 @@ export class Registry {
       dev: path.resolve(opts.roots?.dev ?? fromEnv.dev),
     };
     this.root = this.roots.registry;
-    if (typeof opts.audit?.record !== 'function') {
-      // fail safe: without an auditor every change would go unrecorded, silently
-      throw new TypeError('Registry.open needs an auditor (options.audit), e.g. defaultAuditor()');
-    }
     this.audit = opts.audit;
     const devRoot = this.roots.dev;
     this.nodeExists = opts.deviceNodeExists ?? ((d) => lstatOrNull(under(devRoot, d)) !== null);
@@ -155,7 +162,7 @@ export class Registry {
   }
 
   static open(opts: RegistryOptions): Registry {
-    return new Registry(opts);
+    return new Registry(checkRegistryOptions(opts));
   }
 
   // ---- reads ------------------------------------------------------------------------
@@ -251,49 +258,34 @@ export class Registry {
   /**
    * Create the entry of a controller the kernel just made: built whole in a hidden temp
    * directory and renamed into place. Whatever was there (a stale entry of a recycled
-   * instance) is replaced.
+   * instance) is replaced atomically (see publish), and a lock-less remover deleting it
+   * meanwhile does not make this fail.
    */
   create(device: string, init: { owner: string | null; seqnum: number }): Entry {
     checkDevice(device);
-    const owner = init.owner === null ? null : checkOwner(init.owner);
-    const seqnum = checkSeqnum(init.seqnum);
+    const fields = checkRecord(init, 'create', ['owner', 'seqnum']);
+    const owner = fields.owner === null ? null : checkOwner(fields.owner);
+    const seqnum = checkSeqnum(fields.seqnum);
     this.ensureRoot();
-    const dir = under(this.root, device);
-    let prev: Entry | null = null;
-    let replaced = false;
-    this.locked(device, () => {
+    const published = this.locked(device, () => {
       const tmp = this.buildEntry(device, owner, seqnum);
       try {
-        const st = lstatOrNull(dir);
-        if (st !== null) {
-          requireDir(st, dir, 'entry', { device });
-          try {
-            prev = this.readEntryIn(dir, device, this.nodeExists, st);
-          } catch {
-            prev = null;
-          }
-          // rename() cannot replace a non-empty directory, so the old entry steps aside first.
-          const trash = under(this.root, `.${device}.trash.${uniqueSuffix()}`);
-          fs.renameSync(dir, trash);
-          replaced = true;
-          fs.renameSync(tmp, dir);
-          removeQuietly(trash);
-        } else {
-          fs.renameSync(tmp, dir);
-        }
+        return this.publish(device, tmp);
       } catch (e) {
         removeQuietly(tmp);
         throw ioError(e, `cannot create entry ${device}`, { device });
       }
     });
-    const before = prev as Entry | null;
     this.emit({
       action: 'entry-created',
       device,
       owner,
       seqnum,
-      ...(replaced
-        ? { prevOwner: before?.owner ?? null, reason: 'replaced a stale entry of a recycled instance' }
+      ...(published.replaced
+        ? {
+            prevOwner: published.prev?.owner ?? null,
+            reason: 'replaced a stale entry of a recycled instance',
+          }
         : {}),
     });
     return { device, owner, seqnum, attrs: {}, live: this.nodeExists(device) };
@@ -353,14 +345,16 @@ export class Registry {
   ): { prevOwner: string | null; created: boolean } {
     checkDevice(device);
     checkOwner(owner);
-    const expect = opts.expect === undefined || opts.expect === null ? opts.expect : checkOwner(opts.expect);
-    const seqnum = opts.seqnum === undefined ? undefined : checkSeqnum(opts.seqnum);
+    const o = checkOptions(opts, 'claim', ['expect', 'force', 'seqnum']);
+    const expect = checkExpect(o.expect);
+    const force = checkOptionalBoolean(o.force, 'claim', 'force') === true;
+    const seqnum = o.seqnum === undefined ? undefined : checkSeqnum(o.seqnum);
     this.ensureRoot();
     let created = false;
     const prevOwner = this.locked(device, () => {
       const dir = under(this.root, device);
       if (seqnum !== undefined && lstatOrNull(dir) === null) {
-        if (!opts.force && typeof expect === 'string') throw conflict(device, null, expect);
+        if (!force && typeof expect === 'string') throw conflict(device, null, expect);
         const tmp = this.buildEntry(device, owner, seqnum);
         try {
           fs.renameSync(tmp, dir);
@@ -373,7 +367,7 @@ export class Registry {
       }
       this.requireEntry(device);
       const current = this.currentOwner(dir, device);
-      if (!opts.force && expect !== undefined && current !== expect) throw conflict(device, current, expect);
+      if (!force && expect !== undefined && current !== expect) throw conflict(device, current, expect);
       if (current !== owner) {
         try {
           replaceFile(dir, 'owner', owner);
@@ -399,7 +393,7 @@ export class Registry {
   /** Remove the owner. A missing entry is already unowned. */
   disown(device: string, opts: { expect?: string | null } = {}): { prevOwner: string | null } {
     checkDevice(device);
-    const expect = opts.expect === undefined || opts.expect === null ? opts.expect : checkOwner(opts.expect);
+    const expect = checkExpect(checkOptions(opts, 'disown', ['expect']).expect);
     if (!this.rootExists()) {
       if (typeof expect === 'string') throw conflict(device, null, expect);
       return { prevOwner: null };
@@ -455,8 +449,26 @@ export class Registry {
     return existed;
   }
 
+  /**
+   * Run `fn` holding `device`'s lock, for asynchronous callers: the wait does not block the
+   * event loop, and this registry's writes on `device` inside `fn` are re-entrant.
+   */
+  async withLock<T>(device: string, fn: () => Promise<T>): Promise<T> {
+    checkDevice(device);
+    this.ensureRoot();
+    return withDeviceLockAsync(this.root, device, fn, this.lockTimeoutMs);
+  }
+
   gc(opts: GcOptions = {}): GcReport {
-    return runGc(this.context(), opts);
+    const o = checkOptions(opts, 'gc', ['graceMs', 'dryRun', 'isStale']);
+    const checked: GcOptions = {};
+    const graceMs = checkOptionalNumber(o.graceMs, 'gc', 'graceMs');
+    const dryRun = checkOptionalBoolean(o.dryRun, 'gc', 'dryRun');
+    const isStale = checkOptionalFunction<(device: string) => boolean>(o.isStale, 'gc', 'isStale');
+    if (graceMs !== undefined) checked.graceMs = graceMs;
+    if (dryRun !== undefined) checked.dryRun = dryRun;
+    if (isStale !== undefined) checked.isStale = isStale;
+    return runGc(this.context(), checked);
   }
 
   // ---- connect intents --------------------------------------------------------------
@@ -514,6 +526,41 @@ export class Registry {
       throw ioError(e, `cannot create entry ${device}`, { device });
     }
     return tmp;
+  }
+
+  /**
+   * Put the entry built at `tmp` in place of whatever is at the entry's name (caller holds
+   * the device's lock): renamed in where there is none, swapped in with the old entry where
+   * there is one (replaceEntryDir). Writers that take no lock (upstream's udev rule, a hand
+   * `rm -rf`, libnvme itself) may remove or create the entry at any moment, so a step
+   * failing as such a change explains (ENOENT: the old entry went away; ENOTEMPTY, EEXIST:
+   * one appeared) is judged again from a fresh lstat, a bounded number of times.
+   */
+  private publish(device: string, tmp: string): { replaced: boolean; prev: Entry | null } {
+    const dir = under(this.root, device);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const st = lstatOrNull(dir);
+        let prev: Entry | null = null;
+        if (st !== null) {
+          requireDir(st, dir, 'entry', { device });
+          try {
+            prev = this.readEntryIn(dir, device, this.nodeExists, st);
+          } catch {
+            prev = null;
+          }
+        }
+        publishHooks.beforeRename?.(device, attempt);
+        if (st === null) {
+          fs.renameSync(tmp, dir);
+          return { replaced: false, prev: null };
+        }
+        replaceEntryDir(this.root, device, tmp, dir);
+        return { replaced: true, prev };
+      } catch (e) {
+        if (attempt >= PUBLISH_ATTEMPTS || !PUBLISH_RACES.has(errnoOf(e) ?? '')) throw e;
+      }
+    }
   }
 
   private locked<T>(device: string, fn: () => T): T {
@@ -726,6 +773,47 @@ function inNaturalOrder(dirents: fs.Dirent[]): fs.Dirent[] {
   return out;
 }
 
+/**
+ * Test seam: called inside create() after the lstat that judged the entry's name and
+ * before the rename that acts on it, so a test can change the registry in that window.
+ * Not part of the public API.
+ */
+export const publishHooks: { beforeRename?: (device: string, attempt: number) => void } = {};
+
+/** How often create() judges the entry's name again after a lock-less writer changed it. */
+const PUBLISH_ATTEMPTS = 16;
+/** The failures of publish() that a lock-less writer's change explains. */
+const PUBLISH_RACES: ReadonlySet<string> = new Set(['ENOENT', 'ENOTEMPTY', 'EEXIST']);
+
+/**
+ * Replace the entry at `dir` by the one built at `tmp`. renameat2(RENAME_EXCHANGE) swaps the
+ * two in one step, so the entry's name holds the old entry and then the new one, never
+ * nothing, even for readers that take no lock; the old entry, now under the temp name
+ * (internal, never listed), is purged.
+ * Fallback where the file system cannot exchange (EINVAL) or this process cannot call
+ * renameat2 (ENOSYS): the old entry is renamed to a trash name, then the new one into
+ * place. That still never shows a partial entry, and writers serialised by the device lock
+ * never see the gap, but a lock-less reader may find the entry absent between the two
+ * renames.
+ */
+function replaceEntryDir(root: string, device: string, tmp: string, dir: string): void {
+  try {
+    exchangePaths(tmp, dir);
+    removeQuietly(tmp);
+    return;
+  } catch (e) {
+    const code = errnoOf(e);
+    if (code !== 'EINVAL' && code !== 'ENOSYS') throw e;
+  }
+  const trash = under(root, `.${device}.trash.${uniqueSuffix()}`);
+  fs.renameSync(dir, trash);
+  try {
+    fs.renameSync(tmp, dir);
+  } finally {
+    removeQuietly(trash);
+  }
+}
+
 /** What the torn-read check compares: which directory, and its last change. */
 interface DirIdentity {
   readonly ino: number;
@@ -739,6 +827,78 @@ function identity(st: fs.Stats): DirIdentity {
 
 function sameDir(a: DirIdentity, b: DirIdentity): boolean {
   return a.ino === b.ino && a.dev === b.dev && a.ctimeMs === b.ctimeMs;
+}
+
+/** An `expect` option: undefined (no precondition), null (unowned) or an owner. */
+function checkExpect(v: unknown): string | null | undefined {
+  return v === undefined || v === null ? v : checkOwner(v);
+}
+
+const OPTION_KEYS = [
+  'roots',
+  'env',
+  'audit',
+  'deviceNodeExists',
+  'readSeqnum',
+  'now',
+  'bootIdPath',
+  'lockTimeoutMs',
+  'listReader',
+] as const;
+
+/** Registry.open's options, type-checked and read once. */
+function checkRegistryOptions(opts: unknown): RegistryOptions {
+  const what = 'Registry.open';
+  const o = checkOptions(opts, what, OPTION_KEYS);
+  // Required, fail safe: without an auditor every change would go unrecorded, silently.
+  if (o.audit === undefined)
+    throw invalidOption(what, 'audit is required: pass defaultAuditor(), or an Auditor of your own');
+  const record = checkOptions(o.audit, `${what} audit`, ['record']).record;
+  if (typeof record !== 'function')
+    throw invalidOption(
+      what,
+      `audit must be an Auditor (an object with a record function), got ${describe(o.audit)}`,
+    );
+  const out: RegistryOptions = { audit: o.audit as Auditor };
+  if (o.roots !== undefined) {
+    const r = checkOptions(o.roots, `${what} roots`, ['registry', 'sysfs', 'dev']);
+    const roots: { registry?: string; sysfs?: string; dev?: string } = {};
+    for (const k of ['registry', 'sysfs', 'dev'] as const) {
+      const v = checkOptionalString(r[k], what, `roots.${k}`);
+      if (v === '') throw invalidOption(what, `roots.${k} must not be empty`);
+      if (v !== undefined) roots[k] = v;
+    }
+    out.roots = roots;
+  }
+  if (o.env !== undefined) {
+    const e = checkOptions(o.env, `${what} env`, ENV_KEYS);
+    const env: Record<string, string> = {};
+    for (const k of ENV_KEYS) {
+      const v = checkOptionalString(e[k], what, `env.${k}`);
+      if (v !== undefined) env[k] = v;
+    }
+    out.env = env;
+  }
+  const deviceNodeExists = checkOptionalFunction<(d: string) => boolean>(
+    o.deviceNodeExists,
+    what,
+    'deviceNodeExists',
+  );
+  if (deviceNodeExists !== undefined) out.deviceNodeExists = deviceNodeExists;
+  const readSeqnum = checkOptionalFunction<() => number>(o.readSeqnum, what, 'readSeqnum');
+  if (readSeqnum !== undefined) out.readSeqnum = readSeqnum;
+  const now = checkOptionalFunction<() => number>(o.now, what, 'now');
+  if (now !== undefined) out.now = now;
+  const bootIdPath = checkOptionalString(o.bootIdPath, what, 'bootIdPath');
+  if (bootIdPath !== undefined) out.bootIdPath = bootIdPath;
+  const lockTimeoutMs = checkOptionalNumber(o.lockTimeoutMs, what, 'lockTimeoutMs');
+  if (lockTimeoutMs !== undefined) out.lockTimeoutMs = lockTimeoutMs;
+  if (o.listReader !== undefined) {
+    if (o.listReader !== 'auto' && o.listReader !== 'node' && o.listReader !== 'libc')
+      throw invalidOption(what, `listReader must be "auto", "node" or "libc", got ${describe(o.listReader)}`);
+    out.listReader = o.listReader;
+  }
+  return out;
 }
 
 function conflict(device: string, current: string | null, expected: string | null): NvmfError {

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { entryExists, nvmf, nvmfOnTerminal, readOwner, tempHost, writeEntry } from './helpers.js';
 
@@ -249,5 +251,29 @@ describe('nvmf registry gc', () => {
     expect(nvmf(host.env, ['registry', 'gc']).code).toBe(0);
     expect(entryExists(host, 'nvme7')).toBe(false);
     expect(entryExists(host, 'nvme3')).toBe(true);
+  });
+
+  it('--grace SECONDS: a fresh leftover stays under the default 60 s and goes with --grace 0', () => {
+    const host = tempHost();
+    const root = host.env['NVMF_REGISTRY_ROOT'] as string;
+    const tmp = path.join(root, '.nvme4.tmp.999999.ab');
+    fs.mkdirSync(tmp);
+    expect(JSON.parse(nvmf(host.env, ['registry', 'gc', '-o', 'json']).stdout).removed).toEqual([]);
+    expect(
+      JSON.parse(nvmf(host.env, ['registry', 'gc', '--grace', '3600', '-o', 'json']).stdout).removed,
+    ).toEqual([]);
+    expect(fs.existsSync(tmp)).toBe(true);
+    const r = nvmf(host.env, ['registry', 'gc', '--grace', '0', '-o', 'json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).removed).toEqual([
+      { path: tmp, kind: 'temp', reason: 'unfinished write older than 0 ms' },
+    ]);
+    expect(fs.existsSync(tmp)).toBe(false);
+  });
+
+  it.each(['-1', 'abc', '1e3', '', '0.0001'])('--grace %j is a usage error', (v) => {
+    const r = nvmf(tempHost().env, ['registry', 'gc', '--grace', v]);
+    expect(r.code).toBe(2);
+    expect(r.messages).toContain('--grace');
   });
 });

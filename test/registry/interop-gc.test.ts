@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { intentMatches, lockPath } from '../../src/registry/index.js';
 import { mode, type Sandbox, sandbox } from './helpers.js';
+import { holdFlock } from './lock-holder.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, '../fixtures/libnvme/registry');
 
@@ -64,7 +65,7 @@ describe('libnvme interop', () => {
 
 describe('gc', () => {
   const HOUR = 3_600_000;
-  it('sweeps temp dirs, trash, attribute temps, stale locks and dead intents, after the grace period', () => {
+  it('sweeps temp dirs, trash, attribute temps, old lock directories and dead intents, after the grace period', () => {
     const reg = sb.open();
     sb.nodes.add('nvme1');
     reg.create('nvme1', { owner: 'x', seqnum: 1 });
@@ -72,7 +73,7 @@ describe('gc', () => {
     fs.mkdirSync(path.join(sb.root, '.nvme3.trash.999999.cd'));
     fs.writeFileSync(path.join(sb.root, 'nvme1', '.note.tmp.999999.ef'), 'half');
     fs.writeFileSync(path.join(sb.root, 'nvme1', 'owner.tmp.Ab12Cd'), 'half'); // libnvme's temp name
-    fs.mkdirSync(lockPath(sb.root, 'nvme4'));
+    fs.mkdirSync(path.join(sb.root, '.nvme4.lock')); // an earlier version's lock directory
     fs.writeFileSync(
       path.join(sb.root, '.intent.999999.0a'),
       JSON.stringify({
@@ -103,6 +104,29 @@ describe('gc', () => {
     expect(fs.readdirSync(path.join(sb.root, 'nvme1')).sort()).toEqual(['owner', 'seqnum']);
     expect(sb.events.every((e) => e.action === 'gc-removed' && e.reason)).toBe(true);
     expect(sb.events).toHaveLength(5);
+  });
+
+  it('removes a lock file nobody holds at any age, never a held one, and takes no entry lock for it', async () => {
+    const reg = sb.open({ lockTimeoutMs: 200 });
+    const idle = lockPath(sb.root, 'nvme5');
+    const busy = lockPath(sb.root, 'nvme6');
+    reg.create('nvme6', { owner: 'x', seqnum: 1 });
+    sb.nodes.add('nvme6');
+    await (await holdFlock(idle)).kill(); // a crashed holder's file
+    const holder = await holdFlock(busy);
+    try {
+      const dry = reg.gc({ dryRun: true });
+      expect(dry.removed.map((r) => [r.kind, r.device])).toEqual([['lock', 'nvme5']]);
+      expect(fs.existsSync(idle)).toBe(true);
+      const report = reg.gc();
+      expect(report.removed.map((r) => [r.kind, r.device])).toEqual([['lock', 'nvme5']]);
+      expect(fs.existsSync(idle)).toBe(false);
+      expect(fs.existsSync(busy)).toBe(true);
+    } finally {
+      await holder.kill();
+    }
+    expect(reg.gc().removed.map((r) => [r.kind, r.device])).toEqual([['lock', 'nvme6']]);
+    expect(fs.readdirSync(sb.root).sort()).toEqual(['.boot_id', 'nvme6']);
   });
 
   it('removes entries whose controller is gone, with both udev guards', () => {

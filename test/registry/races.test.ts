@@ -216,7 +216,7 @@ describe('writer killed with SIGKILL during create', () => {
       await exited;
       const report = gcReg.gc({ graceMs: 0 });
       if (report.removed.length > 0) withLeftovers++;
-      const left = fs.readdirSync(sb.root).filter((n) => /\.(tmp|trash)\.|\.lock$/.test(n));
+      const left = fs.readdirSync(sb.root).filter((n) => /\.(tmp|trash)\.|\.f?lock$/.test(n));
       expect(left).toEqual([]);
       const e = gcReg.read('nvme5');
       if (e)

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isNvmfError } from '../../src/errors.js';
 import { lockPath, MAX_VALUE_BYTES } from '../../src/registry/index.js';
+import { holdFlock } from './lock-holder.js';
 import { codeOf, mode, type Sandbox, sandbox } from './helpers.js';
 
 let sb: Sandbox;
@@ -278,33 +279,43 @@ describe('claim / disown / delete', () => {
     expect(fs.readdirSync(path.join(outside, 'sub'))).toEqual(['keep']);
   });
 
-  it('a held lock makes writers wait, then fail with ELOCKED naming device and lock', () => {
+  it('a held lock makes writers wait, then fail with ELOCKED naming device and lock', async () => {
     const reg = sb.open({ lockTimeoutMs: 200 });
     reg.create('nvme1', { owner: 'stas', seqnum: 1 });
-    fs.mkdirSync(lockPath(sb.root, 'nvme1'));
-    const t0 = Date.now();
-    let err: unknown;
+    const holder = await holdFlock(lockPath(sb.root, 'nvme1'));
     try {
-      reg.claim('nvme1', 'x');
-    } catch (e) {
-      err = e;
+      const t0 = Date.now();
+      let err: unknown;
+      try {
+        reg.claim('nvme1', 'x');
+      } catch (e) {
+        err = e;
+      }
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+      expect(isNvmfError(err, 'ELOCKED')).toBe(true);
+      expect((err as Error).message).toMatch(/nvme1.*\.nvme1\.flock/);
+      expect(reg.readAttr('nvme1', 'owner')).toBe('stas');
+    } finally {
+      await holder.kill();
     }
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
-    expect(isNvmfError(err, 'ELOCKED')).toBe(true);
-    expect((err as Error).message).toMatch(/nvme1.*\.nvme1\.lock/);
-    expect(reg.readAttr('nvme1', 'owner')).toBe('stas');
   });
 
-  it('a stale lock (crashed holder) is taken over', () => {
-    const reg = sb.open();
+  it("a crashed holder's lock is free at once (the kernel dropped it), and its file is removed", async () => {
+    const reg = sb.open({ lockTimeoutMs: 200 });
     reg.create('nvme1', { owner: 'stas', seqnum: 1 });
     const lp = lockPath(sb.root, 'nvme1');
-    fs.mkdirSync(lp);
-    const old = new Date(Date.now() - 10_000);
-    fs.utimesSync(lp, old, old);
+    await (await holdFlock(lp)).kill();
+    expect(fs.existsSync(lp)).toBe(true);
     reg.claim('nvme1', 'next');
     expect(reg.readAttr('nvme1', 'owner')).toBe('next');
     expect(fs.existsSync(lp)).toBe(false);
+  });
+
+  it('a lock directory left by an earlier version does not block writers', () => {
+    const reg = sb.open({ lockTimeoutMs: 200 });
+    fs.mkdirSync(path.join(sb.root, '.nvme1.lock'), { recursive: true });
+    reg.create('nvme1', { owner: 'stas', seqnum: 1 });
+    expect(reg.readAttr('nvme1', 'owner')).toBe('stas');
   });
 });
 

@@ -9,8 +9,10 @@ import { connectVsDisconnectAll } from './parts/connect-vs-disconnect-all.js';
 import { kills } from './parts/kills.js';
 import { linearizability } from './parts/linearizability.js';
 import { recycle } from './parts/recycle.js';
+import { replace } from './parts/replace.js';
+import { takeover } from './parts/takeover.js';
 
-const ALL: Part[] = [recycle, kills, linearizability, connectVsDisconnectAll];
+const ALL: Part[] = [recycle, kills, linearizability, takeover, replace, connectVsDisconnectAll];
 
 const { values } = parseArgs({
   options: { minutes: { type: 'string', default: '1' }, only: { type: 'string' } },

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { holdFlock } from '../registry/lock-holder.js';
 import { decision, HELPER, runHelper, type Sandbox, sandbox } from './harness.js';
 
 let sb: Sandbox;
@@ -67,17 +68,25 @@ describe('removes', () => {
     expect(exists(e)).toBe(false);
   });
 
-  it('takes over a stale lock (mtime older than 5 s) and releases it', async () => {
+  it('is not held up by the lock file of a holder that was killed, and removes the file', async () => {
     const e = sb.entry('nvme3', { seqnum: '1' });
-    const lock = path.join(sb.registry, '.nvme3.lock');
-    fs.mkdirSync(lock);
-    const old = new Date(Date.now() - 10_000);
-    fs.utimesSync(lock, old, old);
-    const f = decision(await runHelper(sb, ['nvme3', '2']));
+    const lock = path.join(sb.registry, '.nvme3.flock');
+    await (await holdFlock(lock)).kill();
+    expect(exists(lock)).toBe(true);
+    const f = decision(await runHelper(sb, ['nvme3', '2'], { env: { NVMF_TEST_LOCK_BUDGET_MS: '0' } }));
     expect(f.NVMF_REASON).toBe('removed');
-    expect(f.MESSAGE).toContain('took over a stale lock');
     expect(exists(e)).toBe(false);
-    expect(exists(lock)).toBe(false);
+    expect(internals()).toEqual([]);
+  });
+
+  it('is not held up by a lock directory an earlier version left at the old lock path', async () => {
+    const e = sb.entry('nvme3', { seqnum: '1' });
+    const old = path.join(sb.registry, '.nvme3.lock');
+    fs.mkdirSync(old);
+    const f = decision(await runHelper(sb, ['nvme3', '2'], { env: { NVMF_TEST_LOCK_BUDGET_MS: '0' } }));
+    expect(f.NVMF_REASON).toBe('removed');
+    expect(exists(e)).toBe(false);
+    expect(exists(old)).toBe(true); // gc's to sweep
   });
 });
 
@@ -228,9 +237,14 @@ describe('keeps', () => {
 
   it('when the lock stays held past the bounded wait, leaving the holder its lock', async () => {
     const e = sb.entry('nvme3', { seqnum: '1' });
-    const lock = path.join(sb.registry, '.nvme3.lock');
-    fs.mkdirSync(lock);
-    const run = await runHelper(sb, ['nvme3', '2'], { env: { NVMF_TEST_LOCK_BUDGET_MS: '300' } });
+    const lock = path.join(sb.registry, '.nvme3.flock');
+    const holder = await holdFlock(lock);
+    let run: Awaited<ReturnType<typeof runHelper>>;
+    try {
+      run = await runHelper(sb, ['nvme3', '2'], { env: { NVMF_TEST_LOCK_BUDGET_MS: '300' } });
+    } finally {
+      await holder.kill();
+    }
     const f = decision(run);
     expect(f).toMatchObject({
       NVMF_ACTION: 'udev-kept',
@@ -242,15 +256,18 @@ describe('keeps', () => {
     expect(exists(e) && exists(lock)).toBe(true);
   });
 
-  it('when the lock is recent but not yet stale (3 s old)', async () => {
+  it.each([
+    ['a symlink', (p: string) => fs.symlinkSync(path.join(sb.dir, 'elsewhere'), p)],
+    ['a directory', (p: string) => fs.mkdirSync(p)],
+    ['a FIFO', (p: string) => spawnSync('mkfifo', [p])],
+  ])('when the lock path holds %s (fails closed, follows nothing)', async (_what, plant) => {
     const e = sb.entry('nvme3', { seqnum: '1' });
-    const lock = path.join(sb.registry, '.nvme3.lock');
-    fs.mkdirSync(lock);
-    const t = new Date(Date.now() - 3000);
-    fs.utimesSync(lock, t, t);
+    const lock = path.join(sb.registry, '.nvme3.flock');
+    plant(lock);
     const f = decision(await runHelper(sb, ['nvme3', '2'], { env: { NVMF_TEST_LOCK_BUDGET_MS: '200' } }));
     expect(f.NVMF_REASON).toBe('locked');
-    expect(exists(e) && exists(lock)).toBe(true);
+    expect(exists(e)).toBe(true);
+    expect(exists(path.join(sb.dir, 'elsewhere'))).toBe(false);
   });
 });
 

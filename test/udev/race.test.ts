@@ -175,7 +175,7 @@ async function harness(script: string, mode: 'forced' | 'random', iterations: nu
           }
         }
       }
-      expect(fs.readdirSync(sb.registry).filter((x) => x.includes('.lock') || x.includes('.trash.'))).toEqual(
+      expect(fs.readdirSync(sb.registry).filter((x) => x.includes('lock') || x.includes('.trash.'))).toEqual(
         [],
       );
     } finally {
