@@ -32,7 +32,7 @@ const outdir = path.join(root, 'build', 'cli');
 const BIN = 'nvmf.cjs';
 
 // commander is parsed on every run, so it goes into the bundle. The other dependencies
-// (pino, koffi's native module, chokidar) load only on paths that need
+// (koffi's native module, chokidar) load only on paths that need
 // them and stay ordinary runtime imports from node_modules.
 const BUNDLED = new Set(['commander']);
 const external = Object.keys(pkg.dependencies ?? {}).filter((d) => !BUNDLED.has(d));
@@ -60,10 +60,10 @@ const lazyChildProcessForCommander = {
 
 // Two rewrites of our sources for the bundle (the sources themselves stay plain ES modules):
 // - `createRequire(import.meta.url)('./x.js')`, how our modules load parts of themselves
-//   lazily and synchronously (the audit machinery on the first record): in the bundle there
+//   lazily and synchronously (no module does so now): in the bundle there
 //   is no ./x.js beside it, so it becomes a plain require that esbuild resolves at build
 //   time; the module is bundled and initialised on that first call. Package names and
-//   builtins (pino, koffi, node:crypto) stay runtime requires.
+//   builtins (koffi, node:crypto) stay runtime requires.
 // - `import('pkg')` of a package or builtin (chokidar, which is ES-only, koffi, node:fs):
 //   code compiled by vm.Script has no working import() of its own on Node 20 (no callback
 //   with cached data, an experimental warning without), so it calls the loader's import(),

@@ -1,7 +1,7 @@
 /**
  * The public API of nvmf-registry: the registry, the attach engine, the kernel adapters and
  * the audit interface. The CLI (src/cli) is not part of it and nothing here imports it.
- * Heavy optional parts (pino sinks, FFI, chokidar) stay behind their own lazy imports.
+ * Heavy optional parts (FFI, chokidar) stay behind their own lazy imports.
  */
 
 export { defaultAuditor } from './audit/default.js';

@@ -1,15 +1,24 @@
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
 import type { AuditEvent, Auditor } from './event.js';
-import { type JournalFields, processContext, type RecordContext, toJournalFields } from './fields.js';
+import { processContext, type RecordContext, SYSLOG_IDENTIFIER, toJournalFields } from './fields.js';
 import { redactArgv, redactText } from './redact.js';
-import { type AuditSink, JOURNAL_SOCKET, journalNativeSink, jsonLinesSink, loggerSink } from './sinks.js';
+import {
+  type AuditRecord,
+  type AuditSink,
+  JOURNAL_SOCKET,
+  journaldSink,
+  jsonFileSink,
+  jsonLinesSink,
+  loggerSink,
+  offSink,
+} from './sinks.js';
 
 /**
- * The auditor: event -> journal fields (redacted) -> one pino record -> the first sink of
- * the chain that takes it. pino gives the record its one serialised shape (the JSON line
- * the stderr sink writes and the journald sinks are fed from); it is loaded on the first
- * record, not at import, so commands that record nothing never load it.
+ * The auditor: event -> journal fields (redacted, once) -> the first sink of the chain that
+ * takes them. Each sink renders the fields its own way (a journald datagram, a JSON line);
+ * nothing is serialised and parsed back.
  */
 
 export interface AuditorOptions {
@@ -21,145 +30,180 @@ export interface AuditorOptions {
   context?: () => RecordContext;
 }
 
-type PinoLogger = { info(obj: object): void };
-
-/** Fields pino adds that are not journal fields. */
-const PINO_ONLY = new Set(['time', 'level']);
-
 export function createAuditor(options: AuditorOptions): Auditor {
   const lastResort = options.lastResort ?? jsonLinesSink(2);
   const context = options.context ?? (() => processContext(redactArgv));
-  let logger: PinoLogger | null = null;
   const warned = new Set<string>();
 
-  // Sink layer: whatever reached here is redacted again, on the serialised line, before
-  // any byte leaves the process.
-  const deliver = (rawLine: string): void => {
-    const line = redactText(rawLine.trimEnd());
-    let parsed: Record<string, unknown>;
-    try {
-      parsed = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      lastResort.write({}, line);
-      return;
-    }
-    const fields: JournalFields = {};
-    for (const [k, v] of Object.entries(parsed)) if (!PINO_ONLY.has(k)) fields[k] = String(v);
+  const deliver = (record: AuditRecord): void => {
     const failures: string[] = [];
     for (const sink of options.sinks) {
       try {
-        sink.write(fields, line);
+        sink.write(record);
         if (failures.length > 0) noteFallback(failures, sink.name);
         return;
       } catch (e) {
         failures.push(`${sink.name}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
-    if (failures.length === 0) {
-      lastResort.write(fields, line);
-      return;
-    }
-    // Never silently dropped: the record goes out with why it did not reach the journal.
-    const withError = JSON.stringify({ ...parsed, AUDIT_SINK_ERROR: failures.join('; ') });
+    // Never silently dropped: the record goes out with why it did not reach its sink.
+    const withError: AuditRecord =
+      failures.length === 0
+        ? record
+        : { ...record, fields: { ...record.fields, AUDIT_SINK_ERROR: redactText(failures.join('; ')) } };
     try {
-      lastResort.write(fields, withError);
+      lastResort.write(withError);
     } catch {
-      // stderr itself is gone: nothing is left to tell
+      // the last resort itself is gone: nothing is left to tell
     }
   };
 
+  /** One warning per distinct failure, not one per record. */
   const noteFallback = (failures: string[], usedName: string): void => {
     const key = failures.join('; ');
     if (warned.has(key)) return;
     warned.add(key);
     try {
-      lastResort.write(
-        {},
-        JSON.stringify({
-          SYSLOG_IDENTIFIER: 'nvmf-registry',
-          AUDIT_SINK_WARNING: `${key}; using ${usedName}`,
-        }),
-      );
+      lastResort.write({
+        time: new Date(),
+        fields: { SYSLOG_IDENTIFIER, AUDIT_SINK_WARNING: redactText(`${key}; using ${usedName}`) },
+      });
     } catch {
       // as above
     }
   };
 
-  const getLogger = (): PinoLogger => {
-    if (logger) return logger;
-    const require = createRequire(import.meta.url);
-    const pino = require('pino') as typeof import('pino').default;
-    logger = pino(
-      {
-        base: null,
-        messageKey: 'MESSAGE',
-        timestamp: pino.stdTimeFunctions.isoTime,
-      },
-      { write: deliver },
-    ) as PinoLogger;
-    return logger;
-  };
-
   return {
     record(event: AuditEvent): void {
+      let record: AuditRecord;
       try {
-        getLogger().info(toJournalFields(event, context()));
+        record = { fields: toJournalFields(event, context()), time: new Date() };
       } catch (e) {
         // record() never throws into the library; say what was lost and why
+        record = {
+          time: new Date(),
+          fields: {
+            SYSLOG_IDENTIFIER,
+            NVMF_ACTION: String(event.action),
+            AUDIT_SINK_ERROR: redactText(`cannot build the record: ${String(e)}`),
+          },
+        };
         try {
-          lastResort.write(
-            {},
-            redactText(
-              JSON.stringify({ SYSLOG_IDENTIFIER: 'nvmf-registry', ...event, AUDIT_SINK_ERROR: String(e) }),
-            ),
-          );
+          lastResort.write(record);
         } catch {
           // nothing left
         }
+        return;
       }
+      deliver(record);
     },
   };
 }
 
-export type AuditSinkMode = 'auto' | 'journal' | 'logger' | 'stderr';
+export type AuditSinkMode = 'auto' | 'journal' | 'logger' | 'file' | 'stderr' | 'off';
+export const AUDIT_SINK_MODES: readonly AuditSinkMode[] = [
+  'auto',
+  'journal',
+  'logger',
+  'file',
+  'stderr',
+  'off',
+];
 
 export interface SinkChainOptions {
   mode?: AuditSinkMode;
   socketPath?: string;
   loggerCommand?: string;
   stderrFd?: number;
+  /** The JSON-lines file (default: defaultAuditFile()). */
+  filePath?: string;
+  fileMaxBytes?: number;
+  fileKeep?: number;
+}
+
+/** Where records go, as `nvmf registry log` reports it. */
+export type AuditTarget =
+  | { sink: 'journald'; socketPath: string }
+  | { sink: 'logger' }
+  | { sink: 'file'; path: string; why?: string }
+  | { sink: 'stderr' }
+  | { sink: 'off' };
+
+/**
+ * The default file: /var/log/nvmf-registry/audit.jsonl for root (who alone can change the
+ * host's registry), and `$XDG_STATE_HOME/nvmf-registry/audit.jsonl` (default
+ * `~/.local/state/...`) for anyone else, who can only change registries of their own
+ * (a simulated host, a test root) and cannot write under /var/log.
+ */
+export function defaultAuditFile(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  uid: number | null = typeof process.getuid === 'function' ? process.getuid() : null,
+): string {
+  if (uid === 0 || uid === null) return '/var/log/nvmf-registry/audit.jsonl';
+  const state = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), '.local', 'state');
+  return path.join(state, 'nvmf-registry', 'audit.jsonl');
 }
 
 /**
- * The chain for a mode. `auto`: journald (native, then `logger --journald` when the socket
- * is the system one) if the journal socket exists, else JSON lines on stderr.
+ * The one decision of where records go. `auto`: journald when its socket exists, else the
+ * JSON-lines file. Never the terminal unless asked (`stderr`).
  */
-export function sinkChain(opts: SinkChainOptions = {}): AuditSink[] {
-  const mode = opts.mode ?? 'auto';
+export function auditTarget(opts: SinkChainOptions = {}): AuditTarget {
   const socketPath = opts.socketPath ?? JOURNAL_SOCKET;
-  const journal = (): AuditSink[] => {
-    const s = [journalNativeSink(socketPath)];
-    if (socketPath === JOURNAL_SOCKET) s.push(loggerSink(opts.loggerCommand));
-    return s;
-  };
-  switch (mode) {
+  const file = opts.filePath ?? defaultAuditFile();
+  switch (opts.mode ?? 'auto') {
     case 'journal':
-      return journal();
+      return { sink: 'journald', socketPath };
     case 'logger':
-      return [loggerSink(opts.loggerCommand)];
+      return { sink: 'logger' };
+    case 'file':
+      return { sink: 'file', path: file };
     case 'stderr':
-      return [jsonLinesSink(opts.stderrFd)];
+      return { sink: 'stderr' };
+    case 'off':
+      return { sink: 'off' };
     default:
-      return existsSync(socketPath) ? journal() : [jsonLinesSink(opts.stderrFd)];
+      return existsSync(socketPath)
+        ? { sink: 'journald', socketPath }
+        : { sink: 'file', path: file, why: `journald is not running: no socket ${socketPath}` };
   }
 }
 
-/** Options from `NVMF_AUDIT_SINK` (auto|journal|logger|stderr) and `NVMF_JOURNAL_SOCKET`. */
+/**
+ * The chain for a mode. journald is followed by the file, so a journald that stops answering
+ * loses nothing (the auditor says once on stderr that it switched).
+ */
+export function sinkChain(opts: SinkChainOptions = {}): AuditSink[] {
+  const t = auditTarget(opts);
+  const file = (): AuditSink =>
+    jsonFileSink({
+      path: opts.filePath ?? defaultAuditFile(),
+      ...(opts.fileMaxBytes !== undefined ? { maxBytes: opts.fileMaxBytes } : {}),
+      ...(opts.fileKeep !== undefined ? { keep: opts.fileKeep } : {}),
+    });
+  switch (t.sink) {
+    case 'journald':
+      return [journaldSink(t.socketPath, opts.loggerCommand), file()];
+    case 'logger':
+      return [loggerSink(opts.loggerCommand)];
+    case 'file':
+      return [file()];
+    case 'stderr':
+      return [jsonLinesSink(opts.stderrFd)];
+    case 'off':
+      return [offSink()];
+  }
+}
+
+/**
+ * Options from the environment: `NVMF_AUDIT_SINK` (auto|journal|logger|file|stderr|off; an
+ * unknown value is auto), `NVMF_JOURNAL_SOCKET`, `NVMF_AUDIT_FILE`.
+ */
 export function sinkChainOptionsFromEnv(env: Readonly<Record<string, string | undefined>>): SinkChainOptions {
   const raw = env.NVMF_AUDIT_SINK;
-  const mode: AuditSinkMode =
-    raw === 'journal' || raw === 'logger' || raw === 'stderr' || raw === 'auto' ? raw : 'auto';
+  const mode = AUDIT_SINK_MODES.find((m) => m === raw) ?? 'auto';
   const o: SinkChainOptions = { mode };
   if (env.NVMF_JOURNAL_SOCKET) o.socketPath = env.NVMF_JOURNAL_SOCKET;
+  o.filePath = env.NVMF_AUDIT_FILE || defaultAuditFile(env);
   return o;
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import { NvmfError } from '../errors.js';
 import { SYSLOG_IDENTIFIER } from './fields.js';
@@ -39,12 +40,21 @@ export function journalValue(v: unknown): string | null {
 
 const int = (s: string | null): number | null => (s !== null && /^[0-9]+$/.test(s) ? Number(s) : null);
 
+/**
+ * A record from journalctl's JSON (time from `__REALTIME_TIMESTAMP`) or from a line of the
+ * audit file (the same field names, time in `time`).
+ */
 export function parseJournalRecord(obj: Record<string, unknown>): AuditLogRecord {
   const f = (k: string): string | null => journalValue(obj[k]);
   const usec = f('__REALTIME_TIMESTAMP');
+  const iso = f('time');
   return {
     time:
-      usec !== null && /^[0-9]+$/.test(usec) ? new Date(Number(BigInt(usec) / 1000n)).toISOString() : null,
+      usec !== null && /^[0-9]+$/.test(usec)
+        ? new Date(Number(BigInt(usec) / 1000n)).toISOString()
+        : iso !== null && !Number.isNaN(Date.parse(iso))
+          ? new Date(iso).toISOString()
+          : null,
     action: f('NVMF_ACTION'),
     device: f('NVMF_DEVICE'),
     owner: f('NVMF_OWNER'),
@@ -105,7 +115,7 @@ export async function readAuditLog(opts: ReadAuditLogOptions = {}): Promise<Audi
     throw new NvmfError(
       'EIO',
       spawnError.code === 'ENOENT'
-        ? `cannot run ${command}: not found (the audit trail is in the systemd journal; without journald, records went to stderr as JSON lines)`
+        ? `cannot run ${command}: not found; records sent to journald cannot be read back without it (NVMF_AUDIT_SINK=file nvmf registry log reads the audit file)`
         : `cannot run ${command}: ${spawnError.message}`,
       { command, errno: spawnError.code },
     );
@@ -117,6 +127,82 @@ export async function readAuditLog(opts: ReadAuditLogOptions = {}): Promise<Audi
     });
   }
   return records;
+}
+
+/**
+ * `--since` for the audit file: an ISO 8601 time (or anything Date.parse takes), `today`,
+ * `yesterday`, or `-N[smhd]` back from now. journalctl's richer syntax needs journalctl.
+ */
+export function parseSince(since: string, now: Date = new Date()): number {
+  const rel = /^-([0-9]{1,9})([smhd])$/.exec(since);
+  if (rel) {
+    const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[rel[2] as 's' | 'm' | 'h' | 'd'];
+    return now.getTime() - Number(rel[1]) * unit;
+  }
+  if (since === 'today' || since === 'yesterday') {
+    const d = new Date(now);
+    d.setHours(0, 0, 0, 0);
+    if (since === 'yesterday') d.setDate(d.getDate() - 1);
+    return d.getTime();
+  }
+  const t = Date.parse(since);
+  if (Number.isNaN(t)) {
+    throw new NvmfError(
+      'EUSAGE',
+      `--since ${JSON.stringify(since)} is not a time the audit file can use: give an ISO 8601 time, today, yesterday or -N[smhd]`,
+      { value: since },
+    );
+  }
+  return t;
+}
+
+export interface ReadAuditFileOptions {
+  device?: string;
+  lines?: number;
+  since?: string;
+  /** Rotated generations to read before the file: PATH.N .. PATH.1 (default 3, as written). */
+  keep?: number;
+}
+
+/**
+ * The records of the audit file and its rotated generations, oldest first. A line that is
+ * not a record of ours (a torn last line, another program's) is skipped; a missing file is
+ * no records. Other read errors are reported.
+ */
+export function readAuditFile(file: string, opts: ReadAuditFileOptions = {}): AuditLogRecord[] {
+  const since = opts.since === undefined ? null : parseSince(opts.since);
+  const paths: string[] = [];
+  for (let i = opts.keep ?? 3; i >= 1; i--) paths.push(`${file}.${i}`);
+  paths.push(file);
+  const out: AuditLogRecord[] = [];
+  for (const p of paths) {
+    let text: string;
+    try {
+      text = fs.readFileSync(p, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      throw new NvmfError('EIO', `cannot read the audit file ${p}: ${code ?? String(e)}`, {
+        path: p,
+        errno: code,
+      });
+    }
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      let obj: Record<string, unknown>;
+      try {
+        obj = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      if (obj.SYSLOG_IDENTIFIER !== SYSLOG_IDENTIFIER || typeof obj.NVMF_ACTION !== 'string') continue;
+      const r = parseJournalRecord(obj);
+      if (opts.device !== undefined && r.device !== opts.device) continue;
+      if (since !== null && (r.time === null || Date.parse(r.time) < since)) continue;
+      out.push(r);
+    }
+  }
+  return opts.lines !== undefined ? out.slice(-opts.lines) : out;
 }
 
 /** One line per record: `time device action details`. */

@@ -23,15 +23,15 @@ export interface KernelHandle {
  *
  * Heavy things (kernel adapter, registry, engine, auditor) are created on first use with
  * dynamic imports: a command that does not call `kernel()` never loads koffi, and a
- * command that does not call `auditor()` never loads pino. Command modules keep their
- * top-level imports to types and `commander`, and import their implementation inside the
- * action for the same reason.
+ * command that does not call `auditor()` never loads the audit sinks. Command modules keep
+ * their top-level imports to types and `commander`, and import their implementation inside
+ * the action for the same reason.
  */
 export interface CliContext {
   readonly env: Env;
   readonly stdout: Writer;
   readonly stderr: Writer;
-  /** stdin and stderr are terminals: the only case in which we may ask a question. */
+  /** There is a controlling terminal (`/dev/tty`): the only case in which we may ask a question. */
   readonly isTTY: boolean;
 
   /** `-o/--output-format`, `normal` unless given. */
@@ -49,15 +49,15 @@ export interface CliContext {
 
   /**
    * Print a command's result: `json` as one JSON document with `-o json`, else the text
-   * `normal()` renders. Results go to stdout; messages and prompts go to stderr.
+   * `normal()` renders. Results go to stdout, messages to stderr, prompts to the terminal.
    */
   result(json: unknown, normal: () => string): void;
   /** A human message on stderr (suppressed with `-o json` unless `always`). */
   note(text: string, always?: boolean): void;
 
   /**
-   * Ask for a typed word (default `yes`) on the terminal. Resolves true only on an exact
-   * match; anything else (including EOF) is false. With no terminal it throws `EABORTED`
+   * Ask for a typed word (default `yes`) on the terminal. Resolves true only on the exact
+   * word, nothing around it; anything else (including EOF) is false. With no terminal it throws `EABORTED`
    * naming `hint` (e.g. `--yes`) at once, so a script never hangs on a question.
    */
   confirmTyped(question: string, hint: string, word?: string): Promise<boolean>;

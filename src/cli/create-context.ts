@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { Auditor } from '../audit/event.js';
 import { NvmfError } from '../errors.js';
 import type { Env, Roots } from '../roots.js';
@@ -12,6 +13,7 @@ export interface ContextIo {
   env: Env;
   stdout: Writer;
   stderr: Writer;
+  /** There is a terminal to ask on (see processIo). */
   isTTY: boolean;
   /** Ask one line on the terminal; null on EOF. Only called when `isTTY`. */
   ask(question: string): Promise<string | null>;
@@ -91,21 +93,64 @@ export function createContext(
   return ctx;
 }
 
-/** Prompt through the process's stdin/stderr (stderr keeps stdout clean for `-o json`). */
+/** The controlling terminal: prompts use it whatever stdin, stdout and stderr are. */
+const TERMINAL = '/dev/tty';
+
+/**
+ * Prompts go to the controlling terminal (`/dev/tty`), as ssh and sudo ask for passwords:
+ * redirecting stderr or piping stdin (`yes | nvmf ...`) neither silences a question nor
+ * answers it. Without a controlling terminal (cron, systemd, CI, a detached process) there is
+ * no one to ask, and the caller refuses instead.
+ */
 export function processIo(env: Env): ContextIo {
+  let terminal: boolean | undefined;
   return {
     env,
     stdout: process.stdout,
     stderr: process.stderr,
     get isTTY() {
-      return process.stdin.isTTY === true && process.stderr.isTTY === true;
+      if (terminal === undefined) {
+        try {
+          fs.closeSync(fs.openSync(TERMINAL, 'r+'));
+          terminal = true;
+        } catch {
+          terminal = false;
+        }
+      }
+      return terminal;
     },
-    async ask(question) {
-      // readline only loads when a prompt is shown
-      const { readLine } = await import('./prompt-line.js');
-      const answer = await readLine(process.stdin, process.stderr, question);
-      process.stdin.pause();
-      return answer;
+    ask(question) {
+      return Promise.resolve(askTerminal(question));
     },
   };
+}
+
+/**
+ * Write `question` to the terminal and read one line back (without its line end); null on
+ * EOF. The read is synchronous on purpose: nothing else runs while the operator decides,
+ * the terminal's line discipline does the editing, and no stream is left reading the
+ * terminal after the answer (which would hold the process open).
+ */
+function askTerminal(question: string): string | null {
+  const fd = fs.openSync(TERMINAL, 'r+');
+  try {
+    fs.writeSync(fd, question);
+    const chunks: Buffer[] = [];
+    const buf = Buffer.alloc(1024);
+    for (let total = 0; total < 64 * 1024;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) {
+        fs.writeSync(fd, '\n');
+        return chunks.length === 0 ? null : Buffer.concat(chunks).toString('utf8');
+      }
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+      total += n;
+      if (buf[n - 1] === 0x0a) break;
+    }
+    return Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
+  } finally {
+    fs.closeSync(fd);
+  }
 }

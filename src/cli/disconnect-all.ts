@@ -89,11 +89,11 @@ export async function runDisconnectAll(ctx: CliContext, opts: DisconnectAllOptio
     return;
   }
   if (!opts.yes) {
-    // with -o json the plan has not been shown yet; the operator must see it before answering
-    if (json && ctx.isTTY) ctx.stderr.write(renderPlan(plan.items));
+    // with -o json the plan has not been shown yet; the operator sees it on the terminal asked
+    const shown = json ? renderPlan(plan.items) : '';
     const n = chosen.length;
     const ok = await ctx.confirmTyped(
-      `Disconnect ${n} controller${n === 1 ? '' : 's'} (${chosen.map((c) => c.device).join(', ')})?`,
+      `${shown}Disconnect ${n} controller${n === 1 ? '' : 's'} (${chosen.map((c) => c.device).join(', ')})?`,
       '--yes',
     );
     if (!ok) throw new NvmfError('EABORTED', 'aborted: confirmation not given; nothing was disconnected', {});

@@ -1,6 +1,9 @@
-/** Exactly the word, surrounding blanks ignored; `YES` is not `yes` (a typed confirmation is deliberate). */
+/**
+ * Exactly the word, nothing around it: not `YES`, not `yes ` or ` yes` (a typed confirmation
+ * is deliberate, and the man page promises only the word).
+ */
 export function isTypedConfirmation(answer: string | null, word: string): boolean {
-  return answer !== null && answer.trim() === word;
+  return answer === word;
 }
 
 /** `y` or `yes` in any case; everything else, empty included, is no. */

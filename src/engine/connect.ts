@@ -284,7 +284,10 @@ async function reuse(
     action: 'connect',
     device,
     owner,
-    reason: 'reused an existing controller',
+    reason:
+      who.kind === 'disown'
+        ? 'reused an existing controller; the empty owner removed its owner'
+        : 'reused an existing controller',
     extra: { cntlid: c.cntlid ?? -1 },
   });
   const namespaces =
@@ -306,15 +309,9 @@ function reuseOwner(
   if (who.kind === 'none') {
     owner = reg.read(device)?.owner ?? null;
   } else if (who.kind === 'disown') {
-    const { prevOwner } = reg.disown(device);
+    // the registry records the disown (if there was an owner); the connect record says why
+    reg.disown(device);
     owner = null;
-    audit(ctx, {
-      action: 'disown',
-      device,
-      prevOwner,
-      owner: null,
-      reason: 'connect with an empty owner on an existing controller',
-    });
   } else {
     const entry = reg.read(device);
     const current = entry?.owner ?? null;

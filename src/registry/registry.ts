@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { defaultAuditor } from '../audit/default.js';
 import type { AuditEvent, Auditor } from '../audit/event.js';
 import {
   checkOptionalBoolean,
@@ -61,7 +60,11 @@ export interface RegistryOptions {
   /** Explicit roots win over env, which wins over the host defaults. */
   roots?: Partial<Roots>;
   env?: Env;
-  audit?: Auditor;
+  /**
+   * Where the registry's records go (one per change it makes). Handed in, never chosen here:
+   * the CLI passes `defaultAuditor()`, a library user that or an auditor of their own.
+   */
+  audit: Auditor;
   /** Guard 1: does /dev/nvmeN exist? Default: lstat under the dev root. */
   deviceNodeExists?: (device: string) => boolean;
   /** Current /sys/kernel/uevent_seqnum. Default: read it under the sysfs root. */
@@ -146,7 +149,7 @@ export class Registry {
       dev: path.resolve(opts.roots?.dev ?? fromEnv.dev),
     };
     this.root = this.roots.registry;
-    this.audit = opts.audit ?? defaultAuditor();
+    this.audit = opts.audit;
     const devRoot = this.roots.dev;
     this.nodeExists = opts.deviceNodeExists ?? ((d) => lstatOrNull(under(devRoot, d)) !== null);
     this.defaultNodeCheck = opts.deviceNodeExists === undefined;
@@ -158,7 +161,7 @@ export class Registry {
     this.listReaderMode = opts.listReader ?? 'auto';
   }
 
-  static open(opts: RegistryOptions = {}): Registry {
+  static open(opts: RegistryOptions): Registry {
     return new Registry(checkRegistryOptions(opts));
   }
 
@@ -849,7 +852,16 @@ const OPTION_KEYS = [
 function checkRegistryOptions(opts: unknown): RegistryOptions {
   const what = 'Registry.open';
   const o = checkOptions(opts, what, OPTION_KEYS);
-  const out: RegistryOptions = {};
+  // Required, fail safe: without an auditor every change would go unrecorded, silently.
+  if (o.audit === undefined)
+    throw invalidOption(what, 'audit is required: pass defaultAuditor(), or an Auditor of your own');
+  const record = checkOptions(o.audit, `${what} audit`, ['record']).record;
+  if (typeof record !== 'function')
+    throw invalidOption(
+      what,
+      `audit must be an Auditor (an object with a record function), got ${describe(o.audit)}`,
+    );
+  const out: RegistryOptions = { audit: o.audit as Auditor };
   if (o.roots !== undefined) {
     const r = checkOptions(o.roots, `${what} roots`, ['registry', 'sysfs', 'dev']);
     const roots: { registry?: string; sysfs?: string; dev?: string } = {};
@@ -868,15 +880,6 @@ function checkRegistryOptions(opts: unknown): RegistryOptions {
       if (v !== undefined) env[k] = v;
     }
     out.env = env;
-  }
-  if (o.audit !== undefined) {
-    const record = checkOptions(o.audit, `${what} audit`, ['record']).record;
-    if (typeof record !== 'function')
-      throw invalidOption(
-        what,
-        `audit must be an Auditor (an object with a record function), got ${describe(o.audit)}`,
-      );
-    out.audit = o.audit as Auditor;
   }
   const deviceNodeExists = checkOptionalFunction<(d: string) => boolean>(
     o.deviceNodeExists,

@@ -2,7 +2,13 @@ import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { formatAuditLogLine, journalValue, readAuditLog } from '../../src/audit/journal-read.js';
+import {
+  formatAuditLogLine,
+  journalValue,
+  parseSince,
+  readAuditFile,
+  readAuditLog,
+} from '../../src/audit/journal-read.js';
 
 let dir: string;
 beforeEach(() => {
@@ -101,5 +107,37 @@ describe('readAuditLog', () => {
     expect(journalValue([104, 105])).toBe('hi');
     expect(journalValue(['a', 'b'])).toBe('b');
     expect(journalValue(null)).toBeNull();
+  });
+});
+
+describe('readAuditFile', () => {
+  const line = (time: string, action: string, device: string): string =>
+    JSON.stringify({ time, SYSLOG_IDENTIFIER: 'nvmf-registry', NVMF_ACTION: action, NVMF_DEVICE: device });
+
+  it('reads the rotated generations oldest first, skips torn and foreign lines, filters', () => {
+    const file = path.join(dir, 'audit.jsonl');
+    fs.writeFileSync(`${file}.2`, `${line('2026-01-01T00:00:00.000Z', 'claim', 'nvme1')}\n`);
+    fs.writeFileSync(
+      `${file}.1`,
+      `${line('2026-01-02T00:00:00.000Z', 'disown', 'nvme1')}\n{"SYSLOG_IDENTIFIER":"other","NVMF_ACTION":"x"}\n`,
+    );
+    fs.writeFileSync(file, `${line('2026-01-03T00:00:00.000Z', 'claim', 'nvme2')}\n{"time":"2026-01-0`);
+    const all = readAuditFile(file);
+    expect(all.map((r) => `${r.action}:${r.device}:${r.time}`)).toEqual([
+      'claim:nvme1:2026-01-01T00:00:00.000Z',
+      'disown:nvme1:2026-01-02T00:00:00.000Z',
+      'claim:nvme2:2026-01-03T00:00:00.000Z',
+    ]);
+    expect(readAuditFile(file, { device: 'nvme1', lines: 1 }).map((r) => r.action)).toEqual(['disown']);
+    expect(readAuditFile(file, { since: '2026-01-02' }).map((r) => r.device)).toEqual(['nvme1', 'nvme2']);
+    expect(readAuditFile(path.join(dir, 'absent.jsonl'))).toEqual([]);
+  });
+
+  it('--since: ISO times, today, yesterday, -N[smhd]; anything else is a usage error', () => {
+    const now = new Date('2026-03-10T12:00:00.000Z');
+    expect(parseSince('-2h', now)).toBe(now.getTime() - 2 * 3600e3);
+    expect(parseSince('2026-03-01T00:00:00Z', now)).toBe(Date.parse('2026-03-01T00:00:00Z'));
+    expect(parseSince('yesterday', now)).toBe(parseSince('today', now) - 86400e3);
+    expect(() => parseSince('last tuesday', now)).toThrow(/not a time the audit file can use/);
   });
 });

@@ -1,12 +1,27 @@
-import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createAuditor, sinkChain } from '../../src/audit/auditor.js';
+import {
+  createAuditor,
+  defaultAuditFile,
+  sinkChain,
+  sinkChainOptionsFromEnv,
+} from '../../src/audit/auditor.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import type { RecordContext } from '../../src/audit/fields.js';
 import { redactArgv } from '../../src/audit/redact.js';
-import { journalNativeSink, jsonLinesSink, loggerSink } from '../../src/audit/sinks.js';
+import { journalNativeSink, jsonFileSink, jsonLinesSink, loggerSink } from '../../src/audit/sinks.js';
 import { type Receiver, startReceiver } from './receiver.js';
 
 const ctx: RecordContext = { pid: 4242, uid: 0, argv: ['nvmf connect -t tcp'] };
@@ -86,8 +101,13 @@ describe('journald native sink against a real AF_UNIX datagram socket', () => {
   it('the auto chain picks the journal when its socket exists', async () => {
     receiver = await startReceiver(path.join(dir, 'journal.sock'));
     const err = captureFd('stderr');
-    const chain = sinkChain({ socketPath: receiver.socketPath, stderrFd: err.fd });
-    expect(chain.map((s) => s.name)).toEqual(['journald']);
+    const chain = sinkChain({
+      socketPath: receiver.socketPath,
+      stderrFd: err.fd,
+      filePath: path.join(dir, 'audit.jsonl'),
+    });
+    // the file stands behind journald: a journald that stops answering loses nothing
+    expect(chain.map((s) => s.name)).toEqual(['journald', 'file']);
     createAuditor({ sinks: chain, lastResort: jsonLinesSink(err.fd), context: () => ctx }).record({
       action: 'claim',
       device: 'nvme1',
@@ -167,6 +187,15 @@ describe('secrets never leave the process', () => {
     assertClean(text);
   });
 
+  it('the audit file carries no key material', () => {
+    const file = path.join(dir, 'audit.jsonl');
+    const a = createAuditor({ sinks: [jsonFileSink({ path: file })], context: () => secretCtx });
+    for (const e of events) a.record(e);
+    const text = readFileSync(file, 'utf8');
+    expect(text.trim().split('\n')).toHaveLength(events.length);
+    assertClean(text);
+  });
+
   it('the process command line is redacted by default', () => {
     expect(redactArgv(['nvmf', '-k', 'x', '--dhchap_secret', 'abc', '--tls-key=NVMeTLSkey-1:01:abc:'])).toBe(
       'nvmf -k x --dhchap_secret <redacted> --tls-key=<redacted>',
@@ -239,16 +268,21 @@ describe('fallback chain', () => {
     expect(String(line?.AUDIT_SINK_ERROR)).toMatch(/journald: .*ENOENT; logger: .*ENOENT/);
   });
 
-  it('no journal socket: auto mode writes JSON lines only', () => {
+  it('no journal socket: auto mode appends JSON lines to the audit file, not to stderr', () => {
     const err = captureFd('stderr');
-    const chain = sinkChain({ socketPath: path.join(dir, 'absent.sock'), stderrFd: err.fd });
-    expect(chain.map((s) => s.name)).toEqual(['stderr']);
+    const file = path.join(dir, 'log', 'audit.jsonl');
+    const chain = sinkChain({ socketPath: path.join(dir, 'absent.sock'), stderrFd: err.fd, filePath: file });
+    expect(chain.map((s) => s.name)).toEqual(['file']);
     createAuditor({ sinks: chain, lastResort: jsonLinesSink(err.fd), context: () => ctx }).record({
       action: 'attr-set',
       device: 'nvme0',
       extra: { attr: 'role' },
     });
-    const lines = err.lines();
+    expect(err.lines()).toEqual([]);
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
       SYSLOG_IDENTIFIER: 'nvmf-registry',
@@ -258,5 +292,88 @@ describe('fallback chain', () => {
     });
     expect(lines[0]).not.toHaveProperty('AUDIT_SINK_ERROR');
     expect(typeof lines[0]?.time).toBe('string');
+  });
+
+  it('journald refusing the record (not running): the record goes to the file, announced once', () => {
+    const notSock = path.join(dir, 'plain-file');
+    writeFileSync(notSock, '');
+    const err = captureFd('stderr');
+    const file = path.join(dir, 'audit.jsonl');
+    const chain = sinkChain({ mode: 'journal', socketPath: notSock, stderrFd: err.fd, filePath: file });
+    const a = createAuditor({ sinks: chain, lastResort: jsonLinesSink(err.fd), context: () => ctx });
+    a.record({ action: 'claim', device: 'nvme2', owner: 'stas' });
+    a.record({ action: 'disown', device: 'nvme2', prevOwner: 'stas' });
+    const kept = readFileSync(file, 'utf8').trim().split('\n');
+    expect(kept.map((l) => (JSON.parse(l) as Record<string, unknown>).NVMF_ACTION)).toEqual([
+      'claim',
+      'disown',
+    ]);
+    const warnings = err.lines();
+    expect(warnings).toHaveLength(1);
+    expect(String(warnings[0]?.AUDIT_SINK_WARNING)).toMatch(
+      /journald: sendto .* failed: ECONNREFUSED; using file$/,
+    );
+  });
+
+  it.each(['stderr', 'off'] as const)('NVMF_AUDIT_SINK=%s chooses that sink alone', (mode) => {
+    expect(sinkChain({ mode, filePath: path.join(dir, 'f') }).map((s) => s.name)).toEqual([mode]);
+  });
+});
+
+describe('audit file', () => {
+  const rec = (n: number): AuditEvent => ({ action: 'attr-set', device: `nvme${n}`, extra: { attr: 'x' } });
+  const read = (f: string): string[] =>
+    existsSync(f)
+      ? readFileSync(f, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => String((JSON.parse(l) as Record<string, unknown>).NVMF_DEVICE))
+      : [];
+
+  it('is bounded: rotated past maxBytes, keeping `keep` generations, newest records last', () => {
+    const file = path.join(dir, 'audit.jsonl');
+    const a = createAuditor({
+      sinks: [jsonFileSink({ path: file, maxBytes: 600, keep: 2 })],
+      context: () => ctx,
+    });
+    for (let i = 0; i < 20; i++) a.record(rec(i));
+    for (const f of [file, `${file}.1`, `${file}.2`]) expect(statSync(f).size).toBeLessThanOrEqual(600);
+    expect(existsSync(`${file}.3`)).toBe(false);
+    const kept = [...read(`${file}.2`), ...read(`${file}.1`), ...read(file)];
+    // every kept record in order and contiguous, ending with the last one written
+    const first = Number(kept[0]?.slice(4));
+    expect(kept).toEqual(Array.from({ length: 20 - first }, (_, i) => `nvme${first + i}`));
+    expect(first).toBeGreaterThan(0);
+  });
+
+  it('a file that cannot be written: the record goes to stderr with the reason', () => {
+    const blocker = path.join(dir, 'not-a-dir');
+    writeFileSync(blocker, '');
+    const err = captureFd('stderr');
+    const a = createAuditor({
+      sinks: [jsonFileSink({ path: path.join(blocker, 'audit.jsonl') })],
+      lastResort: jsonLinesSink(err.fd),
+      context: () => ctx,
+    });
+    a.record(rec(1));
+    const [line] = err.lines();
+    expect(line).toMatchObject({ NVMF_ACTION: 'attr-set', NVMF_DEVICE: 'nvme1' });
+    expect(String(line?.AUDIT_SINK_ERROR)).toMatch(/^file: ENOTDIR/);
+  });
+
+  it('the default path: /var/log for root, the XDG state directory for anyone else', () => {
+    expect(defaultAuditFile({}, 0)).toBe('/var/log/nvmf-registry/audit.jsonl');
+    expect(defaultAuditFile({ HOME: '/home/u' }, 1000)).toBe(
+      '/home/u/.local/state/nvmf-registry/audit.jsonl',
+    );
+    expect(defaultAuditFile({ HOME: '/home/u', XDG_STATE_HOME: '/s' }, 1000)).toBe(
+      '/s/nvmf-registry/audit.jsonl',
+    );
+    expect(sinkChainOptionsFromEnv({ NVMF_AUDIT_FILE: '/x/a.jsonl', NVMF_AUDIT_SINK: 'file' })).toMatchObject(
+      {
+        mode: 'file',
+        filePath: '/x/a.jsonl',
+      },
+    );
   });
 });

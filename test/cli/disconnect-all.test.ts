@@ -136,6 +136,34 @@ describe('disconnect-all: every mode x every confirmation', () => {
   }
 });
 
+describe('disconnect-all: the question is asked on the terminal, whatever stdin and stderr are', () => {
+  it.each([
+    ["typed ' yes'", ' yes\n', '', false],
+    ["typed 'yes '", 'yes \n', '', false],
+    ['stderr to /dev/null, typed yes', 'yes\n', '2>/dev/null', true],
+    ['stdin from /dev/null, typed yes', 'yes\n', '</dev/null', true],
+    ['stdin and stderr redirected, typed no', 'no\n', '</dev/null 2>/dev/null', false],
+  ])('%s', async (_name, typed, redirect, proceeds) => {
+    const host = await tableHost();
+    const r = nvmfOnTerminal(host.env, ['disconnect-all'], typed, redirect);
+    expect(r.stdout).toContain("Disconnect 1 controller (nvme0)? Type 'yes' to continue:");
+    expect(r.code).toBe(proceeds ? 0 : 1);
+    expect(await host.controllers()).toEqual(proceeds ? remainingAfter('default') : ALL);
+  });
+
+  it('-o json: the plan is shown on the terminal with the question, stdout stays one JSON document', async () => {
+    const host = await tableHost();
+    const out = path.join(path.dirname(host.dir), 'out.json');
+    const r = nvmfOnTerminal(host.env, ['disconnect-all', '-o', 'json'], 'yes\n', `>'${out}' 2>/dev/null`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/nvme0\s+tcp\s+-\s+disconnect/);
+    expect(r.stdout).toContain("Type 'yes' to continue:");
+    expect((JSON.parse(fs.readFileSync(out, 'utf8')) as Plan).results).toEqual([
+      { device: 'nvme0', ok: true },
+    ]);
+  });
+});
+
 describe('disconnect-all: JSON with results', () => {
   it('--yes -o json prints plan and one result per disconnect, audits each decision', async () => {
     const host = await tableHost();

@@ -59,9 +59,14 @@ function split(code: number | null, stdout: string, stderr: string): Run {
   return { code: code ?? -1, stdout, stderr, messages: messages.join('\n'), audit };
 }
 
-/** `nvmf ARGS` with stdin from `input` (not a terminal). */
+/**
+ * `nvmf ARGS` with stdin from `input`, without a controlling terminal (a new session, as under
+ * cron or systemd), so a prompt never reaches the terminal the tests were started from.
+ */
 export function nvmf(env: Record<string, string>, args: readonly string[], input = ''): Run {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { env, input, encoding: 'utf8', timeout: 30_000 });
+  // spawnSync honours `detached` (setsid) like spawn; its option type just does not list it
+  const opts = { env, input, encoding: 'utf8' as const, timeout: 30_000, detached: true };
+  const r = spawnSync(process.execPath, [MAIN, ...args], opts);
   return split(r.status, r.stdout, r.stderr);
 }
 
@@ -69,10 +74,16 @@ const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * `nvmf ARGS` on a real pseudo-terminal (util-linux `script`), `typed` fed to it as the
- * operator's keystrokes. stdout and stderr arrive merged, as on a screen.
+ * operator's keystrokes. stdout and stderr arrive merged, as on a screen. `redirect` is shell
+ * text appended to the command (`2>/dev/null`, `</dev/null`).
  */
-export function nvmfOnTerminal(env: Record<string, string>, args: readonly string[], typed: string): Run {
-  const cmd = [process.execPath, MAIN, ...args].map(shq).join(' ');
+export function nvmfOnTerminal(
+  env: Record<string, string>,
+  args: readonly string[],
+  typed: string,
+  redirect = '',
+): Run {
+  const cmd = `${[process.execPath, MAIN, ...args].map(shq).join(' ')} ${redirect}`;
   const r = spawnSync('script', ['-qfec', cmd, '/dev/null'], {
     env,
     input: typed,

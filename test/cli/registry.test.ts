@@ -138,6 +138,15 @@ describe('nvmf registry update', () => {
     if (code === 1) expect(r.stdout).toContain('aborted; nothing was changed');
   });
 
+  it('owner: with stderr redirected the question still reaches the terminal', () => {
+    const host = hostWithEntries();
+    const args = ['registry', 'update', 'nvme3', '-a', 'owner', '-V', 'bob'];
+    const r = nvmfOnTerminal(host.env, args, 'y\n', '2>/dev/null');
+    expect(r.stdout).toContain('Set the owner of nvme3 from stas to bob? [y/N]');
+    expect(r.code).toBe(0);
+    expect(readOwner(host, 'nvme3')).toBe('bob');
+  });
+
   it.each([
     [['nvme3', '-a', 'seqnum', '-V', '5'], 2, 'attribute "seqnum" is reserved'],
     [['nvme3', '-a', 'owner', '-V', 'a/b', '--yes'], 2, 'invalid owner "a/b"'],

@@ -199,7 +199,12 @@ describe('the registry', () => {
     expect(codeOf(() => reg.claim('nvme0', 2n as never))).toMatch(/^EINVALID_OWNER: invalid owner 2n/);
     expect(codeOf(() => reg.claim('nvme0', 'a', { expect: 3n as never }))).toMatch(/^EINVALID_OWNER/);
     expect(codeOf(() => reg.gc({ graceMs: 1n as never }))).toMatch(/^EINVALID_OPTION: gc: option graceMs/);
-    expect(codeOf(() => api.Registry.open({ lockTimeoutMs: 1n as never }))).toMatch(/^EINVALID_OPTION/);
+    expect(codeOf(() => api.Registry.open({ audit: { record() {} }, lockTimeoutMs: 1n as never }))).toMatch(
+      /^EINVALID_OPTION: Registry.open: option lockTimeoutMs/,
+    );
+    expect(codeOf(() => api.Registry.open({} as never))).toMatch(
+      /^EINVALID_OPTION: Registry.open: audit is required/,
+    );
     expect(codeOf(() => reg.create('nvme0', SPECIALS[7] as never))).toMatch(/^EINVALID_OWNER/);
     expect(codeOf(() => reg.create('nvme0', SPECIALS[6] as never))).toMatch(
       /^EINVALID_OPTION: create: option owner cannot be read/,

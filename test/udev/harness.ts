@@ -58,8 +58,11 @@ export interface Run {
 
 /** One logged decision as the fake logger saw it. */
 export interface LogRecord {
-  via: 'journald' | 'syslog' | 'stderr';
-  /** journald: the fields; syslog/stderr: `TEXT` (and `ARGS` for syslog, joined by spaces). */
+  via: 'journald' | 'file' | 'syslog' | 'stderr';
+  /**
+   * journald and the audit file: the fields; syslog/stderr: `TEXT` (and `ARGS` for syslog,
+   * joined by spaces).
+   */
   fields: Record<string, string>;
 }
 
@@ -105,9 +108,11 @@ export function runHelper(
   args: string[],
   opts: RunOptions = {},
 ): Promise<Run> {
-  const out = path.join(path.dirname(sb.registry), `.log.${process.pid}.${runs++}`);
+  const out = path.join(path.dirname(sb.registry), `.log.${process.pid}.${runs}`);
+  const auditFile = path.join(path.dirname(sb.registry), `.audit.${process.pid}.${runs++}.jsonl`);
   const env: Record<string, string> = {
     FAKE_LOGGER_OUT: out,
+    NVMF_AUDIT_FILE: auditFile,
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     NVMF_REGISTRY_ROOT: sb.registry,
     NVMF_DEV_ROOT: sb.dev,
@@ -133,7 +138,16 @@ export function runHelper(
       } catch {
         // nothing reached the fake logger
       }
-      resolve({ code, stderr, records: [...parseRecords(logged), ...parseRecords(stderr)] });
+      const filed: LogRecord[] = [];
+      try {
+        for (const line of fs.readFileSync(auditFile, 'utf8').split('\n')) {
+          if (line !== '') filed.push({ via: 'file', fields: JSON.parse(line) as Record<string, string> });
+        }
+        fs.unlinkSync(auditFile);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return reject(e);
+      }
+      resolve({ code, stderr, records: [...parseRecords(logged), ...filed, ...parseRecords(stderr)] });
     });
   });
 }

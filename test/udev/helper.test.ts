@@ -305,9 +305,51 @@ describe('numbers', () => {
 });
 
 describe('logging', () => {
-  it('falls back to logger -t with the same facts as key=value text when --journald fails', async () => {
-    sb.entry('nvme3', { owner: 'stas\n', seqnum: '100\n' });
+  it('without journald writes the record to the audit file, the same fields as JSON', async () => {
+    sb.entry('nvme3', { owner: 'st"a\\s\n', seqnum: '100\n' });
     const run = await runHelper(sb, ['nvme3', '101'], { env: { FAKE_LOGGER_MODE: 'no-journald' } });
+    expect(run.records).toHaveLength(1);
+    const r = run.records[0];
+    expect(r?.via).toBe('file');
+    expect(r?.fields).toMatchObject({
+      SYSLOG_IDENTIFIER: 'nvmf-registry',
+      PRIORITY: '6',
+      NVMF_ACTION: 'udev-removed',
+      NVMF_DEVICE: 'nvme3',
+      NVMF_REASON: 'removed',
+      NVMF_PHASE: 'locked',
+      NVMF_BY: 'udev',
+      NVMF_SEQNUM: '101',
+      NVMF_STAMP: '100',
+      NVMF_OWNER: 'st"a\\s',
+      MESSAGE: 'removed nvme3: controller gone, remove event 101',
+    });
+    expect(Number.isNaN(Date.parse(String(r?.fields.time)))).toBe(false);
+  });
+
+  it.each([
+    ['stderr', ['stderr']],
+    ['off', []],
+  ])('NVMF_AUDIT_SINK=%s: no journald, no file, as the library does', async (sink, via) => {
+    sb.entry('nvme3', { seqnum: '1' });
+    const run = await runHelper(sb, ['nvme3', '2'], { env: { NVMF_AUDIT_SINK: sink } });
+    expect(run.records.map((r) => r.via)).toEqual(via);
+    expect(run.stderr).toBe(sink === 'stderr' ? run.records[0]?.fields.TEXT + '\n' : '');
+    expect(fs.existsSync(path.join(sb.dir, 'registry', 'nvme3'))).toBe(false);
+  });
+
+  // An audit file that cannot be written: under a regular file.
+  const unwritable = (): string => {
+    const f = path.join(sb.dir, 'plain');
+    fs.writeFileSync(f, '');
+    return path.join(f, 'audit.jsonl');
+  };
+
+  it('nor the file: falls back to logger -t with the same facts as key=value text', async () => {
+    sb.entry('nvme3', { owner: 'stas\n', seqnum: '100\n' });
+    const run = await runHelper(sb, ['nvme3', '101'], {
+      env: { FAKE_LOGGER_MODE: 'no-journald', NVMF_AUDIT_FILE: unwritable() },
+    });
     expect(run.records).toHaveLength(1);
     const r = run.records[0];
     expect(r?.via).toBe('syslog');
@@ -317,19 +359,24 @@ describe('logging', () => {
     );
   });
 
-  it('writes to stderr (udevd keeps it in its debug log) when no logger works', async () => {
+  it('writes to stderr (udevd keeps it in its debug log) when no logger and no file works', async () => {
     sb.entry('nvme3', { seqnum: '200' });
-    const run = await runHelper(sb, ['nvme3', '101'], { env: { FAKE_LOGGER_MODE: 'fail' } });
+    const run = await runHelper(sb, ['nvme3', '101'], {
+      env: { FAKE_LOGGER_MODE: 'fail', NVMF_AUDIT_FILE: unwritable() },
+    });
     expect(run.records).toHaveLength(1);
     expect(run.records[0]?.via).toBe('stderr');
     expect(run.records[0]?.fields.TEXT).toContain('reason=stamp-newer');
   });
 
   it.skipIf(fs.existsSync('/run/systemd/journal/socket') || fs.existsSync('/dev/log'))(
-    'with the real logger and neither journald nor syslog reachable, still says it on stderr',
+    'with the real logger and neither journald, the file nor syslog reachable, still says it on stderr',
     async () => {
       sb.entry('nvme3', { seqnum: '1' });
-      const run = await runHelper(sb, ['nvme3', '2'], { fakeLogger: false });
+      const run = await runHelper(sb, ['nvme3', '2'], {
+        fakeLogger: false,
+        env: { NVMF_AUDIT_FILE: unwritable() },
+      });
       expect(run.records.map((r) => r.via)).toEqual(['stderr']);
       expect(run.records[0]?.fields.TEXT).toContain('action=udev-removed reason=removed');
     },

@@ -170,7 +170,12 @@ describe('install', () => {
     fs.writeFileSync(path.join(reg, 'nvme7', 'seqnum'), '10\n');
     fs.mkdirSync(path.join(dir, 'dev'));
     const r = spawnSync('dash', [helperPath(), 'nvme7', '11'], {
-      env: { NVMF_REGISTRY_ROOT: reg, NVMF_DEV_ROOT: path.join(dir, 'dev'), NVMF_LOGGER: '/bin/false' },
+      env: {
+        NVMF_REGISTRY_ROOT: reg,
+        NVMF_DEV_ROOT: path.join(dir, 'dev'),
+        NVMF_LOGGER: '/bin/false',
+        NVMF_AUDIT_SINK: 'stderr',
+      },
       encoding: 'utf8',
     });
     expect(r.status).toBe(0);

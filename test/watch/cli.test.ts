@@ -179,7 +179,7 @@ describe('nvmf registry watch', () => {
 });
 
 describe('nvmf registry log', () => {
-  it('reads the trail of one device from journalctl', () => {
+  it('reads the trail of one device from journalctl (NVMF_AUDIT_SINK=journal)', () => {
     const rec = JSON.stringify({
       __REALTIME_TIMESTAMP: '1763750000000000',
       NVMF_ACTION: 'disown',
@@ -189,7 +189,11 @@ describe('nvmf registry log', () => {
     });
     fakeBin('journalctl', `echo "$*" > '${dir}/jargs'\necho '${rec}'`);
     const run = (args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: REPO, env, encoding: 'utf8' });
+      spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+        cwd: REPO,
+        env: { ...env, NVMF_AUDIT_SINK: 'journal' },
+        encoding: 'utf8',
+      });
     const r = run(['registry', 'log', 'nvme4', '-n', '5']);
     expect(r.status, r.stderr).toBe(0);
     expect(fs.readFileSync(path.join(dir, 'jargs'), 'utf8')).toBe(

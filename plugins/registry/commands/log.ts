@@ -5,18 +5,27 @@ export function register(parent: Command, ctx: CliContext): void {
   parent
     .command('log')
     .argument('[device]', 'only this controller (nvmeN)')
-    .description('the audit trail from the journal: every claim, disown, removal and disconnect decision')
+    .description('the audit trail: every claim, disown, removal and disconnect decision')
     .option('-n, --lines <n>', 'only the last N records')
-    .option('--since <time>', 'records since this time (journalctl --since syntax)')
+    .option(
+      '--since <time>',
+      'records since this time (journalctl --since syntax; for the file: ISO time, today, -2h)',
+    )
     .addHelpText(
       'after',
-      '\nReads `journalctl -o json SYSLOG_IDENTIFIER=nvmf-registry [NVMF_DEVICE=nvmeN]`.\n' +
+      '\nReads where records go (NVMF_AUDIT_SINK): the journal through\n' +
+        '`journalctl -o json SYSLOG_IDENTIFIER=nvmf-registry [NVMF_DEVICE=nvmeN]`, or, where\n' +
+        'journald is not running, the audit file (NVMF_AUDIT_FILE, with its rotated copies).\n' +
+        'It says on stderr which one it read.\n' +
         '\nExamples:\n  nvmf registry log nvme4\n  nvmf registry log --since today -o json',
     )
     .action(async (device: string | undefined, opts: { lines?: string; since?: string }) => {
       const { NvmfError } = await import('../../../src/errors.js');
       const { checkDevice } = await import('../../../src/registry/names.js');
-      const { readAuditLog, formatAuditLogLine } = await import('../../../src/audit/journal-read.js');
+      const { auditTarget, sinkChainOptionsFromEnv } = await import('../../../src/audit/auditor.js');
+      const { readAuditLog, readAuditFile, formatAuditLogLine } =
+        await import('../../../src/audit/journal-read.js');
+      const fs = await import('node:fs');
       if (device !== undefined) checkDevice(device);
       let lines: number | undefined;
       if (opts.lines !== undefined) {
@@ -27,14 +36,47 @@ export function register(parent: Command, ctx: CliContext): void {
         }
         lines = Number(opts.lines);
       }
-      const records = await readAuditLog({
+      const filter = {
         ...(device !== undefined ? { device } : {}),
         ...(lines !== undefined ? { lines } : {}),
         ...(opts.since !== undefined ? { since: opts.since } : {}),
-      });
-      ctx.result({ records }, () =>
+      };
+      const chainOpts = sinkChainOptionsFromEnv(ctx.env);
+      const target = auditTarget(chainOpts);
+      const of = device ? ` for ${device}` : '';
+      if (target.sink === 'stderr' || target.sink === 'off') {
+        throw new NvmfError(
+          'ECONFIG',
+          target.sink === 'off'
+            ? 'auditing is off (NVMF_AUDIT_SINK=off): there are no records to read'
+            : "NVMF_AUDIT_SINK=stderr: records went to each command's stderr and were not kept; there is nothing to read",
+          { sink: target.sink },
+        );
+      }
+      if (target.sink === 'file') {
+        const records = readAuditFile(target.path, filter);
+        ctx.result({ sink: 'file', path: target.path, records }, () =>
+          records.length === 0 ? '' : `${records.map(formatAuditLogLine).join('\n')}\n`,
+        );
+        const why = target.why !== undefined ? ` (${target.why})` : '';
+        if (!fs.existsSync(target.path)) ctx.note(`no audit file ${target.path} yet${why}: nothing recorded`);
+        else {
+          ctx.note(`audit records from ${target.path}${why}`);
+          if (records.length === 0) ctx.note(`no audit records${of} in it`);
+        }
+        return;
+      }
+      const records = await readAuditLog(filter);
+      ctx.result({ sink: 'journald', records }, () =>
         records.length === 0 ? '' : `${records.map(formatAuditLogLine).join('\n')}\n`,
       );
-      if (records.length === 0) ctx.note(`no audit records${device ? ` for ${device}` : ''} in the journal`);
+      ctx.note('audit records from the systemd journal');
+      if (records.length === 0) ctx.note(`no audit records${of} in the journal`);
+      const file = chainOpts.filePath;
+      if (file !== undefined && fs.existsSync(file)) {
+        ctx.note(
+          `${file} holds records written while journald could not be reached (NVMF_AUDIT_SINK=file nvmf registry log reads it)`,
+        );
+      }
     });
 }

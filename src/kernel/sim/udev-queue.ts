@@ -150,6 +150,8 @@ async function processEvent(
       NVMF_DEV_ROOT: roots.dev,
       NVMF_SYSFS_ROOT: roots.sysfs,
     };
+    // where this host's audit records go (a real udevd passes nothing: the helper's defaults)
+    for (const k of ['NVMF_AUDIT_SINK', 'NVMF_AUDIT_FILE']) if (process.env[k]) env[k] = process.env[k];
     runs.push(await runOne(mapProgram(argv0, cfg), args, env));
   }
   return {
