@@ -13,7 +13,7 @@ delay=$4
 shift 4
 pids=
 for d in "$@"; do
-	FAKE_LOGGER_OUT=$out/log.$d strace -f -qq -o /dev/null -e trace=%file \
+	FAKE_LOGGER_OUT=$out/log.$d strace -f -qq --seccomp-bpf -o /dev/null -e trace=%file \
 		-e "inject=%file:delay_enter=${delay}us" dash "$script" "$d" "$seq" 2>"$out/err.$d" &
 	pids="$pids $!:$d"
 done

@@ -20,7 +20,7 @@ import { type Part, Violations } from '../part.js';
 const STALE_STAMP = 1000;
 const REMOVE_EVENT = 1001;
 const NEW_STAMP = 1002;
-const BATCH = 16;
+const BATCH = 96;
 const DRIVER = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'stall-batch.sh');
 
 type Kind = 'node+entry' | 'entry-only' | null;
@@ -68,7 +68,7 @@ async function round(script: string, t: Tally, v: Violations, estimateMs: number
     const kinds = devs.map(() => kindOf(Math.random()));
     for (const [j, dev] of devs.entries()) reg.create(dev, { owner: `old-${j}`, seqnum: STALE_STAMP });
     const out = fs.mkdtempSync(path.join(sb.dir, 'out-'));
-    const delayUs = 200 + Math.floor(Math.random() * 2800);
+    const delayUs = 100 + Math.floor(Math.random() * 1400);
     const env = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       NVMF_REGISTRY_ROOT: sb.registry,

@@ -1,8 +1,7 @@
-// kill-writer.mjs ROOT DEVICE: creates, re-claims and deletes DEVICE's entry in a tight loop
+// kill-writer.cjs BUNDLE ROOT DEVICE: creates, re-claims and deletes DEVICE's entry in a tight loop
 // until it is killed. It says 'ready' on stdout first: the loop never yields.
-import { Registry } from '../../../build/src/registry/registry.js';
-
-const [root, device] = process.argv.slice(2);
+const [bundle, root, device] = process.argv.slice(2);
+const { Registry } = require(bundle);
 const reg = Registry.open({
   roots: { registry: root, dev: root },
   env: {},

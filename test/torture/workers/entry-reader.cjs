@@ -1,9 +1,8 @@
-// entry-reader.mjs ROOT DEVICE...: reads every DEVICE through read() and list() until told to
+// entry-reader.cjs BUNDLE ROOT DEVICE...: reads every DEVICE through read() and list() until told to
 // stop on stdin, then prints its counts as one JSON line. A seen entry must be whole: owner
 // 'killer' and a seqnum stamp; anything else is a partial entry.
-import { Registry } from '../../../build/src/registry/registry.js';
-
-const [root, ...devices] = process.argv.slice(2);
+const [bundle, root, ...devices] = process.argv.slice(2);
+const { Registry } = require(bundle);
 const reg = Registry.open({
   roots: { registry: root, dev: root },
   env: {},
