@@ -10,7 +10,7 @@
  * runs through the same rounds as the control: it must lose live entries, which shows that the
  * harness does put writers inside the window.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Registry } from '../../../src/registry/registry.js';
@@ -135,11 +135,28 @@ async function round(script: string, t: Tally, v: Violations, estimateMs: number
 /** Where the writer landed relative to our helper's run (its journal record says). */
 const inWindow = { beforeCheck: 0, caught: 0, afterDelete: 0 };
 
+/** strace (Debian's package) does the stalling; as root on a machine without it, install it. */
+function ensureStrace(): void {
+  if (spawnSync('strace', ['-V'], { stdio: 'ignore' }).status === 0) return;
+  if (process.getuid?.() !== 0) throw new Error('strace is not installed (apt-get install strace)');
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', '--no-install-recommends', 'strace'],
+  ]) {
+    const r = spawnSync('apt-get', args, {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (${r.status})`);
+  }
+}
+
 export const recycle: Part = {
   name: 'recycle',
   about:
     'recycled instance vs the udev helper, every file syscall stalled (ptrace); upstream rule as control',
   async run(deadline, log) {
+    ensureStrace();
     const v = new Violations();
     const ours: Tally = { rounds: 0, runs: 0, recycled: 0, liveLost: 0, staleLeft: 0, writerErrors: 0 };
     const up: Tally = { rounds: 0, runs: 0, recycled: 0, liveLost: 0, staleLeft: 0, writerErrors: 0 };
