@@ -34,6 +34,11 @@ export interface FactEnv {
   settle?: () => Promise<void>;
   /** Remove events of SUBSYSTEM nvme processed since `seqnum`, with whether /dev/<kernel> existed then. */
   removeEventsSince?: (seqnum: number) => Promise<{ kernel: string; seqnum: number; nodeExisted: boolean }[]>;
+  /**
+   * Take the target's subsystem `nqn` away from its port and give it back: on the real kernel
+   * nvmet's configfs link ports/N/subsystems/NQN, on the sim simTargetDown / simTargetUp.
+   */
+  link?: { down(nqn: string): Promise<void>; up(nqn: string): Promise<void> };
   /** Decode a discovery log page (the engine's codec). */
   decodeDiscoveryLog?: (buf: Uint8Array) => {
     entries: { subtype: number; subnqn: string; traddr: string; trsvcid: string }[];
@@ -401,6 +406,182 @@ export async function factDiscoveryLog(
   });
 }
 
+/** Poll `device` until `done` holds for it (null = gone), recording every state seen on the way. */
+async function pollController(
+  k: Kernel,
+  device: string,
+  done: (c: Awaited<ReturnType<Kernel['controller']>>) => boolean,
+  seen: string[] = [],
+  boundMs = 120_000,
+): Promise<Awaited<ReturnType<Kernel['controller']>>> {
+  const end = Date.now() + boundMs;
+  for (;;) {
+    const c = await k.controller(device);
+    if (c !== null && seen.at(-1) !== c.state) seen.push(c.state);
+    if (done(c)) return c;
+    if (Date.now() > end)
+      throw new Error(`${device}: condition not reached in ${boundMs} ms (states ${seen.join(' -> ')})`);
+    await new Promise((res) => setTimeout(res, 10));
+  }
+}
+
+/** States a controller whose path is down may show on its way to a reconnect or its removal. */
+const PATH_DOWN_STATES = ['resetting', 'connecting', 'deleting', 'deleting (no IO)'];
+
+function needLink(env: FactEnv): NonNullable<FactEnv['link']> {
+  if (!env.link || !env.settle) throw new Error('path-loss facts need link and settle');
+  return env.link;
+}
+
+/**
+ * Path loss and recovery (measured on 6.1, nvmet's port link removed and restored): the
+ * controller leaves `live` at once and waits in `connecting` (address without src_addr, no
+ * uevent); a connect to the same target meanwhile is EALREADY (a reconnecting controller still
+ * matches); once the target is back the next attempt brings the same instance `live` again
+ * with its node and namespaces, announced by a change of the namespace's disk and
+ * NVME_EVENT=connected.
+ */
+export async function factPathLossRecovery(env: FactEnv): Promise<{
+  stateWhileDown: string;
+  srcAddrWhileDown: boolean;
+  connectWhileDown: string;
+  lossEvents: number;
+  recoveryEvents: number;
+  cntlidKept: boolean;
+  namespacesKept: boolean;
+}> {
+  const { kernel: k, target: t } = env;
+  const link = needLink(env);
+  return withCleanup(k, async (made) => {
+    const r = await k.connect(connectString(t, t.nqn, ',reconnect_delay=1,ctrl_loss_tmo=600'));
+    const device = `nvme${r.instance}`;
+    made.push(device);
+    const ns = await waitNamespaces(k, device, 1);
+    assert.equal(ns.length, 1, `${device}: namespace scanned`);
+    await env.settle?.();
+    const s0 = k.ueventSeqnum();
+    let down: Awaited<ReturnType<Kernel['controller']>>;
+    let connectWhileDown = 'connected';
+    let lossEvents: number;
+    await link.down(t.nqn);
+    try {
+      const seen: string[] = [];
+      down = await pollController(k, device, (c) => c?.state === 'connecting', seen);
+      assert.ok(
+        seen.every((x) => PATH_DOWN_STATES.includes(x)),
+        `states after the loss: ${seen.join(' -> ')}`,
+      );
+      assert.ok(k.deviceNodeExists(device), 'the node stays while reconnecting');
+      try {
+        const dup = await k.connect(connectString(t, t.nqn, ',reconnect_delay=1,ctrl_loss_tmo=600'));
+        made.push(`nvme${dup.instance}`);
+      } catch (e) {
+        connectWhileDown = isNvmfError(e, 'EKERNEL') ? String(e.details['errno']) : String(e);
+      }
+      await env.settle?.();
+      lossEvents = k.ueventSeqnum() - s0;
+    } finally {
+      await link.up(t.nqn);
+    }
+    const s1 = k.ueventSeqnum();
+    const back = await pollController(k, device, (c) => c?.state === 'live');
+    assert.ok(back, `${device} is back`);
+    await env.settle?.();
+    const recoveryEvents = k.ueventSeqnum() - s1;
+    assert.ok(k.deviceNodeExists(device), 'the same node');
+    const nsAfter = await k.namespaces(device);
+    return {
+      stateWhileDown: down?.state ?? 'gone',
+      srcAddrWhileDown: down?.address.src_addr !== undefined,
+      connectWhileDown,
+      lossEvents,
+      recoveryEvents,
+      cntlidKept: back.cntlid === r.cntlid,
+      namespacesKept: JSON.stringify(nsAfter) === JSON.stringify(ns),
+    };
+  });
+}
+
+/**
+ * ctrl_loss_tmo runs out (reconnect_delay=1, ctrl_loss_tmo=3: three failed attempts): the
+ * kernel removes the controller itself, no earlier than ctrl_loss_tmo after the loss, with the
+ * events of a delete; udevd runs the remove rule once, after the node is gone.
+ */
+export async function factPathLossRemoval(env: FactEnv): Promise<{
+  sawConnecting: boolean;
+  removeEvents: number;
+  ruleRuns: number;
+}> {
+  const { kernel: k, target: t } = env;
+  const link = needLink(env);
+  if (!env.removeEventsSince) throw new Error('factPathLossRemoval needs removeEventsSince');
+  const r = await k.connect(connectString(t, t.nqn, ',reconnect_delay=1,ctrl_loss_tmo=3'));
+  const device = `nvme${r.instance}`;
+  const seen: string[] = [];
+  let s1: number;
+  try {
+    assert.equal((await waitNamespaces(k, device, 1)).length, 1, `${device}: namespace scanned`);
+    await env.settle?.();
+    s1 = k.ueventSeqnum();
+    const t0 = Date.now();
+    await link.down(t.nqn);
+    try {
+      await pollController(k, device, (c) => c === null, seen);
+    } finally {
+      await link.up(t.nqn);
+    }
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed >= 3000, `removed ${elapsed} ms after the loss, before ctrl_loss_tmo`);
+  } finally {
+    await k.deleteController(device).catch(() => undefined);
+  }
+  assert.ok(
+    seen.slice(1).every((x) => PATH_DOWN_STATES.includes(x)),
+    `states until the removal: ${seen.join(' -> ')}`,
+  );
+  assert.equal(k.deviceNodeExists(device), false, 'node gone');
+  await env.settle?.();
+  const removeEvents = k.ueventSeqnum() - s1;
+  const runs = (await env.removeEventsSince(s1)).filter((e) => e.kernel === device);
+  assert.ok(
+    runs.every((e) => !e.nodeExisted),
+    'node already gone when the remove rule runs',
+  );
+  return { sawConnecting: seen.includes('connecting'), removeEvents, ruleRuns: runs.length };
+}
+
+/**
+ * A delete_controller write while the path is down and the controller reconnecting does not
+ * wait for the target (measured: 79 ms): the reconnect work is cancelled and the controller,
+ * its namespace and node go with the events of an ordinary delete.
+ */
+export async function factDeleteWhilePathDown(env: FactEnv): Promise<{ deleteEvents: number }> {
+  const { kernel: k, target: t } = env;
+  const link = needLink(env);
+  const r = await k.connect(connectString(t, t.nqn, ',reconnect_delay=1,ctrl_loss_tmo=600'));
+  const device = `nvme${r.instance}`;
+  let deleteEvents: number;
+  await link.down(t.nqn);
+  try {
+    try {
+      assert.equal((await waitNamespaces(k, device, 1)).length, 1, `${device}: namespace scanned`);
+      await pollController(k, device, (c) => c?.state === 'connecting');
+      await env.settle?.();
+    } catch (e) {
+      await k.deleteController(device).catch(() => undefined);
+      throw e;
+    }
+    const s0 = k.ueventSeqnum();
+    await k.deleteController(device);
+    deleteEvents = k.ueventSeqnum() - s0;
+  } finally {
+    await link.up(t.nqn);
+  }
+  assert.equal(await k.controller(device), null, 'gone when the delete returns');
+  assert.equal(k.deviceNodeExists(device), false);
+  return { deleteEvents };
+}
+
 export const ALL_FACTS = {
   factConnectAndDelete,
   factEalready,
@@ -416,4 +597,7 @@ export const ALL_FACTS = {
   factNodeGoneBeforeRemoveEvent,
   factNamespaces,
   factDiscoveryLog,
+  factPathLossRecovery,
+  factPathLossRemoval,
+  factDeleteWhilePathDown,
 } as const;

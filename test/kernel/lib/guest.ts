@@ -7,11 +7,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import {
   closeSync,
   existsSync,
+  lstatSync,
   openSync,
   readdirSync,
   readFileSync,
   readSync,
   rmSync,
+  symlinkSync,
+  unlinkSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -37,7 +40,28 @@ export const target = {
   traddr: envOrThrow('KT_TRADDR'),
   trsvcid: envOrThrow('KT_TRSVCID'),
   discoveryNqn: envOrThrow('KT_DISCOVERY_NQN'),
+  nvmetPort: envOrThrow('KT_NVMET_PORT'),
 };
+
+const NVMET_SUBSYSTEMS = '/sys/kernel/config/nvmet/subsystems';
+
+function portLink(nqn: string): string {
+  return path.join(target.nvmetPort, 'subsystems', nqn);
+}
+
+/**
+ * Path loss: take subsystem `nqn` away from the target's port (nvmet deletes its controllers
+ * there and refuses connects to it; the port keeps listening for the other subsystem).
+ */
+export function targetLinkDown(nqn: string): void {
+  unlinkSync(portLink(nqn));
+}
+
+/** Give subsystem `nqn` back to the port (nothing to do when it is linked). */
+export function targetLinkUp(nqn: string): void {
+  if (lstatSync(portLink(nqn), { throwIfNoEntry: false }) === undefined)
+    symlinkSync(path.join(NVMET_SUBSYSTEMS, nqn), portLink(nqn));
+}
 
 export const REGISTRY_ROOT = '/run/nvme/registry';
 
@@ -107,8 +131,13 @@ export function udevSettle(): void {
   execFileSync('udevadm', ['settle', '-t', '60']);
 }
 
-/** Delete every fabrics controller, let udevd finish, and empty the registry: a clean slate. */
+/**
+ * Delete every fabrics controller, let udevd finish, and empty the registry: a clean slate
+ * (with both subsystems linked to the port again, should a path-loss scenario have failed).
+ */
 export function resetHost(): void {
+  targetLinkUp(target.nqn1);
+  targetLinkUp(target.nqn2);
   for (const d of controllers()) {
     if (attr(d, 'transport') === 'pcie') continue;
     try {
