@@ -561,21 +561,23 @@ export async function factDeleteWhilePathDown(env: FactEnv): Promise<{ deleteEve
   const r = await k.connect(connectString(t, t.nqn, ',reconnect_delay=1,ctrl_loss_tmo=600'));
   const device = `nvme${r.instance}`;
   let deleteEvents: number;
-  await link.down(t.nqn);
   try {
+    // Scanned and probed by udevd first: with the link taken away right after the connect,
+    // `udevadm settle` timed out (60 s) on the real kernel; udevd's probe of the new namespace
+    // was caught by the outage (multipath queues I/O while a path may come back).
+    assert.equal((await waitNamespaces(k, device, 1)).length, 1, `${device}: namespace scanned`);
+    await env.settle?.();
+    await link.down(t.nqn);
     try {
-      assert.equal((await waitNamespaces(k, device, 1)).length, 1, `${device}: namespace scanned`);
       await pollController(k, device, (c) => c?.state === 'connecting');
-      await env.settle?.();
-    } catch (e) {
-      await k.deleteController(device).catch(() => undefined);
-      throw e;
+      const s0 = k.ueventSeqnum();
+      await k.deleteController(device);
+      deleteEvents = k.ueventSeqnum() - s0;
+    } finally {
+      await link.up(t.nqn);
     }
-    const s0 = k.ueventSeqnum();
-    await k.deleteController(device);
-    deleteEvents = k.ueventSeqnum() - s0;
   } finally {
-    await link.up(t.nqn);
+    await k.deleteController(device).catch(() => undefined);
   }
   assert.equal(await k.controller(device), null, 'gone when the delete returns');
   assert.equal(k.deviceNodeExists(device), false);
