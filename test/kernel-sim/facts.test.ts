@@ -75,6 +75,13 @@ describe('kernel facts on the simulated kernel', () => {
       ruleRuns: 1,
     });
   });
+  it('a connect while the previous controller to the target is deleting makes a new controller', async () => {
+    expect(await run(facts.factConnectWhileDeleting)).toEqual({
+      oldDeleting: true,
+      second: 'connected',
+      newInstance: true,
+    });
+  });
   it('a delete while the path is down does not wait for the target (+6)', async () => {
     expect(await run(facts.factDeleteWhilePathDown)).toEqual({ deleteEvents: 6 });
   });

@@ -39,6 +39,17 @@ export interface FactEnv {
    * nvmet's configfs link ports/N/subsystems/NQN, on the sim simTargetDown / simTargetUp.
    */
   link?: { down(nqn: string): Promise<void>; up(nqn: string): Promise<void> };
+  /**
+   * A target whose controllers' deletes can be held: `open()` exports it and returns its NQN
+   * (a subsystem with one namespace), `hold(device)` makes the next delete of `device` stay in
+   * the deleting states until the returned function resolves (real kernel: a read in flight
+   * to a namespace whose I/O completes seconds later; sim: simHoldDelete), `close()` removes it.
+   */
+  slowDelete?: {
+    open(): Promise<string>;
+    hold(device: string): Promise<() => Promise<void>>;
+    close(): Promise<void>;
+  };
   /** Decode a discovery log page (the engine's codec). */
   decodeDiscoveryLog?: (buf: Uint8Array) => {
     entries: { subtype: number; subnqn: string; traddr: string; trsvcid: string }[];
@@ -584,6 +595,55 @@ export async function factDeleteWhilePathDown(env: FactEnv): Promise<{ deleteEve
   return { deleteEvents };
 }
 
+/**
+ * A connect to a target whose previous controller is still being deleted does not match that
+ * controller (nvmf_ctlr_matches_baseopts skips the deleting states): it makes a new one, on
+ * another instance, while the old one still exists. Measured on 6.1 with the delete held by a
+ * read in flight: the old controller showed "deleting (no IO)" and the connect succeeded.
+ */
+export async function factConnectWhileDeleting(
+  env: FactEnv,
+): Promise<{ oldDeleting: boolean; second: string; newInstance: boolean }> {
+  const { kernel: k, target: t } = env;
+  const slow = env.slowDelete;
+  if (!slow) throw new Error('factConnectWhileDeleting needs slowDelete');
+  const nqn = await slow.open();
+  try {
+    return await withCleanup(k, async (made) => {
+      const a = await k.connect(connectString(t, nqn));
+      const old = `nvme${a.instance}`;
+      made.push(old);
+      assert.equal((await waitNamespaces(k, old, 1)).length, 1, `${old}: namespace scanned`);
+      await env.settle?.();
+      const release = await slow.hold(old);
+      const del = k.deleteController(old);
+      let oldDeleting: boolean;
+      let second = 'connected';
+      let b: number | null = null;
+      try {
+        const c = await pollController(k, old, (x) => x === null || x.state.startsWith('deleting'));
+        try {
+          const r = await k.connect(connectString(t, nqn));
+          b = r.instance;
+          made.push(`nvme${b}`);
+        } catch (e) {
+          second = isNvmfError(e, 'EKERNEL') ? String(e.details['errno']) : String(e);
+        }
+        // Still held: the connect ran while the old controller was deleting.
+        oldDeleting = c !== null && ((await k.controller(old))?.state.startsWith('deleting') ?? false);
+      } finally {
+        await release();
+        await del;
+        made.splice(made.indexOf(old), 1);
+      }
+      assert.equal(await k.controller(old), null, `${old} gone once the delete returned`);
+      return { oldDeleting, second, newInstance: b !== null && b !== a.instance };
+    });
+  } finally {
+    await slow.close();
+  }
+}
+
 export const ALL_FACTS = {
   factConnectAndDelete,
   factEalready,
@@ -602,4 +662,5 @@ export const ALL_FACTS = {
   factPathLossRecovery,
   factPathLossRemoval,
   factDeleteWhilePathDown,
+  factConnectWhileDeleting,
 } as const;

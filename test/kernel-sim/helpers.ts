@@ -5,6 +5,7 @@ import { decodeDiscoveryLog } from '../../src/engine/discovery-log.js';
 import {
   type SimConfig,
   SimKernel,
+  simHoldDelete,
   simInit,
   simTargetDown,
   simTargetUp,
@@ -80,6 +81,14 @@ export function simFactEnv(dir: string, kernel: SimKernel): FactEnv {
       up: async (nqn) => {
         await simTargetUp(dir, nqn);
       },
+    },
+    slowDelete: {
+      open: async () => TARGET.nqn,
+      hold: async (device) => {
+        const release = simHoldDelete(dir, device);
+        return async () => release();
+      },
+      close: async () => undefined,
     },
     decodeDiscoveryLog,
   };
