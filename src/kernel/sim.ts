@@ -25,7 +25,8 @@ import * as sysfs from './sysfs.js';
 export type { SimConfig } from './sim/config.js';
 export { SIM_DELETE_ERRNOS, type SimFault, type SimFaultOp } from './sim/faults.js';
 export { simLayout, simRoots } from './sim/layout.js';
-export type { SimTargets } from './sim/targets.js';
+export type { SimLink } from './sim/state.js';
+export type { SimPort, SimTargets } from './sim/targets.js';
 export type { UdevLogRecord } from './sim/udev-queue.js';
 
 /**
@@ -68,6 +69,7 @@ interface StoredState {
   gen?: number;
   subsystems: st.SimState['subsystems'];
   targetCntlids: st.SimState['targetCntlids'];
+  downLinks?: st.SimLink[];
 }
 
 function ctrlDirOf(l: SimLayout): string {
@@ -116,6 +118,7 @@ function readState(l: SimLayout): st.SimState & { gen: number } {
     controllers,
     subsystems: stored.subsystems ?? {},
     targetCntlids: stored.targetCntlids ?? {},
+    downLinks: stored.downLinks ?? [],
   };
 }
 
@@ -130,7 +133,12 @@ function writeState(l: SimLayout, s: st.SimState & { gen: number }, dirty: Set<n
     else fs.rmSync(f, { force: true });
   }
   const gen = s.gen + 1;
-  const stored: StoredState = { gen, subsystems: s.subsystems, targetCntlids: s.targetCntlids };
+  const stored: StoredState = {
+    gen,
+    subsystems: s.subsystems,
+    targetCntlids: s.targetCntlids,
+    ...(s.downLinks.length > 0 ? { downLinks: s.downLinks } : {}),
+  };
   writeAtomic(l.state, JSON.stringify(stored));
   cache = { file: l.state, gen, controllers: s.controllers, stored, stamp: fileStamp(l.state) };
 }
@@ -203,8 +211,10 @@ function commitGroup(l: SimLayout, group: PendingTx[]): () => void {
   const s = readState(l);
   const events: st.SimUevent[] = [];
   const dirty = new Set<number>();
-  // Scans that came due ran in the kernel before anything this group does.
-  runScans(l, s, events, dirty, Date.now());
+  // Scans and recovery steps that came due ran in the kernel before anything this group does.
+  const now = Date.now();
+  runScans(l, s, events, dirty, now);
+  runRecoveries(l, s, events, dirty, now);
   const outcomes = group.map((o) => {
     try {
       return { ok: true as const, value: o.fn(s, events, dirty) };
@@ -215,8 +225,8 @@ function commitGroup(l: SimLayout, group: PendingTx[]): () => void {
   writeState(l, s, dirty);
   if (events.length > 0) {
     const base = sysfs.readUeventSeqnum(l.sys);
-    const now = Date.now();
-    for (const [i, ev] of events.entries()) enqueue(l, base + i + 1, ev, now);
+    const queuedAt = Date.now();
+    for (const [i, ev] of events.entries()) enqueue(l, base + i + 1, ev, queuedAt);
     writeAtomic(l.seqnum, `${base + events.length}\n`);
   }
   return () => {
@@ -308,6 +318,183 @@ function runScan(
   }
 }
 
+function recoveryMarker(l: SimLayout, inst: number): string {
+  return `${l.recovery}/${inst}`;
+}
+
+function setRecovery(
+  l: SimLayout,
+  c: st.SimController,
+  r: { dueAt: number; attempts: number } | undefined,
+): void {
+  if (r === undefined) {
+    delete c.recovery;
+    fs.rmSync(recoveryMarker(l, c.instance), { force: true });
+    return;
+  }
+  c.recovery = r;
+  fs.mkdirSync(l.recovery, { recursive: true });
+  fs.writeFileSync(recoveryMarker(l, c.instance), String(r.dueAt));
+}
+
+/** Earliest due step of any controller being recovered, from the markers (no state read); null if none. */
+function nextRecoveryDue(l: SimLayout): number | null {
+  let names: string[];
+  try {
+    names = fs.readdirSync(l.recovery);
+  } catch {
+    return null;
+  }
+  let next: number | null = null;
+  for (const n of names) {
+    if (!/^\d+$/.test(n)) continue;
+    let due: number;
+    try {
+      due = Number(fs.readFileSync(`${l.recovery}/${n}`, 'utf8'));
+    } catch {
+      continue; // finished meanwhile
+    }
+    if (Number.isFinite(due) && (next === null || due < next)) next = due;
+  }
+  return next;
+}
+
+function portOf(c: Pick<st.SimController, 'transport' | 'traddr' | 'trsvcid'>): SimPort {
+  return {
+    transport: c.transport,
+    ...(c.traddr ? { traddr: c.traddr } : {}),
+    ...(c.trsvcid ? { trsvcid: c.trsvcid } : {}),
+  };
+}
+
+function linkDown(s: st.SimState, nqn: string, p: SimPort): boolean {
+  return s.downLinks.some((d) => d.nqn === nqn && samePort(d, p));
+}
+
+/** The target subsystem `c` reaches through its port, if that link is up and lets its host in; else null. */
+function servedSubsystem(
+  t: SimTargets,
+  s: st.SimState,
+  c: Pick<st.SimController, 'transport' | 'traddr' | 'trsvcid' | 'subsysnqn' | 'hostnqn'>,
+): SimTargets['subsystems'][number] | null {
+  const p = portOf(c);
+  if (linkDown(s, c.subsysnqn, p)) return null;
+  const sub = t.subsystems.find((x) => x.nqn === c.subsysnqn && x.ports.some((q) => samePort(q, p)));
+  if (!sub || (sub.allowedHosts !== undefined && !sub.allowedHosts.includes(c.hostnqn))) return null;
+  return sub;
+}
+
+/** Recovery steps due by `now`, oldest first (the kernel's error recovery and reconnect work). */
+function runRecoveries(
+  l: SimLayout,
+  s: st.SimState,
+  events: st.SimUevent[],
+  dirty: Set<number>,
+  now: number,
+): void {
+  const due = Object.values(s.controllers).filter((c) => c.recovery !== undefined && c.recovery.dueAt <= now);
+  if (due.length === 0) return;
+  due.sort((a, b) => (a.recovery?.dueAt ?? 0) - (b.recovery?.dueAt ?? 0) || a.instance - b.instance);
+  const cfg = readConfig(l);
+  for (const c of due) recover(l, cfg, s, c, events, dirty, now);
+}
+
+/**
+ * Run `c`'s recovery steps that came due by `now`, each at its own due time (a host nobody
+ * looked at meanwhile catches up): error recovery ends in `connecting`; then every
+ * reconnect_delay one attempt, which succeeds once the target serves the subsystem on the
+ * port again, else counts; after max_reconnects failed attempts (ctrl_loss_tmo) the kernel
+ * removes the controller itself (nvme_tcp_reconnect_or_remove). Any step that came due
+ * before a link changed ran before the change, as transactions run due steps first.
+ */
+function recover(
+  l: SimLayout,
+  cfg: SimConfig,
+  s: st.SimState,
+  c: st.SimController,
+  events: st.SimUevent[],
+  dirty: Set<number>,
+  now: number,
+): void {
+  dirty.add(c.instance);
+  while (c.recovery !== undefined && c.recovery.dueAt <= now) {
+    const r = c.recovery;
+    if (c.state === 'deleting') {
+      setRecovery(l, c, undefined); // a delete cancels the reconnect work
+      return;
+    }
+    if (c.state === 'connecting') {
+      r.attempts += 1;
+      const sub = servedSubsystem(cfg.targets, s, c);
+      if (sub !== null) {
+        reconnected(l, cfg, s, c, events);
+        return;
+      }
+    }
+    c.state = 'connecting';
+    const max = st.maxReconnects(c);
+    if (max >= 0 && r.attempts >= max) {
+      // "Removing controller...": the kernel shows "deleting (no IO)" for a moment (measured
+      // ~170 ms), then tears down as a delete does; the sim removes it at once.
+      setRecovery(l, c, undefined);
+      removeController(l, cfg, s, c.instance, events, dirty);
+      return;
+    }
+    setRecovery(l, c, {
+      dueAt: r.dueAt + (c.reconnectDelay ?? st.DEFAULT_RECONNECT_DELAY) * 1000,
+      attempts: r.attempts,
+    });
+    m.updateControllerLink(l, c);
+  }
+}
+
+/**
+ * A reconnect attempt that found the target: the same controller (instance, node, namespaces,
+ * subsystem) goes `live` again with the cntlid the target hands out now (lowest free), and
+ * announces it as measured on 6.1.
+ */
+function reconnected(
+  l: SimLayout,
+  cfg: SimConfig,
+  s: st.SimState,
+  c: st.SimController,
+  events: st.SimUevent[],
+): void {
+  const tkey = targetKey(c);
+  const used = s.targetCntlids[tkey] ?? [];
+  c.cntlid = st.lowestFreeFrom1(used);
+  s.targetCntlids[tkey] = [...used, c.cntlid];
+  c.state = 'live';
+  setRecovery(l, c, undefined);
+  m.updateControllerLink(l, c);
+  const sub = c.subsys !== null ? s.subsystems[c.subsys] : undefined;
+  events.push(...st.reconnectedEvents(c.instance, sub?.instance ?? c.instance, c.heads, cfg.multipath));
+}
+
+/**
+ * The target stops serving `links` (nvmet: the port's subsystem link removed): it deletes its
+ * controllers there, so each live host controller on such a link loses its path and enters
+ * error recovery (`resetting`, due at once). No uevent (measured).
+ */
+function takeLinksDown(
+  l: SimLayout,
+  s: st.SimState,
+  links: readonly st.SimLink[],
+  dirty: Set<number>,
+  now: number,
+): void {
+  for (const k of links) if (!linkDown(s, k.nqn, k)) s.downLinks.push(k);
+  for (const c of Object.values(s.controllers)) {
+    if (c.discovery || c.state !== 'live' || !linkDown(s, c.subsysnqn, portOf(c))) continue;
+    const tkey = targetKey(c);
+    s.targetCntlids[tkey] = (s.targetCntlids[tkey] ?? []).filter((x) => x !== c.cntlid);
+    c.state = 'resetting';
+    setRecovery(l, c, { dueAt: now, attempts: 0 });
+    dirty.add(c.instance);
+    m.updateControllerLink(l, c);
+  }
+}
+
 /** Tear a controller down as the kernel does: namespaces, node, sysfs, then the subsystem. */
 function removeController(
   l: SimLayout,
@@ -337,6 +524,7 @@ function removeController(
   m.removeControllerNode(l, inst);
   m.removeControllerSysfs(l, inst);
   fs.rmSync(deletingMarker(l, inst), { force: true });
+  if (c.recovery !== undefined) setRecovery(l, c, undefined);
   if (c.hwmon !== undefined) events.push(st.hwmonEvent('remove', inst, c.hwmon));
   events.push(st.ctrlRemoveEvent(inst));
   delete s.controllers[String(inst)];
@@ -357,9 +545,11 @@ function targetKey(c: Pick<st.SimController, 'discovery' | 'subsysnqn'>): string
   return c.discovery ? 'discovery' : c.subsysnqn;
 }
 
-function listening(t: SimTargets, p: SimPort): boolean {
+/** Something answers on port `p`: a subsystem linked to it (nvmet disables a port with none), or a discovery service. */
+function listening(t: SimTargets, s: st.SimState, p: SimPort): boolean {
   return (
-    t.subsystems.some((s) => s.ports.some((q) => samePort(q, p))) || t.discovery.some((d) => samePort(d, p))
+    t.subsystems.some((x) => x.ports.some((q) => samePort(q, p)) && !linkDown(s, x.nqn, p)) ||
+    t.discovery.some((d) => samePort(d, p))
   );
 }
 
@@ -374,12 +564,14 @@ export class SimKernel implements Kernel {
   readonly layout: SimLayout;
   readonly roots: Roots;
   private drainTimer: NodeJS.Timeout | undefined;
+  private recoveryTimer: { timer: NodeJS.Timeout; dueAt: number } | undefined;
 
   constructor(o: SimKernelOptions) {
     this.layout = simLayout(o.dir);
     this.roots = o.roots ?? simRoots(o.dir);
     readConfig(this.layout); // fail early on a directory that is not a sim
     if (pendingEvents(this.layout).length > 0) this.scheduleDrain();
+    this.armRecovery();
   }
 
   async connect(options: string): Promise<ConnectReply> {
@@ -414,6 +606,7 @@ export class SimKernel implements Kernel {
       state: 'connecting',
       heads: [],
       ...(p.ctrl_loss_tmo !== undefined ? { ctrlLossTmo: p.ctrl_loss_tmo } : {}),
+      ...(p.reconnect_delay !== undefined ? { reconnectDelay: p.reconnect_delay } : {}),
     };
     // Phase 1: the controller exists (sysfs, node, add event) before the fabric answers.
     const instance = await transact(l, (s, events, dirty) => {
@@ -438,18 +631,13 @@ export class SimKernel implements Kernel {
       if (!c || c.state === 'deleting' || fs.existsSync(deletingMarker(l, instance))) {
         throw kernelError('connect', 'ECANCELED', what);
       }
-      const port: SimPort = {
-        transport: c.transport,
-        ...(c.traddr ? { traddr: c.traddr } : {}),
-        ...(c.trsvcid ? { trsvcid: c.trsvcid } : {}),
-      };
       const t = cfg.targets;
       let errno: string | null = null;
       let namespaces = 0;
-      if (!listening(t, port)) errno = 'ECONNREFUSED';
+      if (!listening(t, s, portOf(c))) errno = 'ECONNREFUSED';
       else if (!c.discovery) {
-        const sub = t.subsystems.find((x) => x.nqn === c.subsysnqn && x.ports.some((q) => samePort(q, port)));
-        if (!sub || (sub.allowedHosts !== undefined && !sub.allowedHosts.includes(c.hostnqn))) errno = 'EIO';
+        const sub = servedSubsystem(t, s, c);
+        if (sub === null) errno = 'EIO';
         else namespaces = sub.namespaces;
       }
       if (errno !== null) {
@@ -537,12 +725,75 @@ export class SimKernel implements Kernel {
     }
   }
 
-  listControllers(): Promise<ControllerInfo[]> {
+  /** As sysfs shows them, after the recovery steps that came due (a reconnect, a removal). */
+  async listControllers(): Promise<ControllerInfo[]> {
+    await this.runDueRecoveries();
     return sysfs.listControllers(this.layout.sys);
   }
 
-  controller(device: string): Promise<ControllerInfo | null> {
+  async controller(device: string): Promise<ControllerInfo | null> {
+    await this.runDueRecoveries();
     return sysfs.readController(this.layout.sys, device);
+  }
+
+  /**
+   * Run the recovery steps of path-lost controllers that are due (one transaction), then keep
+   * a timer for the next one. Like a scan, a step that came due while no process of this
+   * host was looking runs first thing in the next transaction or query of any process.
+   */
+  async runDueRecoveries(): Promise<void> {
+    const due = nextRecoveryDue(this.layout);
+    if (due !== null && due <= Date.now()) {
+      await transact(this.layout, () => undefined);
+      this.scheduleDrain();
+    }
+    this.armRecovery();
+  }
+
+  /** A timer (not keeping the process alive) for the earliest pending recovery step. */
+  private armRecovery(): void {
+    const due = nextRecoveryDue(this.layout);
+    if (due === null) return;
+    if (this.recoveryTimer !== undefined) {
+      if (this.recoveryTimer.dueAt <= due) return;
+      clearTimeout(this.recoveryTimer.timer);
+    }
+    const timer = setTimeout(
+      () => {
+        this.recoveryTimer = undefined;
+        this.runDueRecoveries().catch(() => this.armRecovery());
+      },
+      Math.max(0, due - Date.now()),
+    );
+    timer.unref();
+    this.recoveryTimer = { timer, dueAt: due };
+  }
+
+  /**
+   * The target stops serving `nqn` on `port` (every port it is configured on when omitted), as
+   * removing nvmet's ports/N/subsystems/NQN link does. Live controllers there lose their path;
+   * when this returns they are `connecting` (error recovery done), as measured after the unlink.
+   * New connects to it fail with EIO (ECONNREFUSED once no subsystem is left on the port).
+   */
+  async targetDown(nqn: string, port?: SimPort): Promise<st.SimLink[]> {
+    const links = linksOf(readConfig(this.layout).targets, nqn, port);
+    const down = await transact(this.layout, (s, _events, dirty) => {
+      takeLinksDown(this.layout, s, links, dirty, Date.now());
+      return [...s.downLinks];
+    });
+    await this.runDueRecoveries();
+    return down;
+  }
+
+  /** Serve `nqn` on `port` (all its ports when omitted) again; recovering controllers reconnect at their next attempt. */
+  async targetUp(nqn: string, port?: SimPort): Promise<st.SimLink[]> {
+    const links = linksOf(readConfig(this.layout).targets, nqn, port);
+    const down = await transact(this.layout, (s) => {
+      s.downLinks = s.downLinks.filter((d) => !links.some((k) => k.nqn === d.nqn && samePort(k, d)));
+      return [...s.downLinks];
+    });
+    this.armRecovery();
+    return down;
   }
 
   deviceNodeExists(device: string): boolean {
@@ -596,6 +847,8 @@ export class SimKernel implements Kernel {
       // Between the open and the marker the controller may have gone (expiry, failed connect).
       if (!c) return false;
       c.state = 'deleting';
+      // A delete cancels the reconnect work of a controller whose path is down.
+      if (c.recovery !== undefined) setRecovery(l, c, undefined);
       dirty.add(inst);
       m.setControllerState(l, inst, 'deleting');
       return true;
@@ -675,7 +928,22 @@ export class SimKernel implements Kernel {
   close(): void {
     if (this.drainTimer) clearTimeout(this.drainTimer);
     this.drainTimer = undefined;
+    if (this.recoveryTimer) clearTimeout(this.recoveryTimer.timer);
+    this.recoveryTimer = undefined;
   }
+}
+
+/** The configured links of subsystem `nqn`: on `port`, or on every port it has. */
+function linksOf(t: SimTargets, nqn: string, port?: SimPort): st.SimLink[] {
+  const sub = t.subsystems.find((x) => x.nqn === nqn);
+  if (!sub) {
+    throw new NvmfError('EINVALID_VALUE', `the simulated targets have no subsystem ${nqn}`, { nqn });
+  }
+  const ports = port === undefined ? sub.ports : sub.ports.filter((q) => samePort(q, port));
+  if (ports.length === 0) {
+    throw new NvmfError('EINVALID_VALUE', `subsystem ${nqn} is not configured on that port`, { nqn });
+  }
+  return ports.map((q) => ({ nqn, ...q }));
 }
 
 export interface SimInitOptions {
@@ -695,6 +963,7 @@ export async function simInit(dir: string, o: SimInitOptions = {}): Promise<SimC
     l.meta,
     l.queue,
     l.scans,
+    l.recovery,
     `${l.sys}/kernel`,
     `${l.sys}/class/nvme`,
     `${l.sys}/class/nvme-subsystem`,
@@ -789,6 +1058,38 @@ export function simPendingEvents(dir: string): ReturnType<typeof pendingEvents> 
 
 export function simUdevLog(dir: string): UdevLogRecord[] {
   return readUdevLog(simLayout(dir));
+}
+
+/**
+ * Take target subsystem `nqn` away from `port` (all its configured ports when omitted) until
+ * simTargetUp: the path loss of docs/sim.md. Controllers there go `resetting`, are `connecting`
+ * when this returns, retry every reconnect_delay and are removed by the kernel when
+ * ctrl_loss_tmo runs out. This process keeps the recovery timeline going (timers that do not
+ * keep it alive); otherwise the next operation of any process on the host catches up.
+ * Returns the links now down.
+ */
+export async function simTargetDown(
+  dir: string,
+  nqn: string,
+  o: { port?: SimPort; roots?: Roots } = {},
+): Promise<st.SimLink[]> {
+  const k = new SimKernel({ dir, ...(o.roots !== undefined ? { roots: o.roots } : {}) });
+  return k.targetDown(nqn, o.port);
+}
+
+/** Serve `nqn` on `port` (all its ports when omitted) again; returns the links still down. */
+export async function simTargetUp(
+  dir: string,
+  nqn: string,
+  o: { port?: SimPort; roots?: Roots } = {},
+): Promise<st.SimLink[]> {
+  const k = new SimKernel({ dir, ...(o.roots !== undefined ? { roots: o.roots } : {}) });
+  return k.targetUp(nqn, o.port);
+}
+
+/** Links taken away with simTargetDown and not given back. */
+export function simDownLinks(dir: string): st.SimLink[] {
+  return readState(simLayout(dir)).downLinks;
 }
 
 /** Kernel-initiated removal of `device` (ctrl-loss-tmo expiry), from any process. */

@@ -198,7 +198,8 @@ export async function readController(sysfs: string, device: string): Promise<Con
     subsysnqn: nqn,
     hostnqn: printable(hostnqn ?? null, 223),
     hostid: printable(hostid ?? null, 64),
-    state: st !== null && /^[a-z_-]+$/.test(st) ? st : 'unknown',
+    // 6.1 names DELETING_NOIO "deleting (no IO)" (measured during a kernel-initiated removal).
+    state: st !== null && /^[a-z_-]+( \(no IO\))?$/.test(st) ? st : 'unknown',
     cntlid: cid,
     subsystemType: await subsystemTypeOf(sysfs, device, nqn, printable(cntrltype ?? null, 32)),
   };

@@ -57,4 +57,32 @@ describe('kernel facts on the simulated kernel', () => {
   it("nvmet's discovery log: current-discovery entry, then the subsystems this host may see", async () => {
     expect(await run(facts.factDiscoveryLog)).toEqual({ entries: 3, referrals: 0, current: 1 });
   });
+  it('path loss: connecting without src_addr, EALREADY meanwhile, back live on the same instance (+0, +2)', async () => {
+    expect(await run(facts.factPathLossRecovery)).toEqual({
+      stateWhileDown: 'connecting',
+      srcAddrWhileDown: false,
+      connectWhileDown: 'EALREADY',
+      lossEvents: 0,
+      recoveryEvents: 2,
+      cntlidKept: true,
+      namespacesKept: true,
+    });
+  });
+  it('path loss past ctrl_loss_tmo: the kernel removes the controller, the rule runs once (+6)', async () => {
+    expect(await run(facts.factPathLossRemoval)).toEqual({
+      sawConnecting: true,
+      removeEvents: 6,
+      ruleRuns: 1,
+    });
+  });
+  it('a connect while the previous controller to the target is deleting makes a new controller', async () => {
+    expect(await run(facts.factConnectWhileDeleting)).toEqual({
+      oldDeleting: true,
+      second: 'connected',
+      newInstance: true,
+    });
+  });
+  it('a delete while the path is down does not wait for the target (+6)', async () => {
+    expect(await run(facts.factDeleteWhilePathDown)).toEqual({ deleteEvents: 6 });
+  });
 });

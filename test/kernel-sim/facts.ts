@@ -34,6 +34,22 @@ export interface FactEnv {
   settle?: () => Promise<void>;
   /** Remove events of SUBSYSTEM nvme processed since `seqnum`, with whether /dev/<kernel> existed then. */
   removeEventsSince?: (seqnum: number) => Promise<{ kernel: string; seqnum: number; nodeExisted: boolean }[]>;
+  /**
+   * Take the target's subsystem `nqn` away from its port and give it back: on the real kernel
+   * nvmet's configfs link ports/N/subsystems/NQN, on the sim simTargetDown / simTargetUp.
+   */
+  link?: { down(nqn: string): Promise<void>; up(nqn: string): Promise<void> };
+  /**
+   * A target whose controllers' deletes can be held: `open()` exports it and returns its NQN
+   * (a subsystem with one namespace), `hold(device)` makes the next delete of `device` stay in
+   * the deleting states until the returned function resolves (real kernel: a read in flight
+   * to a namespace whose I/O completes seconds later; sim: simHoldDelete), `close()` removes it.
+   */
+  slowDelete?: {
+    open(): Promise<string>;
+    hold(device: string): Promise<() => Promise<void>>;
+    close(): Promise<void>;
+  };
   /** Decode a discovery log page (the engine's codec). */
   decodeDiscoveryLog?: (buf: Uint8Array) => {
     entries: { subtype: number; subnqn: string; traddr: string; trsvcid: string }[];
@@ -401,6 +417,237 @@ export async function factDiscoveryLog(
   });
 }
 
+/** Poll `device` until `done` holds for it (null = gone), recording every state seen on the way. */
+async function pollController(
+  k: Kernel,
+  device: string,
+  done: (c: Awaited<ReturnType<Kernel['controller']>>) => boolean,
+  seen: string[] = [],
+  boundMs = 120_000,
+): Promise<Awaited<ReturnType<Kernel['controller']>>> {
+  const end = Date.now() + boundMs;
+  for (;;) {
+    const c = await k.controller(device);
+    if (c !== null && seen.at(-1) !== c.state) seen.push(c.state);
+    if (done(c)) return c;
+    if (Date.now() > end)
+      throw new Error(`${device}: condition not reached in ${boundMs} ms (states ${seen.join(' -> ')})`);
+    await new Promise((res) => setTimeout(res, 10));
+  }
+}
+
+/** States a controller whose path is down may show on its way to a reconnect or its removal. */
+const PATH_DOWN_STATES = ['resetting', 'connecting', 'deleting', 'deleting (no IO)'];
+
+function needLink(env: FactEnv): NonNullable<FactEnv['link']> {
+  if (!env.link || !env.settle) throw new Error('path-loss facts need link and settle');
+  return env.link;
+}
+
+/**
+ * Path loss and recovery (measured on 6.1, nvmet's port link removed and restored): the
+ * controller leaves `live` at once and waits in `connecting` (address without src_addr, no
+ * uevent); a connect to the same target meanwhile is EALREADY (a reconnecting controller still
+ * matches); once the target is back the next attempt brings the same instance `live` again
+ * with its node and namespaces, announced by a change of the namespace's disk and
+ * NVME_EVENT=connected.
+ */
+export async function factPathLossRecovery(env: FactEnv): Promise<{
+  stateWhileDown: string;
+  srcAddrWhileDown: boolean;
+  connectWhileDown: string;
+  lossEvents: number;
+  recoveryEvents: number;
+  cntlidKept: boolean;
+  namespacesKept: boolean;
+}> {
+  const { kernel: k, target: t } = env;
+  const link = needLink(env);
+  return withCleanup(k, async (made) => {
+    const r = await k.connect(connectString(t, t.nqn, ',reconnect_delay=1,ctrl_loss_tmo=600'));
+    const device = `nvme${r.instance}`;
+    made.push(device);
+    const ns = await waitNamespaces(k, device, 1);
+    assert.equal(ns.length, 1, `${device}: namespace scanned`);
+    await env.settle?.();
+    const s0 = k.ueventSeqnum();
+    let down: Awaited<ReturnType<Kernel['controller']>>;
+    let connectWhileDown = 'connected';
+    let lossEvents: number;
+    await link.down(t.nqn);
+    try {
+      const seen: string[] = [];
+      down = await pollController(k, device, (c) => c?.state === 'connecting', seen);
+      assert.ok(
+        seen.every((x) => PATH_DOWN_STATES.includes(x)),
+        `states after the loss: ${seen.join(' -> ')}`,
+      );
+      assert.ok(k.deviceNodeExists(device), 'the node stays while reconnecting');
+      try {
+        const dup = await k.connect(connectString(t, t.nqn, ',reconnect_delay=1,ctrl_loss_tmo=600'));
+        made.push(`nvme${dup.instance}`);
+      } catch (e) {
+        connectWhileDown = isNvmfError(e, 'EKERNEL') ? String(e.details['errno']) : String(e);
+      }
+      await env.settle?.();
+      lossEvents = k.ueventSeqnum() - s0;
+    } finally {
+      await link.up(t.nqn);
+    }
+    const s1 = k.ueventSeqnum();
+    const back = await pollController(k, device, (c) => c?.state === 'live');
+    assert.ok(back, `${device} is back`);
+    await env.settle?.();
+    const recoveryEvents = k.ueventSeqnum() - s1;
+    assert.ok(k.deviceNodeExists(device), 'the same node');
+    const nsAfter = await k.namespaces(device);
+    return {
+      stateWhileDown: down?.state ?? 'gone',
+      srcAddrWhileDown: down?.address.src_addr !== undefined,
+      connectWhileDown,
+      lossEvents,
+      recoveryEvents,
+      cntlidKept: back.cntlid === r.cntlid,
+      namespacesKept: JSON.stringify(nsAfter) === JSON.stringify(ns),
+    };
+  });
+}
+
+/**
+ * ctrl_loss_tmo runs out (reconnect_delay=1, ctrl_loss_tmo=3: three failed attempts): the
+ * kernel removes the controller itself, no earlier than ctrl_loss_tmo after the loss, with the
+ * events of a delete; udevd runs the remove rule once, after the node is gone.
+ */
+export async function factPathLossRemoval(env: FactEnv): Promise<{
+  sawConnecting: boolean;
+  removeEvents: number;
+  ruleRuns: number;
+}> {
+  const { kernel: k, target: t } = env;
+  const link = needLink(env);
+  if (!env.removeEventsSince) throw new Error('factPathLossRemoval needs removeEventsSince');
+  const r = await k.connect(connectString(t, t.nqn, ',reconnect_delay=1,ctrl_loss_tmo=3'));
+  const device = `nvme${r.instance}`;
+  const seen: string[] = [];
+  let s1: number;
+  try {
+    assert.equal((await waitNamespaces(k, device, 1)).length, 1, `${device}: namespace scanned`);
+    await env.settle?.();
+    s1 = k.ueventSeqnum();
+    const t0 = Date.now();
+    await link.down(t.nqn);
+    try {
+      await pollController(k, device, (c) => c === null, seen);
+    } finally {
+      await link.up(t.nqn);
+    }
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed >= 3000, `removed ${elapsed} ms after the loss, before ctrl_loss_tmo`);
+  } finally {
+    await k.deleteController(device).catch(() => undefined);
+  }
+  // Read while the kernel tears the device down, its attributes can vanish one by one: a
+  // state read then fails and shows as unknown (measured once, after "deleting (no IO)").
+  const tornDown = (i: number) =>
+    seen[i] === 'unknown' && seen.slice(1, i).some((x) => x.startsWith('deleting'));
+  assert.ok(
+    seen.slice(1).every((x, i) => PATH_DOWN_STATES.includes(x) || tornDown(i + 1)),
+    `states until the removal: ${seen.join(' -> ')}`,
+  );
+  assert.equal(k.deviceNodeExists(device), false, 'node gone');
+  await env.settle?.();
+  const removeEvents = k.ueventSeqnum() - s1;
+  const runs = (await env.removeEventsSince(s1)).filter((e) => e.kernel === device);
+  assert.ok(
+    runs.every((e) => !e.nodeExisted),
+    'node already gone when the remove rule runs',
+  );
+  return { sawConnecting: seen.includes('connecting'), removeEvents, ruleRuns: runs.length };
+}
+
+/**
+ * A delete_controller write while the path is down and the controller reconnecting does not
+ * wait for the target (measured: 79 ms): the reconnect work is cancelled and the controller,
+ * its namespace and node go with the events of an ordinary delete.
+ */
+export async function factDeleteWhilePathDown(env: FactEnv): Promise<{ deleteEvents: number }> {
+  const { kernel: k, target: t } = env;
+  const link = needLink(env);
+  const r = await k.connect(connectString(t, t.nqn, ',reconnect_delay=1,ctrl_loss_tmo=600'));
+  const device = `nvme${r.instance}`;
+  let deleteEvents: number;
+  try {
+    // Scanned and probed by udevd first: with the link taken away right after the connect,
+    // `udevadm settle` timed out (60 s) on the real kernel; udevd's probe of the new namespace
+    // was caught by the outage (multipath queues I/O while a path may come back).
+    assert.equal((await waitNamespaces(k, device, 1)).length, 1, `${device}: namespace scanned`);
+    await env.settle?.();
+    await link.down(t.nqn);
+    try {
+      await pollController(k, device, (c) => c?.state === 'connecting');
+      const s0 = k.ueventSeqnum();
+      await k.deleteController(device);
+      deleteEvents = k.ueventSeqnum() - s0;
+    } finally {
+      await link.up(t.nqn);
+    }
+  } finally {
+    await k.deleteController(device).catch(() => undefined);
+  }
+  assert.equal(await k.controller(device), null, 'gone when the delete returns');
+  assert.equal(k.deviceNodeExists(device), false);
+  return { deleteEvents };
+}
+
+/**
+ * A connect to a target whose previous controller is still being deleted does not match that
+ * controller (nvmf_ctlr_matches_baseopts skips the deleting states): it makes a new one, on
+ * another instance, while the old one still exists. Measured on 6.1 with the delete held by a
+ * read in flight: the old controller showed "deleting (no IO)" and the connect succeeded.
+ */
+export async function factConnectWhileDeleting(
+  env: FactEnv,
+): Promise<{ oldDeleting: boolean; second: string; newInstance: boolean }> {
+  const { kernel: k, target: t } = env;
+  const slow = env.slowDelete;
+  if (!slow) throw new Error('factConnectWhileDeleting needs slowDelete');
+  const nqn = await slow.open();
+  try {
+    return await withCleanup(k, async (made) => {
+      const a = await k.connect(connectString(t, nqn));
+      const old = `nvme${a.instance}`;
+      made.push(old);
+      assert.equal((await waitNamespaces(k, old, 1)).length, 1, `${old}: namespace scanned`);
+      await env.settle?.();
+      const release = await slow.hold(old);
+      const del = k.deleteController(old);
+      let oldDeleting: boolean;
+      let second = 'connected';
+      let b: number | null = null;
+      try {
+        const c = await pollController(k, old, (x) => x === null || x.state.startsWith('deleting'));
+        try {
+          const r = await k.connect(connectString(t, nqn));
+          b = r.instance;
+          made.push(`nvme${b}`);
+        } catch (e) {
+          second = isNvmfError(e, 'EKERNEL') ? String(e.details['errno']) : String(e);
+        }
+        // Still held: the connect ran while the old controller was deleting.
+        oldDeleting = c !== null && ((await k.controller(old))?.state.startsWith('deleting') ?? false);
+      } finally {
+        await release();
+        await del;
+        made.splice(made.indexOf(old), 1);
+      }
+      assert.equal(await k.controller(old), null, `${old} gone once the delete returned`);
+      return { oldDeleting, second, newInstance: b !== null && b !== a.instance };
+    });
+  } finally {
+    await slow.close();
+  }
+}
+
 export const ALL_FACTS = {
   factConnectAndDelete,
   factEalready,
@@ -416,4 +663,8 @@ export const ALL_FACTS = {
   factNodeGoneBeforeRemoveEvent,
   factNamespaces,
   factDiscoveryLog,
+  factPathLossRecovery,
+  factPathLossRemoval,
+  factDeleteWhilePathDown,
+  factConnectWhileDeleting,
 } as const;

@@ -2,7 +2,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { decodeDiscoveryLog } from '../../src/engine/discovery-log.js';
-import { type SimConfig, SimKernel, simInit, simUdevLog, simUdevSettle } from '../../src/kernel/sim.js';
+import {
+  type SimConfig,
+  SimKernel,
+  simHoldDelete,
+  simInit,
+  simTargetDown,
+  simTargetUp,
+  simUdevLog,
+  simUdevSettle,
+} from '../../src/kernel/sim.js';
 import type { FactEnv, FactTarget } from './facts.js';
 
 export const TARGET: FactTarget = {
@@ -65,6 +74,22 @@ export function simFactEnv(dir: string, kernel: SimKernel): FactEnv {
       simUdevLog(dir)
         .filter((r) => r.seqnum > seqnum && r.action === 'remove' && r.subsystem === 'nvme')
         .map((r) => ({ kernel: r.kernel, seqnum: r.seqnum, nodeExisted: r.nodeExisted })),
+    link: {
+      down: async (nqn) => {
+        await simTargetDown(dir, nqn);
+      },
+      up: async (nqn) => {
+        await simTargetUp(dir, nqn);
+      },
+    },
+    slowDelete: {
+      open: async () => TARGET.nqn,
+      hold: async (device) => {
+        const release = simHoldDelete(dir, device);
+        return async () => release();
+      },
+      close: async () => undefined,
+    },
     decodeDiscoveryLog,
   };
 }

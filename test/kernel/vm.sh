@@ -18,8 +18,19 @@ shift 3
 
 io=$(mktemp -d "${TMPDIR:-/tmp}/nvmf-kt-io.XXXXXX")
 trap 'rm -rf "$io"' EXIT
+# A project whose node_modules is a symlink (a worktree sharing one install) would see a
+# dangling link in the guest: share the link's target too and mount it at the same absolute
+# path there, so the link resolves.
+extra_share=()
+mount_modules=
+if [ -L "$project/node_modules" ]; then
+  modules=$(realpath "$project/node_modules")
+  extra_share=(-virtfs "local,path=$modules,mount_tag=ktmodules,security_model=none,readonly=on,id=ktmodules")
+  mount_modules=$(printf 'mkdir -p %q && mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro ktmodules %q\n' "$modules" "$modules")
+fi
 {
   for kv in "$@"; do printf 'export %q\n' "$kv"; done
+  printf '%s\n' "$mount_modules"
   cat "$script"
 } >"$io/run.sh"
 
@@ -41,6 +52,7 @@ timeout --foreground -k 10 "${NVMF_KT_TIMEOUT:-1500}" \
   -blockdev null-co,node-name=ktnvme,size=67108864 -device nvme,serial=nvmfkt0001,drive=ktnvme \
   -virtfs "local,path=$project,mount_tag=project,security_model=none,multidevs=remap,id=project" \
   -virtfs "local,path=$io,mount_tag=ktio,security_model=none,id=ktio" \
+  "${extra_share[@]}" \
   </dev/null
 qrc=$?
 printf '[kt-vm] qemu exited %s after %s s\n' "$qrc" "$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')" >&2

@@ -162,6 +162,54 @@ export function register(program: Command, ctx: CliContext): void {
         );
       },
     );
+  for (const [name, down] of [
+    ['target-down', true],
+    ['target-up', false],
+  ] as const) {
+    sim
+      .command(name)
+      .description(
+        down
+          ? "take a target subsystem away from its port(s), as removing nvmet's port link does: controllers there lose their path, reconnect every reconnect-delay and are removed when ctrl-loss-tmo runs out"
+          : 'serve a target subsystem on its port(s) again: reconnecting controllers come back live at their next attempt',
+      )
+      .argument('<dir>', 'directory of the simulated host')
+      .argument('<nqn>', 'subsystem NQN of the targets file')
+      .option('-t, --transport <transport>', 'only the port of this transport (with --traddr/--trsvcid)')
+      .option('-a, --traddr <addr>', 'only the port at this address')
+      .option('-s, --trsvcid <svc>', 'only the port at this service id')
+      .action(
+        async (dir: string, nqn: string, opts: { transport?: string; traddr?: string; trsvcid?: string }) => {
+          const { NvmfError } = await import('../../errors.js');
+          const { simTargetDown, simTargetUp } = await import('../../kernel/sim.js');
+          const given =
+            opts.transport !== undefined || opts.traddr !== undefined || opts.trsvcid !== undefined;
+          if (given && opts.transport === undefined) {
+            throw new NvmfError('EUSAGE', '--traddr/--trsvcid need --transport to name a port', {});
+          }
+          const port =
+            opts.transport !== undefined
+              ? {
+                  transport: opts.transport,
+                  ...(opts.traddr !== undefined ? { traddr: opts.traddr } : {}),
+                  ...(opts.trsvcid !== undefined ? { trsvcid: opts.trsvcid } : {}),
+                }
+              : undefined;
+          const o = port !== undefined ? { port } : {};
+          const links = down ? await simTargetDown(dir, nqn, o) : await simTargetUp(dir, nqn, o);
+          ctx.result({ down: links }, () =>
+            links.length === 0
+              ? 'every target link is up\n'
+              : links
+                  .map(
+                    (k) =>
+                      `down: ${k.nqn} on ${k.transport} ${k.traddr ?? ''}${k.trsvcid !== undefined ? `:${k.trsvcid}` : ''}\n`,
+                  )
+                  .join(''),
+          );
+        },
+      );
+  }
   sim
     .command('expire')
     .description(

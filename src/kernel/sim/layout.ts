@@ -18,6 +18,8 @@ export interface SimLayout {
   seqnum: string;
   /** One file per controller whose namespace scan is still queued (content: due time, ms). */
   scans: string;
+  /** One file per controller being recovered after a path loss (content: when its next step is due, ms). */
+  recovery: string;
 }
 
 export function simLayout(dir: string): SimLayout {
@@ -37,6 +39,7 @@ export function simLayout(dir: string): SimLayout {
     udevLog: path.join(meta, 'udev', 'log.jsonl'),
     seqnum: path.join(d, 'sys', 'kernel', 'uevent_seqnum'),
     scans: path.join(meta, 'scan'),
+    recovery: path.join(meta, 'recovery'),
   };
 }
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { SimLayout } from './layout.js';
 import { writeAtomic } from './layout.js';
-import type { SimController } from './state.js';
+import { DEFAULT_RECONNECT_DELAY, maxReconnects, type SimController } from './state.js';
 
 /**
  * Writes the simulated kernel's state as the real kernel shows it: sysfs devices with
@@ -29,8 +29,9 @@ export function addressAttr(
   if (c.host_traddr !== undefined) parts.push(`host_traddr=${c.host_traddr}`);
   if (c.host_iface !== undefined) parts.push(`host_iface=${c.host_iface}`);
   // nvme-tcp on 6.1 appends the local socket address while the admin queue is live
-  // (measured: traddr=127.0.0.1,trsvcid=4420,src_addr=127.0.0.1); not while connecting.
-  if (c.transport === 'tcp' && c.state !== 'connecting')
+  // (measured: traddr=127.0.0.1,trsvcid=4420,src_addr=127.0.0.1); not while connecting, nor
+  // while the path is down (measured while reconnecting).
+  if (c.transport === 'tcp' && c.state !== 'connecting' && c.state !== 'resetting')
     parts.push(`src_addr=${c.host_traddr ?? (c.traddr?.includes(':') ? '::1' : '127.0.0.1')}`);
   return parts.join(',');
 }
@@ -48,7 +49,11 @@ export function writeController(l: SimLayout, c: SimController): void {
     cntlid: String(c.cntlid),
     cntrltype: c.discovery ? 'discovery' : 'io',
     dev: `242:${c.instance}`,
-    ctrl_loss_tmo: c.ctrlLossTmo === undefined || c.ctrlLossTmo < 0 ? 'off' : String(c.ctrlLossTmo),
+    // 6.1 shows the attempts it will make times the delay, "off" when it retries forever.
+    ctrl_loss_tmo:
+      maxReconnects(c) < 0 ? 'off' : String(maxReconnects(c) * (c.reconnectDelay ?? DEFAULT_RECONNECT_DELAY)),
+    reconnect_delay: String(c.reconnectDelay ?? DEFAULT_RECONNECT_DELAY),
+    fast_io_fail_tmo: 'off',
     delete_controller: '',
     reset_controller: '',
     rescan_controller: '',
@@ -71,6 +76,15 @@ export function writeController(l: SimLayout, c: SimController): void {
 export function setControllerState(l: SimLayout, inst: number, state: string): void {
   const f = path.join(ctrlDevDir(l, inst), 'state');
   if (fs.existsSync(path.dirname(f))) writeAtomic(f, `${state}\n`);
+}
+
+/** The attributes a path loss or a reconnect changes: state, address (src_addr) and cntlid. */
+export function updateControllerLink(l: SimLayout, c: SimController): void {
+  const d = ctrlDevDir(l, c.instance);
+  if (!fs.existsSync(d)) return;
+  writeAtomic(path.join(d, 'state'), `${c.state}\n`);
+  writeAtomic(path.join(d, 'address'), `${addressAttr(c)}\n`);
+  writeAtomic(path.join(d, 'cntlid'), `${c.cntlid}\n`);
 }
 
 /** The dev node goes first: devtmpfs removes it before the remove uevent is sent. */

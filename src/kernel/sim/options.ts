@@ -22,6 +22,7 @@ export interface ParsedOptions {
   duplicate_connect: boolean;
   discovery: boolean;
   ctrl_loss_tmo?: number;
+  reconnect_delay?: number;
   /** Everything else that parsed, secrets excluded (they are only checked for presence). */
   other: Record<string, string | true>;
 }
@@ -95,5 +96,11 @@ export function parseKernelOptions(
     if (v !== undefined) out[k] = v;
   }
   if (s('ctrl_loss_tmo') !== undefined) out.ctrl_loss_tmo = Number(s('ctrl_loss_tmo'));
+  if (s('reconnect_delay') !== undefined) {
+    // nvmf_parse_options refuses a delay that is not positive.
+    const d = Number(s('reconnect_delay'));
+    if (d <= 0) return { invalid: 'reconnect_delay must be positive' };
+    out.reconnect_delay = d;
+  }
   return out;
 }

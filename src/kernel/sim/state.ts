@@ -21,6 +21,13 @@ export interface SimController {
   /** Head instances of the namespaces attached through this controller. */
   heads: number[];
   ctrlLossTmo?: number;
+  /** reconnect_delay in seconds (the kernel's default 10 when the connect gave none). */
+  reconnectDelay?: number;
+  /**
+   * Set while the controller has lost its path and is being recovered (error recovery, then a
+   * reconnect attempt every reconnect_delay): when the next step is due, and the attempts so far.
+   */
+  recovery?: { dueAt: number; attempts: number };
   /** hwmon instance (I/O controllers only: 6.1's nvme_init_ctrl_finish skips discovery ones). */
   hwmon?: number;
   /** Block minors (major 259) of this controller's disks by head: hidden path disks, or the disks without multipath. */
@@ -42,16 +49,40 @@ export interface SimSubsystemState {
   headMinors?: Record<string, number>;
 }
 
+/** A subsystem's link to a port on the target (nvmet: ports/N/subsystems/NQN). */
+export interface SimLink {
+  nqn: string;
+  transport: string;
+  traddr?: string;
+  trsvcid?: string;
+}
+
 export interface SimState {
   version: 1;
   controllers: Record<string, SimController>;
   subsystems: Record<string, SimSubsystemState>;
   /** cntlids in use per target subsystem (nvmet allocates lowest free from 1). */
   targetCntlids: Record<string, number[]>;
+  /** Links of the configured targets that are taken away (simTargetDown) until given back. */
+  downLinks: SimLink[];
 }
 
 export function emptyState(): SimState {
-  return { version: 1, controllers: {}, subsystems: {}, targetCntlids: {} };
+  return { version: 1, controllers: {}, subsystems: {}, targetCntlids: {}, downLinks: [] };
+}
+
+/** The kernel's defaults (NVMF_DEF_RECONNECT_DELAY, NVMF_DEF_CTRL_LOSS_TMO), in seconds. */
+export const DEFAULT_RECONNECT_DELAY = 10;
+export const DEFAULT_CTRL_LOSS_TMO = 600;
+
+/**
+ * Reconnect attempts before the kernel gives the controller up (nvmf_parse_options:
+ * DIV_ROUND_UP(ctrl_loss_tmo, reconnect_delay)); -1 = forever (a negative ctrl_loss_tmo).
+ */
+export function maxReconnects(c: Pick<SimController, 'ctrlLossTmo' | 'reconnectDelay'>): number {
+  const tmo = c.ctrlLossTmo ?? DEFAULT_CTRL_LOSS_TMO;
+  if (tmo < 0) return -1;
+  return Math.ceil(tmo / (c.reconnectDelay ?? DEFAULT_RECONNECT_DELAY));
 }
 
 /** Instances in use: live controllers plus the instances subsystems hold. */
@@ -195,6 +226,30 @@ export function nsDetachEvents(
   const [bdi, block, generic] = nsAttachEvents(ctrl, subsys, head, lastPath, multipath, minor);
   if (!bdi || !block || !generic) return [];
   return [generic, bdi, block].map((e) => ({ ...e, action: 'remove' }));
+}
+
+/**
+ * What a reconnect announces, measured on 6.1 (one namespace, multipath): a `change` of each
+ * namespace's usable disk (the head, or the controller's own disk without multipath), then
+ * the controller's `NVME_EVENT=connected`.
+ */
+export function reconnectedEvents(
+  ctrl: number,
+  subsys: number,
+  heads: readonly number[],
+  multipath: boolean,
+): SimUevent[] {
+  const owner = multipath ? subsys : ctrl;
+  const parent = multipath ? `/devices/virtual/nvme-subsystem/nvme-subsys${subsys}` : `${CTL}/nvme${ctrl}`;
+  return [
+    ...heads.map((h): SimUevent => ({
+      action: 'change',
+      subsystem: 'block',
+      kernel: `nvme${owner}n${h}`,
+      devpath: `${parent}/nvme${owner}n${h}`,
+    })),
+    connectedEvent(ctrl),
+  ];
 }
 
 export function connectedEvent(instance: number): SimUevent {

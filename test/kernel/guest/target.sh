@@ -4,6 +4,8 @@
 # subsystem on every port by itself):
 #   $KT_NQN1  one namespace (null_blk), so a connect also creates a block device
 #   $KT_NQN2  no namespace
+# $KT_NVMET_PORT is the port's configfs directory: removing its subsystems/NQN link takes the
+# subsystem away from the port (path loss), linking it again gives it back.
 set -e
 KT_NQN1=nqn.2014-08.org.nvmf-registry:kt-subsys1
 KT_NQN2=nqn.2014-08.org.nvmf-registry:kt-subsys2
@@ -31,5 +33,6 @@ echo "$KT_TRSVCID" >"$port/addr_trsvcid"
 for nqn in "$KT_NQN1" "$KT_NQN2"; do
   [ -e "$port/subsystems/$nqn" ] || ln -s "$cfg/subsystems/$nqn" "$port/subsystems/$nqn"
 done
-export KT_NQN1 KT_NQN2 KT_TRADDR KT_TRSVCID KT_DISCOVERY_NQN
+KT_NVMET_PORT=$port
+export KT_NQN1 KT_NQN2 KT_TRADDR KT_TRSVCID KT_DISCOVERY_NQN KT_NVMET_PORT
 set +e

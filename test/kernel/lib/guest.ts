@@ -3,15 +3,20 @@
  * NVMF_KT_GUEST=1) as root, against the real /sys, /dev, /run and the nvmet target that
  * guest/target.sh exported.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   closeSync,
   existsSync,
+  lstatSync,
+  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
   readSync,
+  rmdirSync,
   rmSync,
+  symlinkSync,
+  unlinkSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -37,7 +42,109 @@ export const target = {
   traddr: envOrThrow('KT_TRADDR'),
   trsvcid: envOrThrow('KT_TRSVCID'),
   discoveryNqn: envOrThrow('KT_DISCOVERY_NQN'),
+  nvmetPort: envOrThrow('KT_NVMET_PORT'),
 };
+
+const NVMET_SUBSYSTEMS = '/sys/kernel/config/nvmet/subsystems';
+
+function portLink(nqn: string): string {
+  return path.join(target.nvmetPort, 'subsystems', nqn);
+}
+
+/**
+ * Path loss: take subsystem `nqn` away from the target's port (nvmet deletes its controllers
+ * there and refuses connects to it; the port keeps listening for the other subsystem).
+ */
+export function targetLinkDown(nqn: string): void {
+  unlinkSync(portLink(nqn));
+}
+
+const SLOW_NULLB = '/sys/kernel/config/nullb/ktslow';
+const SLOW_NQN = 'nqn.2014-08.org.nvmf-registry:kt-slow';
+const NOPROBE_RULE = '/etc/udev/rules.d/00-kt-noprobe.rules';
+
+/**
+ * A third subsystem on the port, exported only while a test needs it: one namespace on a
+ * configfs null_blk device (`/dev/ktslow`) that completes every I/O 3 s after it was issued,
+ * so a read in flight holds a delete of its controller in namespace removal. udevd's probing
+ * of its disks is switched off (its reads would hold `udevadm settle` for minutes); the
+ * kernel's own partition scan still reads it. Returns its NQN.
+ */
+export function slowTargetUp(): string {
+  writeFileSync(
+    NOPROBE_RULE,
+    `SUBSYSTEM=="block", ATTRS{subsysnqn}=="${SLOW_NQN}", ENV{UDEV_DISABLE_PERSISTENT_STORAGE_RULES_FLAG}="1"\n`,
+  );
+  execFileSync('udevadm', ['control', '--reload']);
+  mkdirSync(SLOW_NULLB, { recursive: true });
+  writeFileSync(`${SLOW_NULLB}/size`, '64');
+  writeFileSync(`${SLOW_NULLB}/irqmode`, '2'); // completions from a timer ...
+  writeFileSync(`${SLOW_NULLB}/completion_nsec`, '3000000000'); // ... 3 s later
+  writeFileSync(`${SLOW_NULLB}/power`, '1');
+  udevSettle();
+  const sub = path.join(NVMET_SUBSYSTEMS, SLOW_NQN);
+  mkdirSync(sub, { recursive: true });
+  writeFileSync(`${sub}/attr_allow_any_host`, '1');
+  mkdirSync(`${sub}/namespaces/1`, { recursive: true });
+  writeFileSync(`${sub}/namespaces/1/device_path`, '/dev/ktslow');
+  writeFileSync(`${sub}/namespaces/1/enable`, '1');
+  targetLinkUp(SLOW_NQN);
+  return SLOW_NQN;
+}
+
+/** Remove what slowTargetUp made (its controllers must be gone). */
+export function slowTargetDown(): void {
+  const sub = path.join(NVMET_SUBSYSTEMS, SLOW_NQN);
+  if (lstatSync(portLink(SLOW_NQN), { throwIfNoEntry: false }) !== undefined) unlinkSync(portLink(SLOW_NQN));
+  if (existsSync(`${sub}/namespaces/1`)) {
+    writeFileSync(`${sub}/namespaces/1/enable`, '0');
+    rmdirSync(`${sub}/namespaces/1`);
+  }
+  if (existsSync(sub)) rmdirSync(sub);
+  if (existsSync(SLOW_NULLB)) {
+    writeFileSync(`${SLOW_NULLB}/power`, '0');
+    rmdirSync(SLOW_NULLB);
+  }
+  rmSync(NOPROBE_RULE, { force: true });
+  execFileSync('udevadm', ['control', '--reload']);
+}
+
+/**
+ * Start a direct read of the first namespace of `device` (through its multipath head) and
+ * return once the read is in flight on the controller's path disk, after any earlier I/O (the
+ * partition scan) finished; the returned function waits for the read to finish.
+ */
+export async function readInFlight(device: string): Promise<() => Promise<void>> {
+  const pathDisk = readdirSync(`/sys/class/nvme/${device}`).find((x) => /^nvme\d+c\d+n1$/.test(x));
+  if (!pathDisk) throw new Error(`${device} has no namespace`);
+  const inflight = () => readFileSync(`/sys/block/${pathDisk}/inflight`, 'utf8').trim();
+  const idle = (v: string) => /^0\s+0$/.test(v);
+  const wait = async (what: string, cond: () => boolean) => {
+    const end = Date.now() + 120_000;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error(`${pathDisk}: ${what} not reached`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  await wait('no I/O in flight', () => idle(inflight()));
+  const head = pathDisk.replace(/c\d+n/, 'n');
+  const dd = spawn(
+    'dd',
+    [`if=/dev/${head}`, 'of=/dev/null', 'bs=4096', 'count=1', 'skip=100', 'iflag=direct'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const done = new Promise<void>((resolve) => dd.on('exit', () => resolve()));
+  await wait('the read in flight', () => !idle(inflight()));
+  return () => done;
+}
+
+/** Give subsystem `nqn` back to the port (nothing to do when it is linked). */
+export function targetLinkUp(nqn: string): void {
+  if (lstatSync(portLink(nqn), { throwIfNoEntry: false }) === undefined)
+    symlinkSync(path.join(NVMET_SUBSYSTEMS, nqn), portLink(nqn));
+}
 
 export const REGISTRY_ROOT = '/run/nvme/registry';
 
@@ -107,8 +214,13 @@ export function udevSettle(): void {
   execFileSync('udevadm', ['settle', '-t', '60']);
 }
 
-/** Delete every fabrics controller, let udevd finish, and empty the registry: a clean slate. */
+/**
+ * Delete every fabrics controller, let udevd finish, and empty the registry: a clean slate
+ * (with both subsystems linked to the port again, should a path-loss scenario have failed).
+ */
 export function resetHost(): void {
+  targetLinkUp(target.nqn1);
+  targetLinkUp(target.nqn2);
   for (const d of controllers()) {
     if (attr(d, 'transport') === 'pcie') continue;
     try {

@@ -11,7 +11,17 @@ import type * as DiscoveryLogModule from '../../../src/engine/discovery-log.js';
 import type * as SimModule from '../../../src/kernel/sim.js';
 import type * as FactsModule from '../../kernel-sim/facts.js';
 import type * as HelpersModule from '../../kernel-sim/helpers.js';
-import { requireModule, resetHost, target, udevSettle } from '../lib/guest.js';
+import {
+  readInFlight,
+  requireModule,
+  resetHost,
+  slowTargetDown,
+  slowTargetUp,
+  target,
+  targetLinkDown,
+  targetLinkUp,
+  udevSettle,
+} from '../lib/guest.js';
 
 const facts = await requireModule<typeof FactsModule>(
   'test/kernel-sim/facts.ts',
@@ -57,6 +67,15 @@ const realEnv: FactsModule.FactEnv = {
         return { kernel, seqnum: Number(seq), nodeExisted: node === 'present' };
       })
       .filter((e) => e.seqnum > since),
+  link: {
+    down: async (nqn) => targetLinkDown(nqn),
+    up: async (nqn) => targetLinkUp(nqn),
+  },
+  slowDelete: {
+    open: async () => slowTargetUp(),
+    hold: (device) => readInFlight(device),
+    close: async () => slowTargetDown(),
+  },
   decodeDiscoveryLog,
 };
 
