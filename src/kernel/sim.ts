@@ -1,6 +1,7 @@
 import fs from 'node:fs';
+import { checkOptionalBoolean, checkOptions, checkRecord, checkRoots, checkString } from '../args.js';
 import { errnoOf, NvmfError } from '../errors.js';
-import { type Env, type Roots, rootsFromEnv } from '../roots.js';
+import { ENV_KEYS, type Env, type Roots, rootsFromEnv } from '../roots.js';
 import { describeTarget, kernelError } from './errno.js';
 import type { ConnectReply, ControllerInfo, Kernel } from './port.js';
 import { defaultConfig, readConfig, type SimConfig, scanDelayOf } from './sim/config.js';
@@ -567,14 +568,18 @@ export class SimKernel implements Kernel {
   private recoveryTimer: { timer: NodeJS.Timeout; dueAt: number } | undefined;
 
   constructor(o: SimKernelOptions) {
-    this.layout = simLayout(o.dir);
-    this.roots = o.roots ?? simRoots(o.dir);
+    const r = checkRecord(o, 'SimKernel', ['dir', 'roots']);
+    const dir = checkString(r.dir, 'SimKernel', 'dir');
+    this.layout = simLayout(dir);
+    this.roots =
+      r.roots === undefined ? simRoots(dir) : { ...simRoots(dir), ...checkRoots(r.roots, 'SimKernel') };
     readConfig(this.layout); // fail early on a directory that is not a sim
     if (pendingEvents(this.layout).length > 0) this.scheduleDrain();
     this.armRecovery();
   }
 
   async connect(options: string): Promise<ConnectReply> {
+    checkString(options, 'connect', 'the option string');
     const l = this.layout;
     const cfg = readConfig(l);
     const what = `connect ${describeTarget(options)}`;
@@ -958,6 +963,8 @@ export interface SimInitOptions {
  * controllers and seqnum are kept).
  */
 export async function simInit(dir: string, o: SimInitOptions = {}): Promise<SimConfig> {
+  checkString(dir, 'simInit', 'dir');
+  o = checkOptions(o, 'simInit', ['targets', 'config']) as SimInitOptions;
   const l = simLayout(dir);
   for (const d of [
     l.meta,
@@ -1035,6 +1042,15 @@ export async function simScanSettle(dir: string, o: { now?: boolean } = {}): Pro
  * (waiting for each event's delay unless `now`); returns the udev events processed.
  */
 export async function simUdevSettle(dir: string, o: { roots?: Roots; now?: boolean } = {}): Promise<number> {
+  checkString(dir, 'simUdevSettle', 'dir');
+  const r = checkOptions(o, 'simUdevSettle', ['roots', 'now']);
+  const now = checkOptionalBoolean(r.now, 'simUdevSettle', 'now');
+  o = {
+    ...(r.roots !== undefined
+      ? { roots: { ...simRoots(dir), ...checkRoots(r.roots, 'simUdevSettle') } }
+      : {}),
+    ...(now !== undefined ? { now } : {}),
+  };
   const l = simLayout(dir);
   readConfig(l);
   await simScanSettle(dir, o.now !== undefined ? { now: o.now } : {});
@@ -1131,6 +1147,9 @@ export function simFaults(dir: string): SimFault[] {
 
 /** `NVMF_KERNEL=sim:DIR` -> the sim with DIR's roots (NVMF_*_ROOT still override); else linux. */
 export async function kernelFromEnv(env: Env = process.env): Promise<{ kernel: Kernel; roots: Roots }> {
+  const e = checkOptions(env, 'kernelFromEnv env', [...ENV_KEYS, 'NVMF_KERNEL']);
+  for (const [k, v] of Object.entries(e)) checkString(v, 'kernelFromEnv', `env.${k}`);
+  env = e as Env;
   const spec = env['NVMF_KERNEL'];
   if (spec !== undefined && spec !== '' && spec !== 'linux') {
     if (!spec.startsWith('sim:') || spec.length <= 4) {

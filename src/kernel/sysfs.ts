@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { errnoOf, NvmfError } from '../errors.js';
+import { describe, errnoOf, NvmfError } from '../errors.js';
 import type { ControllerAddress, ControllerInfo, SubsystemType } from './port.js';
 
 /**
@@ -18,27 +18,23 @@ const BLOCK_RE = /^(nvme|ng)(0|[1-9][0-9]*)(c(0|[1-9][0-9]*))?n(0|[1-9][0-9]*)(p
 const ATTR_MAX = 4096;
 
 export function assertDevice(device: string): number {
-  const m = DEVICE_RE.exec(device);
+  const m = typeof device === 'string' ? DEVICE_RE.exec(device) : null;
   if (!m) {
     throw new NvmfError(
       'EINVALID_DEVICE',
-      `"${device}" is not a controller name; expected nvmeN (e.g. nvme3)`,
-      {
-        device,
-      },
+      `${describe(device)} is not a controller name; expected nvmeN (e.g. nvme3)`,
+      typeof device === 'string' ? { device } : {},
     );
   }
   return Number(m[1]);
 }
 
 export function assertBlockName(name: string): void {
-  if (!BLOCK_RE.test(name)) {
+  if (typeof name !== 'string' || !BLOCK_RE.test(name)) {
     throw new NvmfError(
       'EINVALID_DEVICE',
-      `"${name}" is not an NVMe block device name; expected e.g. nvme3n1`,
-      {
-        device: name,
-      },
+      `${describe(name)} is not an NVMe block device name; expected e.g. nvme3n1`,
+      typeof name === 'string' ? { device: name } : {},
     );
   }
 }

@@ -8,6 +8,7 @@ import {
   checkOptionalString,
   checkOptions,
   checkRecord,
+  checkRoots,
   describe,
   invalidOption,
 } from '../args.js';
@@ -862,16 +863,7 @@ function checkRegistryOptions(opts: unknown): RegistryOptions {
       `audit must be an Auditor (an object with a record function), got ${describe(o.audit)}`,
     );
   const out: RegistryOptions = { audit: o.audit as Auditor };
-  if (o.roots !== undefined) {
-    const r = checkOptions(o.roots, `${what} roots`, ['registry', 'sysfs', 'dev']);
-    const roots: { registry?: string; sysfs?: string; dev?: string } = {};
-    for (const k of ['registry', 'sysfs', 'dev'] as const) {
-      const v = checkOptionalString(r[k], what, `roots.${k}`);
-      if (v === '') throw invalidOption(what, `roots.${k} must not be empty`);
-      if (v !== undefined) roots[k] = v;
-    }
-    out.roots = roots;
-  }
+  if (o.roots !== undefined) out.roots = checkRoots(o.roots, what);
   if (o.env !== undefined) {
     const e = checkOptions(o.env, `${what} env`, ENV_KEYS);
     const env: Record<string, string> = {};

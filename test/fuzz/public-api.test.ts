@@ -314,6 +314,29 @@ describe('the engine on the simulated kernel', () => {
     await check('executeDisconnectAll', 2, (i, d) => api.executeDisconnectAll(i as never, d as never), 100);
     await check('executeDisconnectAll (deps)', 1, (i) => api.executeDisconnectAll(i as never, ctx), 100);
     await check('Registry.withLock', 2, (d, f) => h.registry.withLock(d as string, f as never), 100);
+    expect(tree(work)).toEqual([]);
+  }, 600_000);
+
+  it('the simulated kernel: SimKernel and its methods, simInit, simUdevSettle, kernelFromEnv', async () => {
+    const k = h.kernel as api.SimKernel;
+    await check('new SimKernel', 1, (o) => new api.SimKernel(o as never).close(), 100);
+    await check('SimKernel.connect', 1, (o) => k.connect(o as string), 100);
+    await check('SimKernel.controller', 1, (d) => k.controller(d as string), 100);
+    await check('SimKernel.deviceNodeExists', 1, (d) => k.deviceNodeExists(d as string), 100);
+    await check('SimKernel.namespaces', 1, (d) => k.namespaces(d as string), 100);
+    await check('SimKernel.blockDeviceExists', 1, (d) => k.blockDeviceExists(d as string), 100);
+    await check('SimKernel.deleteController', 1, (d) => k.deleteController(d as string), 100);
+    await check('SimKernel.discoveryLogPage', 1, (d) => k.discoveryLogPage(d as string), 100);
+    await check(
+      'simInit',
+      2,
+      (d, o) => api.simInit(typeof d === 'string' ? path.join(sb.base, 'sims') : (d as string), o as never),
+      100,
+    );
+    await check('simInit (targets)', 1, (o) => api.simInit(path.join(sb.base, 'sim-t'), o as never), 100);
+    await check('simUdevSettle', 2, (d, o) => api.simUdevSettle(d as string, o as never), 100);
+    await check('simUdevSettle (dir)', 1, (o) => api.simUdevSettle(h.dir, o as never), 100);
+    await check('kernelFromEnv', 1, (e) => api.kernelFromEnv(e as never), 100);
     await check('defaultSleep', 1, (ms) =>
       api.defaultSleep(typeof ms === 'number' ? Math.min(ms, 5) : (ms as number)),
     );
