@@ -1,5 +1,3 @@
-import { createRequire } from 'node:module';
-import type KoffiModule from 'koffi';
 import { NvmfError } from '../errors.js';
 import { type DirName, type Entry, type EntryDir, entryFrom, vanished } from './entry.js';
 import {
@@ -11,6 +9,7 @@ import {
   notADirectory,
   under,
 } from './fsx.js';
+import { libc } from './libc.js';
 
 /**
  * Entries read through libc instead of node:fs, for processes that list a large registry
@@ -69,30 +68,25 @@ interface Libc {
   errno(): number;
 }
 
-let libc: Libc | null | undefined;
+let reader: Libc | null | undefined;
 
-/** libc through koffi, or null where that cannot be had (no koffi build, no glibc). */
+/** The calls of the reader, or null where libc cannot be had (no koffi build, no glibc). */
 function loadLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  try {
-    // The literal id matters for bundlers, as in lock.ts.
-    const koffi = (
-      typeof require === 'function' ? require('koffi') : createRequire(import.meta.url)('koffi')
-    ) as typeof KoffiModule;
-    const lib = koffi.load('libc.so.6');
-    libc = {
-      // glibc's openat reads a mode only with O_CREAT or O_TMPFILE, never passed here.
-      openat: lib.func('int openat(int dirfd, const char *path, int flags)'),
-      read: lib.func('intptr_t read(int fd, void *buf, size_t n)'),
-      close: lib.func('int close(int fd)'),
-      getdents64: lib.func('intptr_t getdents64(int fd, void *buf, size_t n)'),
-      statx: lib.func('int statx(int dirfd, const char *path, int flags, unsigned int mask, void *buf)'),
-      errno: () => koffi.errno(),
-    };
-  } catch {
-    libc = null;
-  }
-  return libc;
+  if (reader !== undefined) return reader;
+  const c = libc();
+  reader =
+    'error' in c
+      ? null
+      : ({
+          // glibc's openat reads a mode only with O_CREAT or O_TMPFILE, never passed here.
+          openat: c.func('int openat(int dirfd, const char *path, int flags)'),
+          read: c.func('intptr_t read(int fd, void *buf, size_t n)'),
+          close: c.func('int close(int fd)'),
+          getdents64: c.func('intptr_t getdents64(int fd, void *buf, size_t n)'),
+          statx: c.func('int statx(int dirfd, const char *path, int flags, unsigned int mask, void *buf)'),
+          errno: c.errno,
+        } as unknown as Libc);
+  return reader;
 }
 
 /** Whether this process can use the libc reader; loads koffi on the first call. */

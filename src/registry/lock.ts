@@ -1,9 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import type KoffiModule from 'koffi';
 import { NvmfError } from '../errors.js';
 import { errnoError, ioError, lstatOrNull, under } from './fsx.js';
+import { libc } from './libc.js';
 import { quote } from './names.js';
 
 /**
@@ -46,22 +45,16 @@ let flockLib: Flock | null = null;
 /** libc flock through koffi, loaded on the first lock of the process. */
 function loadFlock(): Flock {
   if (flockLib !== null) return flockLib;
-  try {
-    // The literal id matters: a bundler includes `require('koffi')` but not a require of a
-    // variable. A CommonJS bundle has require but no import.meta.url; the ES build the reverse.
-    const koffi = (
-      typeof require === 'function' ? require('koffi') : createRequire(import.meta.url)('koffi')
-    ) as typeof KoffiModule;
-    const lib = koffi.load('libc.so.6');
-    flockLib = { flock: lib.func('int flock(int fd, int op)'), errno: () => koffi.errno() };
-  } catch (e) {
+  const c = libc();
+  if ('error' in c) {
     throw new NvmfError(
       'EIO',
-      `cannot load flock(2) from libc through koffi: ${e instanceof Error ? e.message : String(e)}`,
+      `cannot load flock(2) from libc through koffi: ${c.error instanceof Error ? c.error.message : String(c.error)}`,
       {},
-      { cause: e },
+      { cause: c.error },
     );
   }
+  flockLib = { flock: c.func('int flock(int fd, int op)') as unknown as Flock['flock'], errno: c.errno };
   return flockLib;
 }
 

@@ -1,11 +1,10 @@
-import { createRequire } from 'node:module';
-import type KoffiModule from 'koffi';
 import { errnoError } from './fsx.js';
+import { libc } from './libc.js';
 
 /**
  * `renameat2(RENAME_EXCHANGE)`: swap two existing paths in one step, so a directory that
  * is replaced is at its name before and after, never absent in between. Node has no
- * binding for it; glibc (2.28 on) does, reached through koffi like the libc reader. Loaded
+ * binding for it; glibc (2.28 on) does, reached through koffi (libc.ts). Loaded
  * on the first exchange only: replacing an entry is rare (a recycled instance), and a
  * process that never replaces one never pays for koffi.
  */
@@ -26,21 +25,16 @@ let fn: { renameat2: Renameat2; errno: () => number } | null | undefined;
 
 function load(): typeof fn {
   if (fn !== undefined) return fn;
-  try {
-    // The literal id matters for bundlers, as in libc-reader.ts.
-    const koffi = (
-      typeof require === 'function' ? require('koffi') : createRequire(import.meta.url)('koffi')
-    ) as typeof KoffiModule;
-    const lib = koffi.load('libc.so.6');
-    fn = {
-      renameat2: lib.func(
-        'int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)',
-      ) as Renameat2,
-      errno: () => koffi.errno(),
-    };
-  } catch {
-    fn = null;
-  }
+  const c = libc();
+  fn =
+    'error' in c
+      ? null
+      : {
+          renameat2: c.func(
+            'int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)',
+          ) as unknown as Renameat2,
+          errno: c.errno,
+        };
   return fn;
 }
 
