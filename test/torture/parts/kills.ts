@@ -8,7 +8,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Registry } from '../../../src/registry/registry.js';
+import { createRequire } from 'node:module';
+import type { Registry } from '../../../src/registry/registry.js';
 import { bundleRegistry } from '../../registry/helpers.js';
 import { type Part, Violations } from '../part.js';
 
@@ -46,13 +47,11 @@ export const kills: Part = {
     fs.mkdirSync(root);
     bundle = bundleRegistry(base);
     const devices = Array.from({ length: LANES }, (_, i) => `nvme${i}`);
-    const gcReg = Registry.open({
-      roots: { registry: root, dev: root },
-      env: {},
-      audit: { record() {} },
-      deviceNodeExists: () => true,
-      readSeqnum: () => 1,
-    });
+    const gcReg = (
+      createRequire(import.meta.url)(path.join(workers, 'open.cjs')) as {
+        openRegistry(b: string, r: string): Registry;
+      }
+    ).openRegistry(bundle, root);
     gcReg.create('nvme0', { owner: 'killer', seqnum: 0 });
     const reader = start('entry-reader.cjs', [root, ...devices]);
     const readerDone = firstLine(reader);

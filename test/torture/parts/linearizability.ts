@@ -8,18 +8,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { linearizable, type Op } from '../linearize.js';
+import { bundleRegistry } from '../../registry/helpers.js';
 import { type Part, Violations } from '../part.js';
 
 const PROCESSES = 16;
 const DEVICES = 20;
 const OPS_PER_PROCESS = 150;
-const worker = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'workers', 'mixed-ops.mjs');
+const worker = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'workers', 'mixed-ops.cjs');
 
 type Row = [string, Op['op'], Op['arg'], Op['res'], number, number];
 
-function history(root: string): Promise<Row[]> {
+function history(bundle: string, root: string): Promise<Row[]> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [worker, root, String(DEVICES), String(OPS_PER_PROCESS)], {
+    const p = spawn(process.execPath, [worker, bundle, root, String(DEVICES), String(OPS_PER_PROCESS)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -40,10 +41,14 @@ export const linearizability: Part = {
     let ops = 0;
     let histories = 0;
     const errors: Record<string, number> = {};
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmf-torture-lin-'));
+    const bundle = bundleRegistry(base);
     while (Date.now() < deadline) {
-      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmf-torture-lin-'));
+      const root = fs.mkdtempSync(path.join(base, 'round-'));
       try {
-        const rows = (await Promise.all(Array.from({ length: PROCESSES }, () => history(root)))).flat();
+        const rows = (
+          await Promise.all(Array.from({ length: PROCESSES }, () => history(bundle, root)))
+        ).flat();
         const byDevice = new Map<string, Op[]>();
         for (const [dev, op, arg, res, start, end] of rows) {
           if ('err' in res) errors[res.err] = (errors[res.err] ?? 0) + 1;
@@ -70,6 +75,7 @@ export const linearizability: Part = {
         fs.rmSync(root, { recursive: true, force: true });
       }
     }
+    fs.rmSync(base, { recursive: true, force: true });
     return {
       counts: {
         rounds,

@@ -14,14 +14,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Registry } from '../../../src/registry/registry.js';
-import { FAKE_LOGGER, HELPER, parseRecords, sandbox, UPSTREAM } from '../../udev/harness.js';
+import { BATCH_DRIVER, FAKE_LOGGER, HELPER, parseRecords, sandbox, UPSTREAM } from '../../udev/harness.js';
 import { type Part, Violations } from '../part.js';
 
 const STALE_STAMP = 1000;
 const REMOVE_EVENT = 1001;
 const NEW_STAMP = 1002;
 const BATCH = 96;
-const DRIVER = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'stall-batch.sh');
 
 type Kind = 'node+entry' | 'entry-only' | null;
 
@@ -37,12 +36,12 @@ function runDriver(
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('sh', [DRIVER, script, out, String(REMOVE_EVENT), String(delayUs), ...devs], {
-      env,
+    const child = spawn('sh', [BATCH_DRIVER, script, out, String(REMOVE_EVENT), '', ...devs], {
+      env: { ...env, NVMF_TEST_STALL_US: String(delayUs) },
       stdio: 'ignore',
     });
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`stall-batch exited ${code}`))));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`batch.sh exited ${code}`))));
   });
 }
 

@@ -2,14 +2,7 @@
 // stop on stdin, then prints its counts as one JSON line. A seen entry must be whole: owner
 // 'killer' and a seqnum stamp; anything else is a partial entry.
 const [bundle, root, ...devices] = process.argv.slice(2);
-const { Registry } = require(bundle);
-const reg = Registry.open({
-  roots: { registry: root, dev: root },
-  env: {},
-  audit: { record() {} },
-  deviceNodeExists: () => true,
-  readSeqnum: () => 1,
-});
+const reg = require('./open.cjs').openRegistry(bundle, root);
 const c = { reads: 0, lists: 0, seen: 0, partial: 0, errors: 0, firstBad: null };
 let stop = false;
 process.stdin.on('data', () => (stop = true));

@@ -1,17 +1,10 @@
-// mixed-ops.mjs ROOT DEVICES OPS: OPS random registry operations (create, claim, disown, delete,
+// mixed-ops.cjs BUNDLE ROOT DEVICES OPS: OPS random registry operations (create, claim, disown, delete,
 // read) on nvme0..nvme(DEVICES-1), each timed with the monotonic clock (shared by every process
 // on the host) just before its call and just after its return. Prints the history as one JSON
 // line: [device, op, argument, result, start ns, end ns] per operation.
-import { Registry } from '../../../build/src/registry/registry.js';
-
-const [root, devices, ops] = process.argv.slice(2).map((a, i) => (i === 0 ? a : Number(a)));
-const reg = Registry.open({
-  roots: { registry: root, dev: root },
-  env: {},
-  audit: { record() {} },
-  deviceNodeExists: () => true,
-  readSeqnum: () => 1,
-});
+const [bundle, root] = process.argv.slice(2);
+const [devices, ops] = process.argv.slice(4).map(Number);
+const reg = require('./open.cjs').openRegistry(bundle, root);
 const OWNERS = ['a', 'b', 'c'];
 const pick = (xs) => xs[Math.floor(Math.random() * xs.length)];
 const expectOf = () => pick([undefined, null, ...OWNERS]);
