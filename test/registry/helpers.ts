@@ -67,10 +67,10 @@ export function mode(p: string): number {
 export function bundleRegistry(dir: string): string {
   const out = path.join(dir, 'registry.cjs');
   buildSync({
-    // The registry's exports, and the lock's for the tests that take it by hand.
+    // The registry's exports, the lock's for the tests that take it by hand, and the publish hook.
     stdin: {
       contents:
-        "export * from './index.ts';\nexport { lockPath, withDeviceLock, withDeviceLockAsync } from './lock.ts';\n",
+        "export * from './index.ts';\nexport { lockPath, withDeviceLock, withDeviceLockAsync } from './lock.ts';\nexport { publishHooks } from './registry.ts';\n",
       resolveDir: path.resolve(import.meta.dirname, '../../src/registry'),
       loader: 'ts',
     },
