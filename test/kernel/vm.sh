@@ -10,7 +10,7 @@
 # controller (a local one that disconnect-all must never touch); its driver loads on demand. Exit status: the guest script's, or 124 when
 # the guest gave none (timeout or crash).
 #
-# env: NVMF_KT_TIMEOUT (s, default 1500), NVMF_KT_MEM (MiB, default 1024), NVMF_KT_CPUS
+# env: NVMF_KT_TIMEOUT (s, default 3000), NVMF_KT_MEM (MiB, default 1024), NVMF_KT_CPUS
 # (default 2), NVMF_KT_ACCEL (tcg by default; KVM faults on these machines), NVMF_KT_APPEND.
 set -uo pipefail
 img=${1:?image dir}; project=$(cd "${2:?project dir}" && pwd); script=${3:?guest script}
@@ -43,7 +43,7 @@ append="console=ttyS0 root=/dev/vda rw panic=-1 quiet loglevel=3 systemd.show_st
 append+=" systemd.unit=nvmf-kt.target ${NVMF_KT_APPEND:-}"
 
 start=$(date +%s.%N)
-timeout --foreground -k 10 "${NVMF_KT_TIMEOUT:-1500}" \
+timeout --foreground -k 10 "${NVMF_KT_TIMEOUT:-3000}" \
   qemu-system-x86_64 "${accel[@]}" -m "${NVMF_KT_MEM:-1024}" -smp "${NVMF_KT_CPUS:-2}" \
   -no-reboot -nic none -display none -monitor none -serial stdio \
   -kernel "$img/vmlinuz" -initrd "$img/initrd.gz" -append "$append" \
