@@ -1089,8 +1089,7 @@ export async function simTargetDown(
   nqn: string,
   o: { port?: SimPort; roots?: Roots } = {},
 ): Promise<st.SimLink[]> {
-  const k = new SimKernel({ dir, ...(o.roots !== undefined ? { roots: o.roots } : {}) });
-  return k.targetDown(nqn, o.port);
+  return kernelOf(dir, o.roots).targetDown(nqn, o.port);
 }
 
 /** Serve `nqn` on `port` (all its ports when omitted) again; returns the links still down. */
@@ -1099,8 +1098,12 @@ export async function simTargetUp(
   nqn: string,
   o: { port?: SimPort; roots?: Roots } = {},
 ): Promise<st.SimLink[]> {
-  const k = new SimKernel({ dir, ...(o.roots !== undefined ? { roots: o.roots } : {}) });
-  return k.targetUp(nqn, o.port);
+  return kernelOf(dir, o.roots).targetUp(nqn, o.port);
+}
+
+/** A SimKernel of `dir` for one call of the module-level helpers. */
+function kernelOf(dir: string, roots: Roots | undefined): SimKernel {
+  return new SimKernel({ dir, ...(roots !== undefined ? { roots } : {}) });
 }
 
 /** Links taken away with simTargetDown and not given back. */
