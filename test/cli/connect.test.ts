@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -188,17 +188,18 @@ describe('nvmf discover / connect-all / disconnect', () => {
     const env = await emptySim();
     const dir = (env.NVMF_KERNEL as string).slice('sim:'.length);
     expect(nvmf(env, ['connect', ...TCP, '-n', NQN(1), '--owner', 'stas']).code).toBe(0);
-    // As root, run the CLI as an unprivileged user; otherwise take the write bit from the
-    // attribute (the sim makes it 0200 like sysfs, and its owner is the caller here).
+    // Take the write bit from the attribute (the sim makes it 0200 like sysfs). As root, also
+    // drop every capability (setpriv) so the mode binds: the CLI stays readable wherever the
+    // checkout is, which a switch to another user would not promise.
+    fs.chmodSync(path.join(dir, 'sys/class/nvme/nvme0/delete_controller'), 0o000);
     const asRoot = process.getuid?.() === 0;
-    if (asRoot) execFileSync('chmod', ['-R', 'a+rX', path.dirname(dir)]);
-    else fs.chmodSync(path.join(dir, 'sys/class/nvme/nvme0/delete_controller'), 0o000);
-    const r = spawnSync(process.execPath, [MAIN, 'disconnect', '-d', 'nvme0'], {
-      env,
-      encoding: 'utf8',
-      timeout: 30_000,
-      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
-    });
+    const cmd = asRoot
+      ? [
+          'setpriv',
+          ['--bounding-set=-all', '--inh-caps=-all', process.execPath, MAIN, 'disconnect', '-d', 'nvme0'],
+        ]
+      : [process.execPath, [MAIN, 'disconnect', '-d', 'nvme0']];
+    const r = spawnSync(cmd[0] as string, cmd[1] as string[], { env, encoding: 'utf8', timeout: 30_000 });
     expect(r.status, r.stderr).toBe(1);
     expect(r.stdout).not.toContain('disconnected');
     expect(r.stderr).toMatch(/EACCES|permission/i);
