@@ -34,6 +34,8 @@ export interface FactEnv {
   settle?: () => Promise<void>;
   /** Remove events of SUBSYSTEM nvme processed since `seqnum`, with whether /dev/<kernel> existed then. */
   removeEventsSince?: (seqnum: number) => Promise<{ kernel: string; seqnum: number; nodeExisted: boolean }[]>;
+  /** Change events of SUBSYSTEM nvme and block processed since `seqnum`. */
+  changeEventsSince?: (seqnum: number) => Promise<{ subsystem: string; kernel: string; seqnum: number }[]>;
   /**
    * Take the target's subsystem `nqn` away from its port and give it back: on the real kernel
    * nvmet's configfs link ports/N/subsystems/NQN, on the sim simTargetDown / simTargetUp.
@@ -444,6 +446,15 @@ function needLink(env: FactEnv): NonNullable<FactEnv['link']> {
   return env.link;
 }
 
+/** Poll `done` until it holds (bounded): for conditions that no event of ours announces. */
+async function waitUntil(done: () => Promise<boolean>, what: string, boundMs = 60_000): Promise<void> {
+  const end = Date.now() + boundMs;
+  while (!(await done())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /**
  * Path loss and recovery (measured on 6.1, nvmet's port link removed and restored): the
  * controller leaves `live` at once and waits in `connecting` (address without src_addr, no
@@ -478,6 +489,9 @@ export async function factPathLossRecovery(env: FactEnv): Promise<{
     try {
       const seen: string[] = [];
       down = await pollController(k, device, (c) => c?.state === 'connecting', seen);
+      // The host learns of the loss asynchronously (the target closes the connection), so the
+      // first look may still find the controller `live`.
+      if (seen[0] === 'live') seen.shift();
       assert.ok(
         seen.every((x) => PATH_DOWN_STATES.includes(x)),
         `states after the loss: ${seen.join(' -> ')}`,
@@ -497,6 +511,18 @@ export async function factPathLossRecovery(env: FactEnv): Promise<{
     const s1 = k.ueventSeqnum();
     const back = await pollController(k, device, (c) => c?.state === 'live');
     assert.ok(back, `${device} is back`);
+    // Linux sets `live` before it announces it (nvme_start_ctrl queues the namespace scan, then
+    // sends NVME_EVENT=connected): count only once both announcements were processed.
+    const changes = env.changeEventsSince;
+    if (!changes) throw new Error('factPathLossRecovery needs changeEventsSince');
+    await waitUntil(async () => {
+      await env.settle?.();
+      const ev = await changes(s1);
+      return (
+        ev.some((e) => e.subsystem === 'nvme' && e.kernel === device) &&
+        ev.some((e) => e.subsystem === 'block')
+      );
+    }, `the change events of ${device}'s recovery`);
     await env.settle?.();
     const recoveryEvents = k.ueventSeqnum() - s1;
     assert.ok(k.deviceNodeExists(device), 'the same node');

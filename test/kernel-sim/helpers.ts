@@ -74,6 +74,10 @@ export function simFactEnv(dir: string, kernel: SimKernel): FactEnv {
       simUdevLog(dir)
         .filter((r) => r.seqnum > seqnum && r.action === 'remove' && r.subsystem === 'nvme')
         .map((r) => ({ kernel: r.kernel, seqnum: r.seqnum, nodeExisted: r.nodeExisted })),
+    changeEventsSince: async (seqnum) =>
+      simUdevLog(dir)
+        .filter((r) => r.seqnum > seqnum && r.action === 'change')
+        .map((r) => ({ subsystem: r.subsystem, kernel: r.kernel, seqnum: r.seqnum })),
     link: {
       down: async (nqn) => {
         await simTargetDown(dir, nqn);

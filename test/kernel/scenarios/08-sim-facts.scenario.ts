@@ -39,6 +39,7 @@ const { decodeDiscoveryLog } = await requireModule<typeof DiscoveryLogModule>(
 
 const PROBE_RULE = '/etc/udev/rules.d/99-kt-remove-log.rules';
 const PROBE_LOG = '/run/kt-remove.log';
+const CHANGE_LOG = '/run/kt-change.log';
 
 const realTarget: FactsModule.FactTarget = {
   transport: 'tcp',
@@ -67,6 +68,15 @@ const realEnv: FactsModule.FactEnv = {
         return { kernel, seqnum: Number(seq), nodeExisted: node === 'present' };
       })
       .filter((e) => e.seqnum > since),
+  changeEventsSince: async (since) =>
+    readFileSync(CHANGE_LOG, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [subsystem = '', kernel = '', seq = ''] = l.split(' ');
+        return { subsystem, kernel, seqnum: Number(seq) };
+      })
+      .filter((e) => e.seqnum > since),
   link: {
     down: async (nqn) => targetLinkDown(nqn),
     up: async (nqn) => targetLinkUp(nqn),
@@ -82,9 +92,11 @@ const realEnv: FactsModule.FactEnv = {
 before(() => {
   resetHost();
   writeFileSync(PROBE_LOG, '');
+  writeFileSync(CHANGE_LOG, '');
   writeFileSync(
     PROBE_RULE,
-    `ACTION=="remove", SUBSYSTEM=="nvme", KERNEL=="nvme[0-9]*", RUN+="/bin/sh -c 'if [ -e /dev/%k ]; then n=present; else n=absent; fi; echo %k $env{SEQNUM} $$n >>${PROBE_LOG}'"\n`,
+    `ACTION=="remove", SUBSYSTEM=="nvme", KERNEL=="nvme[0-9]*", RUN+="/bin/sh -c 'if [ -e /dev/%k ]; then n=present; else n=absent; fi; echo %k $env{SEQNUM} $$n >>${PROBE_LOG}'"\n` +
+      `ACTION=="change", SUBSYSTEM=="nvme|block", KERNEL=="nvme*", RUN+="/bin/sh -c 'echo $env{SUBSYSTEM} %k $env{SEQNUM} >>${CHANGE_LOG}'"\n`,
   );
   execFileSync('udevadm', ['control', '--reload']);
 });
