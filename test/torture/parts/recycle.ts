@@ -55,10 +55,15 @@ interface Tally {
   writerErrors: number;
 }
 
+/**
+ * One round; returns how long the helpers' batch ran (the next round's writers spread over
+ * that). Not the round's own length: writers wait up to the estimate, so learning from it
+ * would only ever grow.
+ */
 async function round(script: string, t: Tally, v: Violations, estimateMs: number): Promise<number> {
   const ours = script === HELPER;
   const sb = sandbox('nvmf-torture-recycle-');
-  const started = Date.now();
+  let driverMs = estimateMs;
   try {
     const reg = Registry.open({
       roots: { registry: sb.registry, dev: sb.dev, sysfs: path.join(sb.dir, 'sys') },
@@ -77,7 +82,10 @@ async function round(script: string, t: Tally, v: Violations, estimateMs: number
       // Where the helper falls back to when the logger fails (never the host's own file).
       NVMF_AUDIT_FILE: path.join(out, 'audit.jsonl'),
     };
-    const done = runDriver(script, out, delayUs, devs, env);
+    const started = Date.now();
+    const done = runDriver(script, out, delayUs, devs, env).then(() => {
+      driverMs = Date.now() - started;
+    });
     // Writers act uniformly across the helpers' expected run time (learnt from earlier rounds).
     await Promise.all(
       kinds.map((k, j) =>
@@ -158,7 +166,7 @@ async function round(script: string, t: Tally, v: Violations, estimateMs: number
   } finally {
     sb.cleanup();
   }
-  return Date.now() - started;
+  return driverMs;
 }
 
 /** Where the writer landed relative to our helper's run (its journal record says). */
