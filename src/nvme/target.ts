@@ -31,15 +31,6 @@ export interface ObservedTarget {
   address: { traddr?: string; trsvcid?: string; host_traddr?: string; host_iface?: string };
 }
 
-const IDENTITY_OPTIONS = [
-  'transport',
-  'nqn',
-  'traddr',
-  'trsvcid',
-  'hostnqn',
-  'host_traddr',
-  'host_iface',
-] as const;
 const TARGET_FIELDS = [
   'transport',
   'subsysnqn',
@@ -51,23 +42,21 @@ const TARGET_FIELDS = [
 ] as const;
 type TargetField = (typeof TARGET_FIELDS)[number];
 const ADDRESS_FIELDS = ['traddr', 'trsvcid', 'host_traddr', 'host_iface'] as const;
+/** The connect option a field comes from. */
+const optionOf = (k: TargetField): string => (k === 'subsysnqn' ? 'nqn' : k);
 
 /** The identity of parsed connect options. */
 export function targetIdentity(opts: ConnectOptions): TargetIdentity {
   const what = 'targetIdentity';
-  const o = checkOptions(opts, what, IDENTITY_OPTIONS);
-  const text = (k: (typeof IDENTITY_OPTIONS)[number]): string | undefined =>
-    checkOptionalString(o[k], what, k);
-  const transport = text('transport');
-  const nqn = text('nqn');
-  if (transport === undefined || nqn === undefined)
-    throw invalidOption(what, 'transport and nqn are required');
-  const t: TargetIdentity = { transport: transport as Transport, subsysnqn: nqn };
-  for (const k of ['traddr', 'trsvcid', 'hostnqn', 'host_traddr', 'host_iface'] as const) {
-    const v = text(k);
+  const o = checkOptions(opts, what, TARGET_FIELDS.map(optionOf));
+  const t: Partial<Record<TargetField, string>> = {};
+  for (const k of TARGET_FIELDS) {
+    const v = checkOptionalString(o[optionOf(k)], what, optionOf(k));
     if (v !== undefined) t[k] = v;
   }
-  return t;
+  if (t.transport === undefined || t.subsysnqn === undefined)
+    throw invalidOption(what, 'transport and nqn are required');
+  return t as TargetIdentity;
 }
 
 /** A target's fields, type-checked and read once: strings or absent. */
