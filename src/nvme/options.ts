@@ -371,7 +371,7 @@ export const SECRET_OPTIONS: readonly string[] = CONNECT_OPTION_SPECS.filter((s)
   (s) => s.name,
 );
 
-/** Whether the option named `name` applies to `transport`. */
+/** Whether the option `spec` describes applies to `transport` (its `only`). */
 export function appliesTo(spec: ConnectOptionSpec, transport: string): boolean {
   return spec.only === undefined || (spec.only as readonly string[]).includes(transport);
 }
