@@ -1,13 +1,12 @@
 import { checkEntries, checkRecord, checkString, describe, invalidOption } from '../args.js';
 import { NvmfError } from '../errors.js';
+import { formatNeedsTransport, formatProblem } from '../nvme/formats.js';
 import {
   appliesTo,
   type ConnectOptionSpec,
   type ConnectOptions,
   defaultPort,
   FALLBACK_SUPPORTED_OPTIONS,
-  formatNeedsTransport,
-  formatProblem,
   OPTION_NAMES,
   type OptionName,
   optionSpec,
