@@ -16,15 +16,7 @@ export async function runDisconnect(ctx: CliContext, opts: { device?: string; nq
     const c = await ectx.kernel.controller(dev);
     if (c === null)
       throw new NvmfError('ENO_CONTROLLER', `${dev} does not exist; see 'nvmf list'`, { device: dev });
-    if (!c.fabrics) {
-      throw new NvmfError(
-        'EUSAGE',
-        `${dev} is a ${c.transport} controller, not fabrics; nvmf disconnects fabrics controllers only`,
-        {
-          device: dev,
-        },
-      );
-    }
+    // a local (PCIe) controller is refused by the engine's disconnect, the one place that says so
     devices = [dev];
   } else {
     const all = await ectx.kernel.listControllers();

@@ -11,10 +11,8 @@ import {
   type ConnectOptions,
   parseConnectOptions,
   redactOptionString,
-  type TargetIdentity,
-  targetIdentity,
-  targetMatches,
 } from './options.js';
+import { type TargetIdentity, targetIdentity, targetMatches } from '../nvme/target.js';
 
 export interface ConnectRequest {
   /**

@@ -4,17 +4,17 @@ import type { ControllerInfo } from '../kernel/port.js';
 import { checkOwner } from '../registry/names.js';
 import { checkConnectRequest, type ConnectResult, connect, describe, targetText } from './connect.js';
 import { audit, checkContext, type EngineContext, errorMessage } from './context.js';
-import { type DiscoveryLogEntry, decodeDiscoveryLog, SUBTYPE, trtypeName } from './discovery-log.js';
+import { type DiscoveryLogEntry, decodeDiscoveryLog, SUBTYPE, trtypeName } from '../nvme/discovery-log.js';
+import { DISCOVERY_NQN } from '../nvme/nqn.js';
 import {
-  type ConnectInput,
+  appliesTo,
+  CONNECT_OPTION_SPECS,
+  type ConnectOptionSpec,
   type ConnectOptions,
-  DISCOVERY_NQN,
-  type OptionName,
-  parseConnectOptions,
-  type TargetIdentity,
-  targetIdentity,
-  targetMatches,
-} from './options.js';
+  optionSpec,
+} from '../nvme/options.js';
+import { type TargetIdentity, targetIdentity, targetMatches } from '../nvme/target.js';
+import { type ConnectInput, parseConnectOptions } from './options.js';
 import { mapPool } from './pool.js';
 
 export interface DiscoverRequest {
@@ -53,31 +53,6 @@ export interface DiscoverResult {
 }
 
 const DEFAULT_MAX_DEPTH = 8;
-/** Host-side options that carry over from the discovery connect to referrals and connects. */
-const HOST_OPTIONS: readonly OptionName[] = [
-  'hostnqn',
-  'hostid',
-  'host_traddr',
-  'host_iface',
-  'dhchap_secret',
-  'dhchap_ctrl_secret',
-  'tls',
-  'tls_key',
-  'keyring',
-  'hdr_digest',
-  'data_digest',
-  'keep_alive_tmo',
-  'reconnect_delay',
-  'ctrl_loss_tmo',
-  'fast_io_fail_tmo',
-  'nr_io_queues',
-  'nr_write_queues',
-  'nr_poll_queues',
-  'queue_size',
-  'tos',
-  'disable_sqflow',
-];
-
 function visitKey(t: TargetIdentity): string {
   return `${t.transport}|${t.traddr ?? ''}|${t.trsvcid ?? ''}`;
 }
@@ -89,25 +64,33 @@ function kindOf(subtype: number): DiscoveredEntry['kind'] {
   return 'unknown';
 }
 
-/** Carry host-side options over to another target, for the transports they apply to. */
+/**
+ * The host-side options of the discovery connect (the table's `carry`) that pass on to a
+ * referral or connect over `transport`: those that apply to it.
+ */
 function hostOptionsFor(base: ConnectOptions, transport: string): ConnectInput {
   const out: ConnectInput = {};
-  for (const k of HOST_OPTIONS) {
-    const v = base[k];
-    if (v === undefined) continue;
-    if (
-      transport !== 'tcp' &&
-      ['host_iface', 'tls', 'tls_key', 'keyring', 'hdr_digest', 'data_digest'].includes(k)
-    )
-      continue;
-    if (
-      (transport === 'fc' || transport === 'loop') &&
-      ['nr_write_queues', 'nr_poll_queues', 'tos'].includes(k)
-    )
-      continue;
-    if (transport !== base.transport && k === 'host_traddr') continue;
-    (out as Record<string, unknown>)[k] = v;
+  for (const spec of CONNECT_OPTION_SPECS) {
+    const v = base[spec.name];
+    if (v === undefined || spec.carry === undefined || !appliesTo(spec, transport)) continue;
+    if (spec.carry === 'same-transport' && transport !== base.transport) continue;
+    (out as Record<string, unknown>)[spec.name] = v;
   }
+  return out;
+}
+
+/**
+ * The transport ID a log entry names, as connect options: its address fields where the
+ * transport takes them (the table's `only`) and the entry gives them.
+ */
+function entryTarget(
+  e: Pick<DiscoveryLogEntry, 'traddr' | 'trsvcid'>,
+  transport: string,
+  nqn: string,
+): ConnectInput {
+  const out: ConnectInput = { transport, nqn };
+  for (const name of ['traddr', 'trsvcid'] as const)
+    if (e[name] !== '' && appliesTo(optionSpec(name) as ConnectOptionSpec, transport)) out[name] = e[name];
   return out;
 }
 
@@ -169,12 +152,7 @@ export async function discover(
       try {
         const next = parseConnectOptions({
           ...hostOptionsFor(first, transport),
-          transport,
-          nqn: DISCOVERY_NQN,
-          ...(e.traddr !== '' ? { traddr: e.traddr } : {}),
-          ...(e.trsvcid !== '' && (transport === 'tcp' || transport === 'rdma')
-            ? { trsvcid: e.trsvcid }
-            : {}),
+          ...entryTarget(e, transport, DISCOVERY_NQN),
         });
         queue.push({ opts: next, depth: depth + 1 });
       } catch (err) {
@@ -353,12 +331,7 @@ export async function connectAll(
     const opts: ConnectInput = {
       ...hostOptionsFor(base, e.transport),
       ...req.connectOptions,
-      transport: e.transport,
-      nqn: e.subnqn,
-      ...(e.traddr !== '' && e.transport !== 'loop' ? { traddr: e.traddr } : {}),
-      ...(e.trsvcid !== '' && (e.transport === 'tcp' || e.transport === 'rdma')
-        ? { trsvcid: e.trsvcid }
-        : {}),
+      ...entryTarget(e, e.transport, e.subnqn),
     };
     return connect(ctx, opts, {
       ...(req.owner !== undefined ? { owner: req.owner } : {}),

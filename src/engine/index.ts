@@ -37,7 +37,7 @@ export {
   TRTYPE,
   trtypeName,
   trtypeOf,
-} from './discovery-log.js';
+} from '../nvme/discovery-log.js';
 export { Engine, type EngineOptions } from './engine.js';
 export {
   buildOptionString,

@@ -1,4 +1,8 @@
 import { NvmfError } from '../errors.js';
+import {
+  DISCOVERY_LOG_ENTRY_SIZE as DISC_ENTRY,
+  DISCOVERY_LOG_HEADER_SIZE as DISC_HEADER,
+} from '../nvme/discovery-log.js';
 
 /**
  * NVMe admin passthrough (`NVME_IOCTL_ADMIN_CMD`) for Get Log Page of the Discovery Log.
@@ -15,9 +19,6 @@ export const ADMIN_CMD_SIZE = 72;
 /** _IOWR('N', 0x41, struct nvme_admin_cmd) */
 export const NVME_IOCTL_ADMIN_CMD = ((3 << 30) | (ADMIN_CMD_SIZE << 16) | (0x4e << 8) | 0x41) >>> 0;
 export const OPC_GET_LOG_PAGE = 0x02;
-export const LID_DISCOVERY = 0x70;
-export const DISC_HEADER = 1024;
-export const DISC_ENTRY = 1024;
 
 export interface AdminCmd {
   opcode: number;

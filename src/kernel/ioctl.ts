@@ -1,10 +1,5 @@
-import {
-  encodeAdminCmd,
-  getLogPageCmd,
-  LID_DISCOVERY,
-  type LogReader,
-  NVME_IOCTL_ADMIN_CMD,
-} from './admin-cmd.js';
+import { DISCOVERY_LOG_ID } from '../nvme/discovery-log.js';
+import { encodeAdminCmd, getLogPageCmd, type LogReader, NVME_IOCTL_ADMIN_CMD } from './admin-cmd.js';
 
 /**
  * The real NVMe admin passthrough through koffi (libc `ioctl`). Loaded lazily: only discovery
@@ -70,5 +65,5 @@ export function loadAdminIoctl(): Promise<AdminIoctl> {
 
 /** A LogReader for the discovery log over an open `/dev/nvmeN` fd. */
 export function discoveryReader(io: AdminIoctl, fd: number): LogReader {
-  return (p) => io.getLogPage(fd, { lid: LID_DISCOVERY, ...p });
+  return (p) => io.getLogPage(fd, { lid: DISCOVERY_LOG_ID, ...p });
 }

@@ -7,6 +7,7 @@ import { describeTarget, isGoneErrno, kernelError } from './errno.js';
 import { type AdminIoctl, discoveryReader, loadAdminIoctl } from './ioctl.js';
 import type { ConnectReply, ControllerInfo, Kernel } from './port.js';
 import * as sysfs from './sysfs.js';
+import { parseSupportedOptions } from '../nvme/options.js';
 
 export interface LinuxKernelOptions {
   roots: Pick<Roots, 'sysfs' | 'dev'>;
@@ -30,19 +31,7 @@ export function parseConnectReply(text: string): ConnectReply {
   return { instance: Number(m[1]), cntlid: Number(m[2]) };
 }
 
-/**
- * Option names listed when `/dev/nvme-fabrics` is read: `instance=-1,cntlid=-1,transport=%s,...`.
- * The first two are reply fields, not options.
- */
-export function parseSupportedOptions(text: string): string[] {
-  const names: string[] = [];
-  for (const part of text.trim().split(',')) {
-    const name = (part.split('=')[0] ?? '').trim();
-    if (/^[a-z_]+$/.test(name) && name !== 'instance' && name !== 'cntlid' && !names.includes(name))
-      names.push(name);
-  }
-  return names;
-}
+export { parseSupportedOptions } from '../nvme/options.js';
 
 export class LinuxKernel implements Kernel {
   readonly kind: 'linux' | 'sim' = 'linux';

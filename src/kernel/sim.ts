@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import { checkOptionalBoolean, checkOptions, checkRecord, checkRoots, checkString } from '../args.js';
 import { errnoOf, NvmfError } from '../errors.js';
+import { DISCOVERY_NQN } from '../nvme/nqn.js';
+import { parseSupportedOptions } from '../nvme/options.js';
 import { ENV_KEYS, type Env, type Roots, rootsFromEnv } from '../roots.js';
 import { describeTarget, kernelError } from './errno.js';
 import type { ConnectReply, ControllerInfo, Kernel } from './port.js';
@@ -607,7 +609,7 @@ export class SimKernel implements Kernel {
       hostid: p.hostid ?? cfg.hostid,
       cntlid: 0,
       subsys: null,
-      discovery: p.nqn === sysfs.DISCOVERY_NQN,
+      discovery: p.nqn === DISCOVERY_NQN,
       state: 'connecting',
       heads: [],
       ...(p.ctrl_loss_tmo !== undefined ? { ctrlLossTmo: p.ctrl_loss_tmo } : {}),
@@ -720,7 +722,6 @@ export class SimKernel implements Kernel {
 
   async supportedOptions(): Promise<readonly string[] | null> {
     try {
-      const { parseSupportedOptions } = await import('./linux.js');
       const names = parseSupportedOptions(
         await fs.promises.readFile(`${this.layout.dev}/nvme-fabrics`, 'latin1'),
       );

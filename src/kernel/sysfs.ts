@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, errnoOf, NvmfError } from '../errors.js';
+import { instanceOf, isBlockName, isDevice, naturalCompare } from '../nvme/names.js';
+import { DISCOVERY_NQN, NQN_MAX_BYTES } from '../nvme/nqn.js';
 import type { ControllerAddress, ControllerInfo, SubsystemType } from './port.js';
 
 /**
@@ -10,54 +12,28 @@ import type { ControllerAddress, ControllerInfo, SubsystemType } from './port.js
  * reads return null for a missing controller and throw only for bad arguments.
  */
 
-export const DISCOVERY_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
-
-const DEVICE_RE = /^nvme(0|[1-9][0-9]*)$/;
-const BLOCK_RE = /^(nvme|ng)(0|[1-9][0-9]*)(c(0|[1-9][0-9]*))?n(0|[1-9][0-9]*)(p[1-9][0-9]*)?$/;
 /** sysfs attributes are at most a page. */
 const ATTR_MAX = 4096;
 
 export function assertDevice(device: string): number {
-  const m = typeof device === 'string' ? DEVICE_RE.exec(device) : null;
-  if (!m) {
+  if (!isDevice(device)) {
     throw new NvmfError(
       'EINVALID_DEVICE',
       `${describe(device)} is not a controller name; expected nvmeN (e.g. nvme3)`,
       typeof device === 'string' ? { device } : {},
     );
   }
-  return Number(m[1]);
+  return instanceOf(device);
 }
 
 export function assertBlockName(name: string): void {
-  if (typeof name !== 'string' || !BLOCK_RE.test(name)) {
+  if (!isBlockName(name)) {
     throw new NvmfError(
       'EINVALID_DEVICE',
       `${describe(name)} is not an NVMe block device name; expected e.g. nvme3n1`,
       typeof name === 'string' ? { device: name } : {},
     );
   }
-}
-
-/** Natural order: nvme2 before nvme10, nvme1n2 before nvme1n10. */
-export function naturalCompare(a: string, b: string): number {
-  const re = /(\d+)|(\D+)/g;
-  const pa = a.match(re) ?? [];
-  const pb = b.match(re) ?? [];
-  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
-    const x = pa[i] as string;
-    const y = pb[i] as string;
-    if (x === y) continue;
-    const nx = /^\d/.test(x);
-    const ny = /^\d/.test(y);
-    if (nx && ny) {
-      const d = Number(x) - Number(y);
-      if (d !== 0) return d;
-      return x.length - y.length;
-    }
-    return x < y ? -1 : 1;
-  }
-  return pa.length - pb.length;
 }
 
 /** Parse the `address` attribute: comma-separated `key=value` pairs; anything else (pcie BDF) gives {}. */
@@ -180,7 +156,7 @@ export async function readController(sysfs: string, device: string): Promise<Con
   ].map((a) => readAttrSync(dir, a));
   const tr = printable(transport ?? null, 32);
   if (tr === null || !/^[a-z0-9_-]+$/.test(tr)) return null;
-  const nqn = printable(subsysnqn ?? null, 223) ?? '';
+  const nqn = printable(subsysnqn ?? null, NQN_MAX_BYTES) ?? '';
   const cid = cntlid !== null && cntlid !== undefined && /^\d{1,5}$/.test(cntlid) ? Number(cntlid) : null;
   const addr = printable(rawAddress ?? null, 1024) ?? '';
   const st = printable(state ?? null, 32);
@@ -192,7 +168,7 @@ export async function readController(sysfs: string, device: string): Promise<Con
     address: tr === 'pcie' ? {} : parseAddress(addr),
     rawAddress: addr,
     subsysnqn: nqn,
-    hostnqn: printable(hostnqn ?? null, 223),
+    hostnqn: printable(hostnqn ?? null, NQN_MAX_BYTES),
     hostid: printable(hostid ?? null, 64),
     // 6.1 names DELETING_NOIO "deleting (no IO)" (measured during a kernel-initiated removal).
     state: st !== null && /^[a-z_-]+( \(no IO\))?$/.test(st) ? st : 'unknown',
@@ -215,7 +191,7 @@ export async function listControllers(sysfs: string): Promise<ControllerInfo[]> 
       errno: errnoOf(e),
     });
   }
-  const devices = names.filter((n) => DEVICE_RE.test(n)).sort(naturalCompare);
+  const devices = names.filter(isDevice).sort(naturalCompare);
   const out: ControllerInfo[] = [];
   for (const [i, d] of devices.entries()) {
     const c = await readController(sysfs, d);

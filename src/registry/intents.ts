@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkRecord, describe, invalidOption } from '../args.js';
+import { checkRecord, describe } from '../args.js';
 import { errnoOf, NvmfError } from '../errors.js';
+import { type ObservedTarget, type TargetIdentity, targetMatches } from '../nvme/target.js';
 import { readAttrFile, removeQuietly, uniqueSuffix, writeNewFile } from './fsx.js';
 import { checkOwner, isOwner, quote } from './names.js';
 
@@ -37,12 +38,7 @@ export interface ConnectIntent {
 }
 
 /** What intentMatches needs of a controller (the kernel's ControllerInfo fits). */
-export interface ControllerLike {
-  transport: string;
-  subsysnqn: string;
-  hostnqn?: string | null;
-  address: { traddr?: string; trsvcid?: string; host_traddr?: string; host_iface?: string };
-}
+export type ControllerLike = ObservedTarget;
 
 export const INTENT_RE = /^\.intent\.([1-9][0-9]*)\.([0-9a-f]+)$/;
 
@@ -56,44 +52,16 @@ const TARGET_KEYS = [
   'host_iface',
 ] as const;
 
-const ADDRESS_KEYS = ['traddr', 'trsvcid', 'host_traddr', 'host_iface'] as const;
-
-function sameText(a: string, b: string, foldCase: boolean): boolean {
-  return foldCase ? a.toLowerCase() === b.toLowerCase() : a === b;
-}
-
 /**
- * Could `ctrl` be the controller `intent` is connecting? Fields the intent leaves out, or
- * the controller does not report, do not count against a match: a false match only makes
- * disconnect-all skip a controller for the length of a connect, a false miss could tear
- * down a controller that is about to be owned.
+ * Could `ctrl` be the controller `intent` is connecting? The target rule's `possible` form:
+ * fields compared as the kernel compares them, a field the intent leaves out or the
+ * controller does not report counting as a match: a false match only makes disconnect-all
+ * skip a controller for the length of a connect, a false miss could tear down a controller
+ * that is about to be owned.
  */
 export function intentMatches(intent: { target: ConnectTarget }, ctrl: ControllerLike): boolean {
-  const what = 'intentMatches';
-  const t = checkRecord(checkRecord(intent, what, ['target']).target, `${what} target`, TARGET_KEYS);
-  const c = checkRecord(ctrl, `${what} controller`, ['transport', 'subsysnqn', 'hostnqn', 'address']);
-  const a = checkRecord(c.address, `${what} controller address`, ADDRESS_KEYS);
-  const text = (v: unknown, name: string): string | undefined => {
-    if (v === undefined || v === null || typeof v === 'string') return v ?? undefined;
-    throw invalidOption(what, `${name} must be a string, got ${describe(v)}`);
-  };
-  const want = (k: (typeof TARGET_KEYS)[number]): string | undefined => text(t[k], `target.${k}`);
-  const have = (v: unknown, name: string): string | undefined => text(v, `controller.${name}`);
-  if (!sameText(want('transport') ?? '', have(c.transport, 'transport') ?? '', true)) return false;
-  if (want('subsysnqn') !== have(c.subsysnqn, 'subsysnqn')) return false;
-  const pairs: [string | undefined, string | undefined, boolean][] = [
-    [want('traddr'), have(a.traddr, 'address.traddr'), true],
-    [want('trsvcid'), have(a.trsvcid, 'address.trsvcid'), false],
-    [want('host_traddr'), have(a.host_traddr, 'address.host_traddr'), true],
-    [want('host_iface'), have(a.host_iface, 'address.host_iface'), false],
-    [want('hostnqn'), have(c.hostnqn, 'hostnqn'), false],
-  ];
-  for (const [w, h, fold] of pairs) {
-    if (w !== undefined && w !== '' && h !== undefined && h !== '') {
-      if (!sameText(w, h, fold)) return false;
-    }
-  }
-  return true;
+  const target = checkRecord(intent, 'intentMatches', ['target']).target;
+  return targetMatches(target as TargetIdentity, ctrl, 'possible');
 }
 
 export function pidAlive(pid: number): boolean {

@@ -1,5 +1,8 @@
 import { describe } from '../args.js';
 import { NvmfError } from '../errors.js';
+import { isDevice } from '../nvme/names.js';
+
+export { DEVICE_RE, instanceOf, isDevice, isInternalName, naturalCompare } from '../nvme/names.js';
 
 /**
  * Names and values of the registry, and their grammar. Every public path goes through
@@ -7,8 +10,6 @@ import { NvmfError } from '../errors.js';
  * component outside the registry (`../x`, `/etc/passwd`, `nvme1/../../x`).
  */
 
-/** Kernel instance names: no leading zeros (the kernel never makes `nvme01`), at most 10 digits. */
-export const DEVICE_RE = /^nvme(0|[1-9][0-9]{0,9})$/;
 export const ATTR_RE = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_OWNER_BYTES = 64;
 /**
@@ -27,10 +28,6 @@ export const RESERVED_ATTRS: ReadonlySet<string> = new Set(['seqnum']);
  */
 export function quote(v: unknown): string {
   return describe(v);
-}
-
-export function isDevice(v: unknown): v is string {
-  return typeof v === 'string' && DEVICE_RE.test(v);
 }
 
 export function checkDevice(v: unknown): string {
@@ -140,28 +137,4 @@ export function checkSeqnum(v: unknown): number {
     throw new NvmfError('EINVALID_VALUE', `invalid seqnum ${quote(v)}: expected a non-negative integer`, {});
   }
   return v;
-}
-
-export function instanceOf(device: string): number {
-  return Number(device.slice(4));
-}
-
-/** nvme2 before nvme10; other names after devices, bytewise. */
-export function naturalCompare(a: string, b: string): number {
-  if (typeof a !== 'string' || typeof b !== 'string')
-    throw new NvmfError(
-      'EINVALID_VALUE',
-      `naturalCompare compares strings, got ${describe(a)} and ${describe(b)}`,
-      {},
-    );
-  const da = isDevice(a);
-  const db = isDevice(b);
-  if (da && db) return instanceOf(a) - instanceOf(b);
-  if (da !== db) return da ? -1 : 1;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** libnvme's rule, kept as ours: dot-names and in-flight temp files are never entries or attributes. */
-export function isInternalName(name: string): boolean {
-  return name.startsWith('.') || name.includes('.tmp.');
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isNvmfError } from '../errors.js';
 import { readAttrFile } from '../registry/fsx.js';
+import { isInternalName } from '../nvme/names.js';
 import { isDevice } from '../registry/index.js';
 import { diffEntry, type EntryState, type RegistryEvent } from './registry-diff.js';
 
@@ -72,11 +73,6 @@ export function readEntryState(root: string, device: string): EntryState {
   return { owner };
 }
 
-/** Dot-names (temp, trash, locks, intents) and libnvme's `*.tmp.*` are not entries. */
-export function isIgnoredName(name: string): boolean {
-  return name.startsWith('.') || name.includes('.tmp.');
-}
-
 export async function watchRegistry(root: string, opts: RegistryWatchOptions): Promise<RegistryWatcher> {
   const now = opts.now ?? (() => new Date());
   const onError = opts.onError ?? (() => {});
@@ -142,7 +138,7 @@ export async function watchRegistry(root: string, opts: RegistryWatchOptions): P
 
   const listDevices = (): string[] => {
     try {
-      return fs.readdirSync(root).filter((n) => !isIgnoredName(n) && isDevice(n));
+      return fs.readdirSync(root).filter((n) => !isInternalName(n) && isDevice(n));
     } catch (e) {
       onError(e instanceof Error ? e : new Error(String(e)));
       return [];
@@ -160,7 +156,7 @@ export async function watchRegistry(root: string, opts: RegistryWatchOptions): P
     depth: 1,
     ignoreInitial: true,
     // Only the basename matters: the root itself may sit under a dot-directory.
-    ignored: (p: string) => p !== root && isIgnoredName(path.basename(p)),
+    ignored: (p: string) => p !== root && isInternalName(path.basename(p)),
   });
 
   const notified = (p: string): void => {

@@ -7,7 +7,7 @@ import {
   decodeDiscoveryLog,
   discoveryEntry,
   encodeDiscoveryLog,
-} from '../../src/engine/discovery-log.js';
+} from '../../src/nvme/discovery-log.js';
 import { isNvmfError } from '../../src/errors.js';
 
 /** Build a page by hand, byte by byte, independent of the encoder. */

@@ -341,8 +341,9 @@ describe('redaction', () => {
 
 describe('targetIdentity', () => {
   const t = targetIdentity(parseConnectOptions({ ...tcp, traddr: 'FE80::1' }));
-  it('normalizes and matches the controller sysfs shows', () => {
-    expect(t).toEqual({ transport: 'tcp', traddr: 'fe80::1', trsvcid: '4420', subsysnqn: NQN });
+  // Linux's rule (nvmf_ip_options_match): every field strcmp'd as the option string gave it.
+  it('keeps the values as given and matches the controller sysfs shows as the kernel does', () => {
+    expect(t).toEqual({ transport: 'tcp', traddr: 'FE80::1', trsvcid: '4420', subsysnqn: NQN });
     const seen = {
       transport: 'tcp',
       subsysnqn: NQN,
@@ -353,5 +354,20 @@ describe('targetIdentity', () => {
     expect(targetMatches(t, { ...seen, address: { traddr: 'fe80::1', trsvcid: '4421' } })).toBe(false);
     expect(targetMatches(t, { ...seen, subsysnqn: `${NQN}x` })).toBe(false);
     expect(targetMatches({ ...t, hostnqn: 'nqn.2024-01.io.other:h' }, seen)).toBe(false);
+    // case counts: the kernel makes a second controller for fe80::1
+    expect(targetMatches(t, { ...seen, address: { traddr: 'fe80::1', trsvcid: '4420' } })).toBe(false);
+    // a host address or interface on one side only is another controller to the kernel
+    expect(targetMatches(t, { ...seen, address: { ...seen.address, host_iface: 'eth0' } })).toBe(false);
+    expect(
+      targetMatches(
+        { ...t, host_iface: 'eth0' },
+        { ...seen, address: { ...seen.address, host_iface: 'eth0' } },
+      ),
+    ).toBe(true);
+    // the host NQN counts only when both name it (the kernel's default is not known here)
+    expect(targetMatches(t, { ...seen, hostnqn: null })).toBe(true);
+    // the `possible` rule (connect intents) lets any field one side leaves out match
+    expect(targetMatches({ transport: 'tcp', subsysnqn: NQN }, seen, 'possible')).toBe(true);
+    expect(targetMatches({ transport: 'tcp', subsysnqn: NQN }, seen)).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { decodeDiscoveryLog } from '../../src/engine/discovery-log.js';
+import { decodeDiscoveryLog } from '../../src/nvme/discovery-log.js';
 import {
   type SimConfig,
   SimKernel,

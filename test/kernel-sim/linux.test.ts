@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeDiscoveryLog, discoveryEntry, encodeDiscoveryLog } from '../../src/engine/discovery-log.js';
+import { decodeDiscoveryLog, discoveryEntry, encodeDiscoveryLog } from '../../src/nvme/discovery-log.js';
 import {
   ADMIN_CMD_SIZE,
   encodeAdminCmd,

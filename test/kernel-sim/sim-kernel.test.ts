@@ -321,7 +321,7 @@ describe('simulated kernel', () => {
       config: { udev: { mode: 'manual', delayMs: 0, rulesFile: null, programs: {} } },
     });
     k = new SimKernel({ dir });
-    const { decodeDiscoveryLog } = await import('../../src/engine/discovery-log.js');
+    const { decodeDiscoveryLog } = await import('../../src/nvme/discovery-log.js');
     const log = async (trsvcid: string, extra = '') => {
       const r = await (k as SimKernel).connect(
         connectString({ ...TARGET, trsvcid }, 'nqn.2014-08.org.nvmexpress.discovery', extra),

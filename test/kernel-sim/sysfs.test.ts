@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { naturalCompare } from '../../src/nvme/names.js';
 import * as sysfs from '../../src/kernel/sysfs.js';
 import { tmpDir } from './helpers.js';
 
@@ -33,7 +34,7 @@ describe('sysfs readers', () => {
   });
 
   it('sorts naturally', () => {
-    expect(['nvme10', 'nvme2', 'nvme1', 'nvme1n10', 'nvme1n2'].sort(sysfs.naturalCompare)).toEqual([
+    expect(['nvme10', 'nvme2', 'nvme1', 'nvme1n10', 'nvme1n2'].sort(naturalCompare)).toEqual([
       'nvme1',
       'nvme1n2',
       'nvme1n10',

@@ -237,6 +237,8 @@ describe('connect intents', () => {
     expect(intentMatches(intent, { ...ctrl, address: { ...ctrl.address, trsvcid: '4421' } })).toBe(false);
     expect(intentMatches(intent, { ...ctrl, address: { ...ctrl.address, traddr: '10.0.0.2' } })).toBe(false);
     expect(intentMatches({ target: { ...target, hostnqn: 'nqn.other' } }, ctrl)).toBe(false);
-    expect(intentMatches({ target: { transport: 'TCP', subsysnqn: target.subsysnqn } }, ctrl)).toBe(true);
+    expect(intentMatches({ target: { transport: 'tcp', subsysnqn: target.subsysnqn } }, ctrl)).toBe(true);
+    // fields compare as the kernel compares them (strcmp): case counts
+    expect(intentMatches({ target: { transport: 'TCP', subsysnqn: target.subsysnqn } }, ctrl)).toBe(false);
   });
 });

@@ -3,8 +3,8 @@ import {
   discoveryEntry,
   encodeDiscoveryLog,
   SUBTYPE,
-} from '../../engine/discovery-log.js';
-import { DISCOVERY_NQN } from '../sysfs.js';
+} from '../../nvme/discovery-log.js';
+import { DISCOVERY_NQN } from '../../nvme/nqn.js';
 import { defaultTrsvcid, type SimPort, type SimTargets, samePort } from './targets.js';
 
 const addr = (p: SimPort) => ({

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import type * as DiscoveryLogModule from '../../../src/engine/discovery-log.js';
+import type * as DiscoveryLogModule from '../../../src/nvme/discovery-log.js';
 import type * as SimModule from '../../../src/kernel/sim.js';
 import type * as FactsModule from '../../kernel-sim/facts.js';
 import type * as HelpersModule from '../../kernel-sim/helpers.js';
@@ -33,7 +33,7 @@ const helpers = await requireModule<typeof HelpersModule>(
 );
 const { kernelFromEnv } = await requireModule<typeof SimModule>('src/kernel/sim.ts', 'kernelFromEnv');
 const { decodeDiscoveryLog } = await requireModule<typeof DiscoveryLogModule>(
-  'src/engine/discovery-log.ts',
+  'src/nvme/discovery-log.ts',
   'discovery log codec',
 );
 

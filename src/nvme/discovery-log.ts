@@ -33,11 +33,14 @@ const F = {
   tsasLen: 256,
 } as const;
 
+/** TRTYPE: the transport type of an entry. */
 export const TRTYPE = { rdma: 1, fc: 2, tcp: 3, loop: 0xfe } as const;
+/** ADRFAM: the address family of an entry's TRADDR. */
 export const ADRFAM = { ipv4: 1, ipv6: 2, ib: 3, fc: 4, loop: 0xfe } as const;
 /** SUBTYPE: 1 = referral to another discovery service, 2 = NVM subsystem, 3 = current discovery subsystem. */
 export const SUBTYPE = { referral: 1, nvm: 2, currentDiscovery: 3 } as const;
 
+/** One 1024-byte entry, decoded. */
 export interface DiscoveryLogEntry {
   trtype: number;
   adrfam: number;
@@ -54,6 +57,7 @@ export interface DiscoveryLogEntry {
   tsas: Uint8Array;
 }
 
+/** A decoded page: its generation counter, record format and entries. */
 export interface DiscoveryLog {
   genctr: bigint;
   recfmt: number;
@@ -76,6 +80,7 @@ export function trtypeName(trtype: number): 'rdma' | 'fc' | 'tcp' | 'loop' | nul
   }
 }
 
+/** The TRTYPE of a transport name; EDISCOVERY for one the log has no type for. */
 export function trtypeOf(transport: string): number {
   if (typeof transport !== 'string' || !Object.hasOwn(TRTYPE, transport)) {
     throw new NvmfError(
