@@ -65,7 +65,7 @@ export function formatIp(b: Uint8Array): string {
   // The longest run of at least two zero words (the first one on a tie) becomes "::".
   let bestAt = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (words[i] !== 0) {
       i++;
       continue;

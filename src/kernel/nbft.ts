@@ -33,7 +33,8 @@ export function acpiTablesDir(sysfs: string): string {
 /** Read and decode every NBFT table, in name order. No tables directory, or none there: []. */
 export async function readNbftTables(roots: Pick<Roots, 'sysfs'>): Promise<NbftTableRead[]> {
   const sysfs = checkRecord(roots, 'readNbftTables', ['sysfs']).sysfs;
-  if (typeof sysfs !== 'string' || sysfs === '') throw invalidOption('readNbftTables', 'roots.sysfs must be a path');
+  if (typeof sysfs !== 'string' || sysfs === '')
+    throw invalidOption('readNbftTables', 'roots.sysfs must be a path');
   const dir = acpiTablesDir(sysfs);
   let names: string[];
   try {
@@ -61,7 +62,8 @@ async function readOne(dir: string, name: string): Promise<NbftTableRead> {
     bytes = await fs.promises.readFile(file);
   } catch (e) {
     const errno = errnoOf(e) ?? 'EIO';
-    const hint = errno === 'EACCES' || errno === 'EPERM' ? ' (the ACPI tables are readable by root only)' : '';
+    const hint =
+      errno === 'EACCES' || errno === 'EPERM' ? ' (the ACPI tables are readable by root only)' : '';
     return {
       name,
       path: file,

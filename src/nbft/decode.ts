@@ -231,7 +231,10 @@ class Decoder {
   private need(off: number, size: number, field: string): void {
     const limit = this.length === 0 ? this.bytes.byteLength : this.length;
     if (off < 0 || off + size > limit)
-      throw this.fail(field, `reading ${size} bytes at offset ${off} runs past the end of the table (${limit} bytes)`);
+      throw this.fail(
+        field,
+        `reading ${size} bytes at offset ${off} runs past the end of the table (${limit} bytes)`,
+      );
   }
 
   private u8(off: number, field: string): number {
@@ -268,7 +271,10 @@ class Decoder {
     for (let i = 0; i < end; i++) {
       const c = b[i] as number;
       if (c < 0x20 || c > 0x7e)
-        throw this.fail(field, `byte 0x${c.toString(16).padStart(2, '0')} at position ${i} is not printable ASCII`);
+        throw this.fail(
+          field,
+          `byte 0x${c.toString(16).padStart(2, '0')} at position ${i} is not printable ASCII`,
+        );
       s += String.fromCharCode(c);
     }
     return s;
@@ -316,22 +322,33 @@ class Decoder {
       throw this.fail('header', `truncated: ${size} bytes, the header alone is ${HEADER.size}`);
     const signature = String.fromCharCode(...this.raw(HEADER.signature, 4, 'signature'));
     if (signature !== NBFT_SIGNATURE)
-      throw this.fail('signature', `${JSON.stringify(signature)} is not "${NBFT_SIGNATURE}"; this is not an NBFT table`);
+      throw this.fail(
+        'signature',
+        `${JSON.stringify(signature)} is not "${NBFT_SIGNATURE}"; this is not an NBFT table`,
+      );
     const length = this.u32(HEADER.length, 'length');
     if (length < CONTROL.offset + CONTROL.size)
-      throw this.fail('length', `${length} bytes cannot hold the header and control descriptor (${CONTROL.offset + CONTROL.size})`);
-    if (length > size) throw this.fail('length', `truncated: the header says ${length} bytes, only ${size} are there`);
+      throw this.fail(
+        'length',
+        `${length} bytes cannot hold the header and control descriptor (${CONTROL.offset + CONTROL.size})`,
+      );
+    if (length > size)
+      throw this.fail('length', `truncated: the header says ${length} bytes, only ${size} are there`);
     this.length = length;
     let sum = 0;
     for (let i = 0; i < length; i++) sum = (sum + (this.bytes[i] as number)) & 0xff;
-    if (sum !== 0) throw this.fail('checksum', `the ${length} bytes sum to 0x${sum.toString(16)} mod 256, not 0`);
+    if (sum !== 0)
+      throw this.fail('checksum', `the ${length} bytes sum to 0x${sum.toString(16)} mod 256, not 0`);
     const majorRevision = this.u8(HEADER.majorRevision, 'major revision');
     if (majorRevision !== NBFT_MAJOR_REVISION)
       throw this.fail('major revision', `${majorRevision} is not supported (only ${NBFT_MAJOR_REVISION})`);
     const heapOffset = this.u32(HEADER.heapOffset, 'heap offset');
     const heapLength = this.u32(HEADER.heapLength, 'heap length');
     if (heapOffset + heapLength > length)
-      throw this.fail('heap', `offset ${heapOffset} + length ${heapLength} runs past the table (${length} bytes)`);
+      throw this.fail(
+        'heap',
+        `offset ${heapOffset} + length ${heapLength} runs past the table (${length} bytes)`,
+      );
     this.heapStart = heapOffset;
     this.heapEnd = heapOffset + heapLength;
     const driverSignature = this.heapRef(HEADER.driverSignature, 'driver signature');
@@ -343,8 +360,13 @@ class Decoder {
       throw this.fail('control flags', 'the Block Valid flag is clear; the table describes nothing');
 
     const host = this.host(this.u32(c + CONTROL.hostDescriptor, 'host descriptor offset'));
-    const hfis = this.list(c + CONTROL.hfiOffset, c + CONTROL.hfiLength, c + CONTROL.hfiCount, HFI.size, 'HFI', (o, i) =>
-      this.hfi(o, i),
+    const hfis = this.list(
+      c + CONTROL.hfiOffset,
+      c + CONTROL.hfiLength,
+      c + CONTROL.hfiCount,
+      HFI.size,
+      'HFI',
+      (o, i) => this.hfi(o, i),
     );
     const security = this.list(
       c + CONTROL.securityOffset,
@@ -385,7 +407,9 @@ class Decoder {
       driverSignature:
         driverSignature === null
           ? null
-          : Buffer.from(this.raw(driverSignature.offset, driverSignature.length, 'driver signature')).toString('hex'),
+          : Buffer.from(
+              this.raw(driverSignature.offset, driverSignature.length, 'driver signature'),
+            ).toString('hex'),
       host,
       hfis,
       subsystems,
@@ -413,7 +437,10 @@ class Decoder {
     const offset = this.u32(offsetAt, `${kind} descriptor list offset`);
     const stride = this.u16(strideAt, `${kind} descriptor length`);
     if (stride < minStride)
-      throw this.fail(`${kind} descriptor length`, `${stride} bytes is shorter than the ${minStride} of a ${kind} descriptor`);
+      throw this.fail(
+        `${kind} descriptor length`,
+        `${stride} bytes is shorter than the ${minStride} of a ${kind} descriptor`,
+      );
     if (offset < HEADER.size || offset + count * stride > this.length) {
       throw this.fail(
         `${kind} descriptor list offset`,
@@ -476,7 +503,10 @@ class Decoder {
 
   private hfiTcp(obj: HeapObject, hfiIndex: number, where: string): NbftHfiTcp | null {
     if (obj.length < HFI_TCP.minSize)
-      throw this.fail(where, `${obj.length} bytes is shorter than the ${HFI_TCP.minSize} of a TCP transport info descriptor`);
+      throw this.fail(
+        where,
+        `${obj.length} bytes is shorter than the ${HFI_TCP.minSize} of a TCP transport info descriptor`,
+      );
     const o = obj.offset;
     const flags = this.u8(o + HFI_TCP.flags, `${where} flags`);
     if ((flags & HFI_TCP_FLAG.valid) === 0) {
@@ -487,15 +517,19 @@ class Decoder {
     const version = this.u8(o + HFI_TCP.version, `${where} version`);
     if (version !== 1) throw this.fail(`${where} version`, `${version} is not 1`);
     const trtype = this.u8(o + HFI_TCP.trtype, `${where} transport type`);
-    if (trtype !== NBFT_TRTYPE_TCP) throw this.fail(`${where} transport type`, `${trtype} is not TCP (${NBFT_TRTYPE_TCP})`);
+    if (trtype !== NBFT_TRTYPE_TCP)
+      throw this.fail(`${where} transport type`, `${trtype} is not TCP (${NBFT_TRTYPE_TCP})`);
     const ownIndex = this.u16(o + HFI_TCP.hfiIndex, `${where} HFI index`);
-    if (ownIndex !== hfiIndex) this.warn(`${where} HFI index`, `${ownIndex} differs from its HFI descriptor's index ${hfiIndex}`);
+    if (ownIndex !== hfiIndex)
+      this.warn(`${where} HFI index`, `${ownIndex} differs from its HFI descriptor's index ${hfiIndex}`);
     const sbdf = this.u32(o + HFI_TCP.pciSbdf, `${where} PCI SBDF`);
     const dhcpOverride = (flags & HFI_TCP_FLAG.dhcpOverride) !== 0;
     return {
       pciSbdf: sbdf,
       pciAddress: pciAddress(sbdf),
-      mac: [...this.raw(o + HFI_TCP.mac, 6, `${where} MAC address`)].map((b) => b.toString(16).padStart(2, '0')).join(':'),
+      mac: [...this.raw(o + HFI_TCP.mac, 6, `${where} MAC address`)]
+        .map((b) => b.toString(16).padStart(2, '0'))
+        .join(':'),
       vlan: this.u16(o + HFI_TCP.vlan, `${where} VLAN`),
       ipOrigin: this.u8(o + HFI_TCP.ipOrigin, `${where} IP origin`),
       ipAddress: this.ip(o + HFI_TCP.ipAddress, `${where} IP address`),
@@ -518,7 +552,8 @@ class Decoder {
     this.structure(off + SSNS.structureId, DESC.ssns, where);
     const index = this.u16(off + SSNS.index, `${where} index`);
     const trtype = this.u8(off + SSNS.trtype, `${where} transport type`);
-    if (trtype !== NBFT_TRTYPE_TCP) this.warn(`${where} transport type`, `${trtype} is not defined by the NBFT specification`);
+    if (trtype !== NBFT_TRTYPE_TCP)
+      this.warn(`${where} transport type`, `${trtype} is not defined by the NBFT specification`);
     const trflags = this.u16(off + SSNS.trflags, `${where} transport flags`);
     const addr = this.heapRef(off + SSNS.traddr, `${where} transport address`);
     if (addr === null) throw this.fail(`${where} transport address`, 'missing');
@@ -526,7 +561,10 @@ class Decoder {
       throw this.fail(`${where} transport address`, `${addr.length} bytes cannot hold a 16-byte IP address`);
     const trsvcid = this.heapString(off + SSNS.trsvcid, `${where} transport service ID`);
     if (trsvcid !== null && trsvcid.length > TRSVCID_MAX)
-      throw this.fail(`${where} transport service ID`, `${trsvcid.length} bytes long, longer than ${TRSVCID_MAX}`);
+      throw this.fail(
+        `${where} transport service ID`,
+        `${trsvcid.length} bytes long, longer than ${TRSVCID_MAX}`,
+      );
     const nidType = this.u8(off + SSNS.nidt, `${where} NID type`);
     const discoveryIndex = this.u8(off + SSNS.primaryDiscoveryIndex, `${where} discovery index`);
     const securityIndex = this.u8(off + SSNS.securityIndex, `${where} security index`);
@@ -567,7 +605,10 @@ class Decoder {
 
   private ssnsExt(obj: HeapObject, ssnsIndex: number, where: string): NbftSubsystemExtended | null {
     if (obj.length < SSNS_EXT.size)
-      throw this.fail(where, `${obj.length} bytes is shorter than the ${SSNS_EXT.size} of an extended info descriptor`);
+      throw this.fail(
+        where,
+        `${obj.length} bytes is shorter than the ${SSNS_EXT.size} of an extended info descriptor`,
+      );
     const o = obj.offset;
     const flags = this.u32(o + SSNS_EXT.flags, `${where} flags`);
     if ((flags & SSNS_EXT_FLAG.valid) === 0) {
@@ -578,7 +619,8 @@ class Decoder {
     const version = this.u8(o + SSNS_EXT.version, `${where} version`);
     if (version !== 1) throw this.fail(`${where} version`, `${version} is not 1`);
     const own = this.u16(o + SSNS_EXT.ssnsIndex, `${where} SSNS index`);
-    if (own !== ssnsIndex) throw this.fail(`${where} SSNS index`, `${own} differs from its SSNS descriptor's index ${ssnsIndex}`);
+    if (own !== ssnsIndex)
+      throw this.fail(`${where} SSNS index`, `${own} differs from its SSNS descriptor's index ${ssnsIndex}`);
     return {
       cntlid: this.u16(o + SSNS_EXT.cntlid, `${where} controller ID`),
       asqsz: (flags & SSNS_EXT_FLAG.adminAsqsz) !== 0 ? this.u16(o + SSNS_EXT.asqsz, `${where} ASQSZ`) : null,
@@ -610,11 +652,16 @@ class Decoder {
     if ((flags & SECURITY_FLAG.valid) === 0) return null;
     this.structure(off + SECURITY.structureId, DESC.security, where);
     const state = (mask: number, shift: number): PolicyState =>
-      (['not-supported', 'not-required', 'required', 'reserved'] as const)[(flags & mask) >> shift] as PolicyState;
+      (['not-supported', 'not-required', 'required', 'reserved'] as const)[
+        (flags & mask) >> shift
+      ] as PolicyState;
     const source = (mask: number, shift: number): PolicySource =>
       (['not-supported', 'driver', 'admin', 'reserved'] as const)[(flags & mask) >> shift] as PolicySource;
     const authenticationPolicy = source(SECURITY_FLAG.authPolicyListMask, SECURITY_FLAG.authPolicyListShift);
-    const securityPolicy = source(SECURITY_FLAG.securityPolicyListMask, SECURITY_FLAG.securityPolicyListShift);
+    const securityPolicy = source(
+      SECURITY_FLAG.securityPolicyListMask,
+      SECURITY_FLAG.securityPolicyListShift,
+    );
     // A list's heap reference is reserved unless its flag says the list is there.
     const list = (on: boolean, at: number, field: string): number[] | null =>
       on ? this.heapBytes(off + at, `${where} ${field}`) : null;
@@ -626,9 +673,21 @@ class Decoder {
       secureChannel: state(SECURITY_FLAG.secureChannelMask, SECURITY_FLAG.secureChannelShift),
       authenticationPolicy,
       securityPolicy,
-      secureChannelAlgorithms: list(securityPolicy !== 'not-supported', SECURITY.secureChannelAlgorithms, 'secure channel algorithms'),
-      authenticationProtocols: list(authenticationPolicy !== 'not-supported', SECURITY.authenticationProtocols, 'authentication protocols'),
-      cipherSuites: list((flags & SECURITY_FLAG.cipherSuitesRestricted) !== 0, SECURITY.cipherSuites, 'cipher suites'),
+      secureChannelAlgorithms: list(
+        securityPolicy !== 'not-supported',
+        SECURITY.secureChannelAlgorithms,
+        'secure channel algorithms',
+      ),
+      authenticationProtocols: list(
+        authenticationPolicy !== 'not-supported',
+        SECURITY.authenticationProtocols,
+        'authentication protocols',
+      ),
+      cipherSuites: list(
+        (flags & SECURITY_FLAG.cipherSuitesRestricted) !== 0,
+        SECURITY.cipherSuites,
+        'cipher suites',
+      ),
       dhGroups: list((flags & SECURITY_FLAG.dhGroupsRestricted) !== 0, SECURITY.dhGroups, 'DH groups'),
       secureHashFunctions: list(
         (flags & SECURITY_FLAG.secureHashPolicyList) !== 0,
@@ -640,11 +699,17 @@ class Decoder {
   }
 
   /** References between descriptors: a dangling or repeated index is a warning, not a failure. */
-  private crossCheck(hfis: NbftHfi[], ssns: NbftSubsystem[], disc: NbftDiscovery[], sec: NbftSecurity[]): void {
+  private crossCheck(
+    hfis: NbftHfi[],
+    ssns: NbftSubsystem[],
+    disc: NbftDiscovery[],
+    sec: NbftSecurity[],
+  ): void {
     const indexes = (kind: string, items: { index: number }[]): Set<number> => {
       const seen = new Set<number>();
       for (const it of items) {
-        if (seen.has(it.index)) this.warn(`${kind} index ${it.index}`, 'used by more than one valid descriptor');
+        if (seen.has(it.index))
+          this.warn(`${kind} index ${it.index}`, 'used by more than one valid descriptor');
         seen.add(it.index);
       }
       return seen;
@@ -655,9 +720,11 @@ class Decoder {
     indexes('SSNS', ssns);
     for (const s of ssns) {
       const where = `SSNS ${s.index}`;
-      if (!hfiSet.has(s.primaryHfiIndex)) this.warn(`${where} primary HFI index`, `no valid HFI descriptor has index ${s.primaryHfiIndex}`);
+      if (!hfiSet.has(s.primaryHfiIndex))
+        this.warn(`${where} primary HFI index`, `no valid HFI descriptor has index ${s.primaryHfiIndex}`);
       for (const h of s.secondaryHfiIndexes)
-        if (h !== 0 && !hfiSet.has(h)) this.warn(`${where} secondary HFI associations`, `no valid HFI descriptor has index ${h}`);
+        if (h !== 0 && !hfiSet.has(h))
+          this.warn(`${where} secondary HFI associations`, `no valid HFI descriptor has index ${h}`);
       if (s.discoveryIndex !== null && !discSet.has(s.discoveryIndex))
         this.warn(`${where} discovery index`, `no valid discovery descriptor has index ${s.discoveryIndex}`);
       if (s.securityIndex !== null && !secSet.has(s.securityIndex))
@@ -665,7 +732,8 @@ class Decoder {
     }
     for (const d of disc) {
       const where = `discovery ${d.index}`;
-      if (!hfiSet.has(d.hfiIndex)) this.warn(`${where} HFI index`, `no valid HFI descriptor has index ${d.hfiIndex}`);
+      if (!hfiSet.has(d.hfiIndex))
+        this.warn(`${where} HFI index`, `no valid HFI descriptor has index ${d.hfiIndex}`);
       if (d.securityIndex !== null && !secSet.has(d.securityIndex))
         this.warn(`${where} security index`, `no valid security descriptor has index ${d.securityIndex}`);
     }

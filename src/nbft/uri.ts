@@ -26,5 +26,9 @@ export function parseNbftUri(uri: string): NbftUriTarget | null {
   if (traddr === null) return null;
   const port = m[3];
   if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return null;
-  return { transport: m[1] as NbftUriTarget['transport'], traddr, trsvcid: port === undefined ? null : String(Number(port)) };
+  return {
+    transport: m[1] as NbftUriTarget['transport'],
+    traddr,
+    trsvcid: port === undefined ? null : String(Number(port)),
+  };
 }

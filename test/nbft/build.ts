@@ -1,13 +1,5 @@
 import { ipBytes } from '../../src/ip.js';
-import type {
-  NbftDiscovery,
-  NbftHfi,
-  NbftHfiTcp,
-  NbftHost,
-  NbftSecurity,
-  NbftSubsystem,
-  NbftTable,
-} from '../../src/nbft/decode.js';
+import type { NbftHfi, NbftHfiTcp, NbftHost, NbftSubsystem, NbftTable } from '../../src/nbft/decode.js';
 import {
   CONTROL,
   CONTROL_FLAG_VALID,
@@ -110,12 +102,6 @@ export function buildNbft(v: NbftInput, opts: BuildOptions = {}): Uint8Array {
     for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
     ref(at, b, s.length);
   };
-  const ip = (at: number, text: string | null): void => {
-    if (text === null) return;
-    const b = ipBytes(text);
-    if (b === null) throw new Error(`buildNbft: ${text} is not an IP address`);
-    t.set(b, at);
-  };
   const ascii = (at: number, s: string, size: number): void => {
     for (let i = 0; i < Math.min(s.length, size); i++) t[at + i] = s.charCodeAt(i);
   };
@@ -147,13 +133,29 @@ export function buildNbft(v: NbftInput, opts: BuildOptions = {}): Uint8Array {
   };
   list(CONTROL.hfiOffset, CONTROL.hfiLength, CONTROL.hfiCount, hfiAt, stride.hfi, counts.hfi);
   list(CONTROL.ssnsOffset, CONTROL.ssnsLength, CONTROL.ssnsCount, ssnsAt, stride.ssns, counts.ssns);
-  list(CONTROL.securityOffset, CONTROL.securityLength, CONTROL.securityCount, secAt, stride.security, counts.security);
-  list(CONTROL.discoveryOffset, CONTROL.discoveryLength, CONTROL.discoveryCount, discAt, stride.discovery, counts.discovery);
+  list(
+    CONTROL.securityOffset,
+    CONTROL.securityLength,
+    CONTROL.securityCount,
+    secAt,
+    stride.security,
+    counts.security,
+  );
+  list(
+    CONTROL.discoveryOffset,
+    CONTROL.discoveryLength,
+    CONTROL.discoveryCount,
+    discAt,
+    stride.discovery,
+    counts.discovery,
+  );
 
   // host
   const h = v.host;
   t[hostAt + HOST.structureId] = DESC.host;
-  const admin = ['not-indicated', 'unselected', 'selected', 'reserved'].indexOf(h.primaryAdmin ?? 'not-indicated');
+  const admin = ['not-indicated', 'unselected', 'selected', 'reserved'].indexOf(
+    h.primaryAdmin ?? 'not-indicated',
+  );
   t[hostAt + HOST.flags] =
     HOST_FLAG.valid |
     (h.hostIdConfigured ? HOST_FLAG.hostIdConfigured : 0) |
@@ -191,7 +193,9 @@ export function buildNbft(v: NbftInput, opts: BuildOptions = {}): Uint8Array {
     t[o + SSNS.trtype] = s.trtype;
     dv.setUint16(
       o + SSNS.trflags,
-      SSNS_TRFLAG.valid | (s.headerDigest ? SSNS_TRFLAG.headerDigest : 0) | (s.dataDigest ? SSNS_TRFLAG.dataDigest : 0),
+      SSNS_TRFLAG.valid |
+        (s.headerDigest ? SSNS_TRFLAG.headerDigest : 0) |
+        (s.dataDigest ? SSNS_TRFLAG.dataDigest : 0),
       true,
     );
     t[o + SSNS.primaryDiscoveryIndex] = s.discoveryIndex ?? 0;
@@ -213,7 +217,11 @@ export function buildNbft(v: NbftInput, opts: BuildOptions = {}): Uint8Array {
       e[SSNS_EXT.structureId] = DESC.ssnsExtInfo;
       e[SSNS_EXT.version] = 1;
       ev.setUint16(SSNS_EXT.ssnsIndex, s.index, true);
-      ev.setUint32(SSNS_EXT.flags, SSNS_EXT_FLAG.valid | (s.extended.asqsz !== null ? SSNS_EXT_FLAG.adminAsqsz : 0), true);
+      ev.setUint32(
+        SSNS_EXT.flags,
+        SSNS_EXT_FLAG.valid | (s.extended.asqsz !== null ? SSNS_EXT_FLAG.adminAsqsz : 0),
+        true,
+      );
       ev.setUint16(SSNS_EXT.cntlid, s.extended.cntlid, true);
       ev.setUint16(SSNS_EXT.asqsz, s.extended.asqsz ?? 0, true);
       const extAt = heap.add(e);
@@ -292,7 +300,10 @@ export function buildNbft(v: NbftInput, opts: BuildOptions = {}): Uint8Array {
       (tcp.globalRoute ? HFI_TCP_FLAG.globalRoute : 0) |
       (tcp.dhcpOverride ? HFI_TCP_FLAG.dhcpOverride : 0);
     bv.setUint32(HFI_TCP.pciSbdf, tcp.pciSbdf, true);
-    b.set(tcp.mac.split(':').map((x) => parseInt(x, 16)), HFI_TCP.mac);
+    b.set(
+      tcp.mac.split(':').map((x) => parseInt(x, 16)),
+      HFI_TCP.mac,
+    );
     bv.setUint16(HFI_TCP.vlan, tcp.vlan, true);
     b[HFI_TCP.ipOrigin] = tcp.ipOrigin;
     const put = (at: number, text: string | null): void => {
@@ -318,7 +329,10 @@ export function buildNbft(v: NbftInput, opts: BuildOptions = {}): Uint8Array {
 
 /** Set the checksum byte so the table's `length` bytes sum to zero mod 256. */
 export function fixChecksum(table: Uint8Array): Uint8Array {
-  const length = Math.min(new DataView(table.buffer, table.byteOffset).getUint32(HEADER.length, true), table.length);
+  const length = Math.min(
+    new DataView(table.buffer, table.byteOffset).getUint32(HEADER.length, true),
+    table.length,
+  );
   table[HEADER.checksum] = 0;
   let sum = 0;
   for (let i = 0; i < length; i++) sum = (sum + (table[i] as number)) & 0xff;
@@ -391,7 +405,9 @@ export function sampleInput(): NbftInput {
         extended: null,
       },
     ],
-    discovery: [{ index: 1, hfiIndex: 1, securityIndex: null, uri: 'nvme+tcp://192.168.49.20:8009/', nqn: null }],
+    discovery: [
+      { index: 1, hfiIndex: 1, securityIndex: null, uri: 'nvme+tcp://192.168.49.20:8009/', nqn: null },
+    ],
     security: [],
   };
 }

@@ -262,9 +262,19 @@ describe('decodeNbft on a hand-written table', () => {
 
   it('reads the discovery descriptor', () => {
     expect(t.discovery).toEqual([
-      { index: 2, hfiIndex: 1, securityIndex: 3, uri: 'nvme+tcp://[fd00::20]:8009/', nqn: 'nqn.2024-01.com.example:cdc' },
+      {
+        index: 2,
+        hfiIndex: 1,
+        securityIndex: 3,
+        uri: 'nvme+tcp://[fd00::20]:8009/',
+        nqn: 'nqn.2024-01.com.example:cdc',
+      },
     ]);
-    expect(parseNbftUri(t.discovery[0]?.uri as string)).toEqual({ transport: 'tcp', traddr: 'fd00::20', trsvcid: '8009' });
+    expect(parseNbftUri(t.discovery[0]?.uri as string)).toEqual({
+      transport: 'tcp',
+      traddr: 'fd00::20',
+      trsvcid: '8009',
+    });
   });
 
   it('warns about a reference to a descriptor that is not there', () => {
@@ -315,32 +325,155 @@ describe('decodeNbft refuses corrupt tables, naming table and field', () => {
     ['shorter than the header', () => good().slice(0, 63), 'header'],
     ['another signature', () => patch((b) => b.set([0x46, 0x41, 0x43, 0x50], 0)), 'signature'],
     ['truncated below its length', () => good().slice(0, good().length - 1), 'length'],
-    ['a length too small for header and control', () => patch((_b, v) => v.setUint32(4, 100, true)), 'length'],
-    ['a bad checksum', () => { const b = good(); b[9] = ((b[9] as number) + 1) & 0xff; return b; }, 'checksum'],
-    ['major revision 2', () => patch((b) => { b[8] = 2; }), 'major revision'],
+    [
+      'a length too small for header and control',
+      () => patch((_b, v) => v.setUint32(4, 100, true)),
+      'length',
+    ],
+    [
+      'a bad checksum',
+      () => {
+        const b = good();
+        b[9] = ((b[9] as number) + 1) & 0xff;
+        return b;
+      },
+      'checksum',
+    ],
+    [
+      'major revision 2',
+      () =>
+        patch((b) => {
+          b[8] = 2;
+        }),
+      'major revision',
+    ],
     ['a heap past the end', () => patch((b, v) => v.setUint32(40, b.length, true)), 'heap'],
-    ['control descriptor not valid', () => patch((b) => { b[70] = 0; }), 'control flags'],
-    ['control structure ID wrong', () => patch((b) => { b[64] = 2; }), 'control structure ID'],
-    ['host descriptor outside the table', () => patch((b, v) => v.setUint32(72, b.length - 8, true)), 'host descriptor offset'],
-    ['host descriptor not valid', () => patch((b) => { b[host + 1] = 0; }), 'host descriptor flags'],
+    [
+      'control descriptor not valid',
+      () =>
+        patch((b) => {
+          b[70] = 0;
+        }),
+      'control flags',
+    ],
+    [
+      'control structure ID wrong',
+      () =>
+        patch((b) => {
+          b[64] = 2;
+        }),
+      'control structure ID',
+    ],
+    [
+      'host descriptor outside the table',
+      () => patch((b, v) => v.setUint32(72, b.length - 8, true)),
+      'host descriptor offset',
+    ],
+    [
+      'host descriptor not valid',
+      () =>
+        patch((b) => {
+          b[host + 1] = 0;
+        }),
+      'host descriptor flags',
+    ],
     ['host NQN outside the heap', () => patch((_b, v) => v.setUint32(host + 18, 10, true)), 'host NQN'],
-    ['host NQN longer than the heap', () => patch((_b, v) => v.setUint16(host + 22, 0xffff, true)), 'host NQN'],
+    [
+      'host NQN longer than the heap',
+      () => patch((_b, v) => v.setUint16(host + 22, 0xffff, true)),
+      'host NQN',
+    ],
     ['host NQN missing', () => patch((_b, v) => v.setUint16(host + 22, 0, true)), 'host NQN'],
-    ['host NQN with a control byte', () => patch((b, v) => { b[v.getUint32(host + 18, true)] = 0x07; }), 'host NQN'],
-    ['HFI list past the end', () => patch((b, v) => v.setUint32(80, b.length - 16, true)), 'HFI descriptor list offset'],
-    ['HFI list inside the header', () => patch((_b, v) => v.setUint32(80, 8, true)), 'HFI descriptor list offset'],
+    [
+      'host NQN with a control byte',
+      () =>
+        patch((b, v) => {
+          b[v.getUint32(host + 18, true)] = 0x07;
+        }),
+      'host NQN',
+    ],
+    [
+      'HFI list past the end',
+      () => patch((b, v) => v.setUint32(80, b.length - 16, true)),
+      'HFI descriptor list offset',
+    ],
+    [
+      'HFI list inside the header',
+      () => patch((_b, v) => v.setUint32(80, 8, true)),
+      'HFI descriptor list offset',
+    ],
     ['HFI descriptor too short', () => patch((_b, v) => v.setUint16(84, 16, true)), 'HFI descriptor length'],
-    ['HFI structure ID wrong', () => patch((b) => { b[hfi] = 4; }), 'HFI descriptor 0 structure ID'],
-    ['HFI transport info too short', () => patch((_b, v) => v.setUint16(hfi + 20, 64, true)), 'HFI descriptor 0 transport info'],
-    ['HFI transport info of another version', () => patch((b, v) => { b[v.getUint32(hfi + 16, true) + 1] = 2; }), 'HFI descriptor 0 transport info version'],
-    ['SSNS count past the end', () => patch((b) => { b[95] = 200; }), 'SSNS descriptor list offset'],
-    ['SSNS structure ID wrong', () => patch((b) => { b[ssns] = 3; }), 'SSNS descriptor 0 structure ID'],
-    ['SSNS address too short for an IP', () => patch((_b, v) => v.setUint16(ssns + 14, 4, true)), 'SSNS descriptor 0 transport address'],
-    ['SSNS address missing', () => patch((_b, v) => v.setUint16(ssns + 14, 0, true)), 'SSNS descriptor 0 transport address'],
-    ['SSNS NQN missing', () => patch((_b, v) => v.setUint16(ssns + 58, 0, true)), 'SSNS descriptor 0 subsystem NQN'],
-    ['SSNS NQN before the heap', () => patch((b, v) => v.setUint32(ssns + 54, heapOffset(b) - 1, true)), 'SSNS descriptor 0 subsystem NQN'],
-    ['SSNS secondary HFIs outside the heap', () => patch((b, v) => { v.setUint32(ssns + 48, b.length - 1, true); v.setUint16(ssns + 52, 2, true); }), 'SSNS descriptor 0 secondary HFI associations'],
-    ['discovery list too short', () => patch((_b, v) => v.setUint16(108, 31, true)), 'discovery descriptor length'],
+    [
+      'HFI structure ID wrong',
+      () =>
+        patch((b) => {
+          b[hfi] = 4;
+        }),
+      'HFI descriptor 0 structure ID',
+    ],
+    [
+      'HFI transport info too short',
+      () => patch((_b, v) => v.setUint16(hfi + 20, 64, true)),
+      'HFI descriptor 0 transport info',
+    ],
+    [
+      'HFI transport info of another version',
+      () =>
+        patch((b, v) => {
+          b[v.getUint32(hfi + 16, true) + 1] = 2;
+        }),
+      'HFI descriptor 0 transport info version',
+    ],
+    [
+      'SSNS count past the end',
+      () =>
+        patch((b) => {
+          b[95] = 200;
+        }),
+      'SSNS descriptor list offset',
+    ],
+    [
+      'SSNS structure ID wrong',
+      () =>
+        patch((b) => {
+          b[ssns] = 3;
+        }),
+      'SSNS descriptor 0 structure ID',
+    ],
+    [
+      'SSNS address too short for an IP',
+      () => patch((_b, v) => v.setUint16(ssns + 14, 4, true)),
+      'SSNS descriptor 0 transport address',
+    ],
+    [
+      'SSNS address missing',
+      () => patch((_b, v) => v.setUint16(ssns + 14, 0, true)),
+      'SSNS descriptor 0 transport address',
+    ],
+    [
+      'SSNS NQN missing',
+      () => patch((_b, v) => v.setUint16(ssns + 58, 0, true)),
+      'SSNS descriptor 0 subsystem NQN',
+    ],
+    [
+      'SSNS NQN before the heap',
+      () => patch((b, v) => v.setUint32(ssns + 54, heapOffset(b) - 1, true)),
+      'SSNS descriptor 0 subsystem NQN',
+    ],
+    [
+      'SSNS secondary HFIs outside the heap',
+      () =>
+        patch((b, v) => {
+          v.setUint32(ssns + 48, b.length - 1, true);
+          v.setUint16(ssns + 52, 2, true);
+        }),
+      'SSNS descriptor 0 secondary HFI associations',
+    ],
+    [
+      'discovery list too short',
+      () => patch((_b, v) => v.setUint16(108, 31, true)),
+      'discovery descriptor length',
+    ],
   ];
 
   it.each(cases)('%s', (_name, make, field) => {

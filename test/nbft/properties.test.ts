@@ -12,16 +12,25 @@ import { buildNbft, fixChecksum, type NbftInput } from './build.js';
  */
 
 const printable = (min: number, max: number): fc.Arbitrary<string> =>
-  fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: min, maxLength: max });
+  fc.string({
+    unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+    minLength: min,
+    maxLength: max,
+  });
 const optText = (max: number): fc.Arbitrary<string | null> => fc.option(printable(1, max), { nil: null });
 const ip = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => formatIp(b));
 const optIp = fc.option(
-  fc.uint8Array({ minLength: 16, maxLength: 16 }).filter((b) => b.some((x) => x !== 0)).map((b) => formatIp(b)),
+  fc
+    .uint8Array({ minLength: 16, maxLength: 16 })
+    .filter((b) => b.some((x) => x !== 0))
+    .map((b) => formatIp(b)),
   { nil: null },
 );
 const hex = (n: number): fc.Arbitrary<string> =>
   fc.uint8Array({ minLength: n, maxLength: n }).map((b) => Buffer.from(b).toString('hex'));
-const uuid = hex(16).map((h) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`);
+const uuid = hex(16).map(
+  (h) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`,
+);
 const u8 = fc.integer({ min: 0, max: 255 });
 const u16 = fc.integer({ min: 0, max: 0xffff });
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -80,43 +89,55 @@ const input: fc.Arbitrary<NbftInput> = fc
       driverSignature: fc.option(hex(4), { nil: null }),
       host: fc.record({
         hostNqn: printable(1, 223),
-        hostId: fc.option(uuid, { nil: null }).map((id) => (id === '00000000-0000-0000-0000-000000000000' ? null : id)),
+        hostId: fc
+          .option(uuid, { nil: null })
+          .map((id) => (id === '00000000-0000-0000-0000-000000000000' ? null : id)),
         hostIdConfigured: fc.boolean(),
         hostNqnConfigured: fc.boolean(),
         primaryAdmin: fc.constantFrom('not-indicated', 'unselected', 'selected', 'reserved' as const),
       }),
-      hfis: fc.tuple(...Array.from({ length: counts.hfi }, (_x, i) => hfiTcp.map((tcp) => ({
-        index: i + 1,
-        trtype: 3,
-        tcp: { ...tcp, dhcpServer: tcp.dhcpOverride ? tcp.dhcpServer : null },
-      })))),
+      hfis: fc.tuple(
+        ...Array.from({ length: counts.hfi }, (_x, i) =>
+          hfiTcp.map((tcp) => ({
+            index: i + 1,
+            trtype: 3,
+            tcp: { ...tcp, dhcpServer: tcp.dhcpOverride ? tcp.dhcpServer : null },
+          })),
+        ),
+      ),
       subsystems: fc.tuple(
         ...Array.from({ length: counts.ssns }, (_x, i) =>
-          fc.record({
-            index: fc.constant(i + 1),
-            trtype: fc.constant(3),
-            traddr: ip,
-            trsvcid: optText(32),
-            subsysNqn: printable(1, 223),
-            portId: u16,
-            nsid: u32,
-            nid,
-            primaryHfiIndex: fc.constant(pick(i, counts.hfi)),
-            secondaryHfiIndexes: fc.array(fc.integer({ min: 1, max: counts.hfi }), { maxLength: 3 }),
-            discoveryIndex: fc.constant(counts.disc > 0 && pick(i + 7, 2) === 1 ? pick(i + 13, counts.disc) : null),
-            securityIndex: fc.constant(counts.sec > 0 && pick(i + 19, 2) === 1 ? pick(i + 23, counts.sec) : null),
-            headerDigest: fc.boolean(),
-            dataDigest: fc.boolean(),
-            nonBootable: fc.boolean(),
-            discoveredNamespace: fc.boolean(),
-            separateDiscoveryController: fc.boolean(),
-            dhcpRootPathOverride: fc.boolean(),
-            availability: fc.constantFrom('not-indicated', 'available', 'unavailable', 'reserved' as const),
-            extended: fc.option(
-              fc.record({ cntlid: u16, asqsz: fc.option(u16, { nil: null }), dhcpRootPath: optText(80) }),
-              { nil: null },
-            ),
-          }).map(({ nid: n, ...rest }) => ({ ...rest, ...n })),
+          fc
+            .record({
+              index: fc.constant(i + 1),
+              trtype: fc.constant(3),
+              traddr: ip,
+              trsvcid: optText(32),
+              subsysNqn: printable(1, 223),
+              portId: u16,
+              nsid: u32,
+              nid,
+              primaryHfiIndex: fc.constant(pick(i, counts.hfi)),
+              secondaryHfiIndexes: fc.array(fc.integer({ min: 1, max: counts.hfi }), { maxLength: 3 }),
+              discoveryIndex: fc.constant(
+                counts.disc > 0 && pick(i + 7, 2) === 1 ? pick(i + 13, counts.disc) : null,
+              ),
+              securityIndex: fc.constant(
+                counts.sec > 0 && pick(i + 19, 2) === 1 ? pick(i + 23, counts.sec) : null,
+              ),
+              headerDigest: fc.boolean(),
+              dataDigest: fc.boolean(),
+              nonBootable: fc.boolean(),
+              discoveredNamespace: fc.boolean(),
+              separateDiscoveryController: fc.boolean(),
+              dhcpRootPathOverride: fc.boolean(),
+              availability: fc.constantFrom('not-indicated', 'available', 'unavailable', 'reserved' as const),
+              extended: fc.option(
+                fc.record({ cntlid: u16, asqsz: fc.option(u16, { nil: null }), dhcpRootPath: optText(80) }),
+                { nil: null },
+              ),
+            })
+            .map(({ nid: n, ...rest }) => ({ ...rest, ...n })),
         ),
       ),
       discovery: fc.tuple(
@@ -124,7 +145,9 @@ const input: fc.Arbitrary<NbftInput> = fc
           fc.record({
             index: fc.constant(i + 1),
             hfiIndex: fc.constant(pick(i + 29, counts.hfi)),
-            securityIndex: fc.constant(counts.sec > 0 && pick(i + 31, 2) === 1 ? pick(i + 37, counts.sec) : null),
+            securityIndex: fc.constant(
+              counts.sec > 0 && pick(i + 31, 2) === 1 ? pick(i + 37, counts.sec) : null,
+            ),
             uri: optText(60),
             nqn: optText(223),
           }),
@@ -147,8 +170,14 @@ const input: fc.Arbitrary<NbftInput> = fc
             })
             .map((s) => {
               const flags =
-                1 | (s.inBand << 1) | (s.authPolicy << 3) | (s.channel << 5) | (s.secPolicy << 7) |
-                (s.cipher ? 0x200 : 0) | (s.dh ? 0x400 : 0) | (s.hash ? 0x800 : 0);
+                1 |
+                (s.inBand << 1) |
+                (s.authPolicy << 3) |
+                (s.channel << 5) |
+                (s.secPolicy << 7) |
+                (s.cipher ? 0x200 : 0) |
+                (s.dh ? 0x400 : 0) |
+                (s.hash ? 0x800 : 0);
               return {
                 index: i + 1,
                 flags,
@@ -181,9 +210,15 @@ function expected(v: NbftInput): Omit<NbftTable, 'name' | 'length'> {
           ? null
           : {
               ...h.tcp,
-              pciAddress: `${(h.tcp.pciSbdf >>> 16).toString(16).padStart(4, '0')}:${((h.tcp.pciSbdf >>> 8) & 0xff)
+              pciAddress: `${(h.tcp.pciSbdf >>> 16).toString(16).padStart(4, '0')}:${(
+                (h.tcp.pciSbdf >>> 8) &
+                0xff
+              )
                 .toString(16)
-                .padStart(2, '0')}:${((h.tcp.pciSbdf >>> 3) & 0x1f).toString(16).padStart(2, '0')}.${h.tcp.pciSbdf & 7}`,
+                .padStart(
+                  2,
+                  '0',
+                )}:${((h.tcp.pciSbdf >>> 3) & 0x1f).toString(16).padStart(2, '0')}.${h.tcp.pciSbdf & 7}`,
             },
     })),
     subsystems: v.subsystems.map((s) => ({ ...s, transport: 'tcp' })),
@@ -278,7 +313,19 @@ describe('NBFT decoder properties', () => {
   });
 
   it('valid tables with offsets and lengths overwritten by extreme values decode or throw ENBFT', () => {
-    const extremes = fc.constantFrom(0, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff);
+    const extremes = fc.constantFrom(
+      0,
+      1,
+      0x7f,
+      0x80,
+      0xff,
+      0x100,
+      0xffff,
+      0x10000,
+      0x7fffffff,
+      0x80000000,
+      0xffffffff,
+    );
     fc.assert(
       fc.property(
         input,

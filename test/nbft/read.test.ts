@@ -25,7 +25,10 @@ describe('readNbftTables', () => {
     const dir = acpiTablesDir(sys);
     fs.mkdirSync(dir, { recursive: true });
     const second = sampleInput();
-    second.subsystems[0] = { ...(second.subsystems[0] as (typeof second.subsystems)[number]), subsysNqn: 'nqn.2024-01.io.example:second' };
+    second.subsystems[0] = {
+      ...(second.subsystems[0] as (typeof second.subsystems)[number]),
+      subsysNqn: 'nqn.2024-01.io.example:second',
+    };
     fs.writeFileSync(path.join(dir, 'NBFT'), buildNbft(sampleInput()));
     fs.writeFileSync(path.join(dir, 'NBFT10'), buildNbft(second));
     const corrupt = buildNbft(sampleInput());
@@ -66,15 +69,18 @@ describe('readNbftTables', () => {
   });
 
   // root reads a mode-000 file, so only an unprivileged run can see the refusal
-  it.skipIf(process.getuid?.() === 0)('reports a table it may not read as EIO with the root-only hint', async () => {
-    const sys = sysfsRoot();
-    const dir = acpiTablesDir(sys);
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'NBFT'), buildNbft(sampleInput()), { mode: 0 });
-    const [r] = await readNbftTables({ sysfs: sys });
-    expect(r?.error?.code).toBe('EIO');
-    expect(r?.error?.message).toContain('root only');
-  });
+  it.skipIf(process.getuid?.() === 0)(
+    'reports a table it may not read as EIO with the root-only hint',
+    async () => {
+      const sys = sysfsRoot();
+      const dir = acpiTablesDir(sys);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'NBFT'), buildNbft(sampleInput()), { mode: 0 });
+      const [r] = await readNbftTables({ sysfs: sys });
+      expect(r?.error?.code).toBe('EIO');
+      expect(r?.error?.message).toContain('root only');
+    },
+  );
 
   it('refuses roots without a sysfs path', async () => {
     await expect(readNbftTables({} as { sysfs: string })).rejects.toMatchObject({ code: 'EINVALID_OPTION' });
