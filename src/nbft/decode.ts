@@ -257,16 +257,29 @@ class Decoder {
     return this.bytes.subarray(off, off + size);
   }
 
-  /** Fixed-size ASCII field: trailing NULs and spaces trimmed, text ends at the first NUL. */
-  private fixedText(off: number, size: number, field: string): string {
-    return this.ascii(this.raw(off, size, field), field, true);
-  }
-
-  /** Printable ASCII up to the first NUL; `trimSpaces` for fixed fields padded with spaces. */
-  private ascii(b: Uint8Array, field: string, trimSpaces = false): string {
+  /**
+   * The header's fixed-size OEM text fields: up to the first NUL, trailing spaces trimmed.
+   * They identify the firmware and nothing depends on them, so a byte that is not printable
+   * ASCII is shown as `\xNN` instead of failing the table.
+   */
+  private oemText(off: number, size: number, field: string): string {
+    const b = this.raw(off, size, field);
     let end = b.indexOf(0);
     if (end < 0) end = b.length;
-    while (trimSpaces && end > 0 && b[end - 1] === 0x20) end--;
+    while (end > 0 && b[end - 1] === 0x20) end--;
+    let s = '';
+    for (const c of b.subarray(0, end))
+      s +=
+        c >= 0x20 && c <= 0x7e && c !== 0x5c
+          ? String.fromCharCode(c)
+          : `\\x${c.toString(16).padStart(2, '0')}`;
+    return s;
+  }
+
+  /** Printable ASCII up to the first NUL (heap strings); any other byte fails the table. */
+  private ascii(b: Uint8Array, field: string): string {
+    let end = b.indexOf(0);
+    if (end < 0) end = b.length;
     let s = '';
     for (let i = 0; i < end; i++) {
       const c = b[i] as number;
@@ -399,8 +412,8 @@ class Decoder {
       length,
       majorRevision,
       minorRevision: this.u8(HEADER.minorRevision, 'minor revision'),
-      oemId: this.fixedText(HEADER.oemId, 6, 'OEM ID'),
-      oemTableId: this.fixedText(HEADER.oemTableId, 8, 'OEM table ID'),
+      oemId: this.oemText(HEADER.oemId, 6, 'OEM ID'),
+      oemTableId: this.oemText(HEADER.oemTableId, 8, 'OEM table ID'),
       oemRevision: this.u32(HEADER.oemRevision, 'OEM revision'),
       creatorId: this.u32(HEADER.creatorId, 'creator ID'),
       creatorRevision: this.u32(HEADER.creatorRevision, 'creator revision'),

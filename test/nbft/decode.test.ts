@@ -480,6 +480,11 @@ describe('decodeNbft refuses corrupt tables, naming table and field', () => {
     expectEnbft(() => decodeNbft(make()), field);
   });
 
+  it('shows a non-printable OEM ID byte escaped instead of failing: nothing depends on it', () => {
+    const t = decodeNbft(patch((b) => b.set([0x41, 0x01, 0x5c, 0x20, 0, 0], 10)));
+    expect(t.oemId).toBe('A\\x01\\x5c');
+  });
+
   it('names the table it was given in errors', () => {
     expectEnbft(() => decodeNbft(new Uint8Array(10), 'NBFT3'), 'header', 'NBFT3');
   });

@@ -81,8 +81,8 @@ const input: fc.Arbitrary<NbftInput> = fc
     return fc.record({
       majorRevision: fc.constant(1),
       minorRevision: u8,
-      oemId: printable(0, 6).map((s) => s.trimEnd()),
-      oemTableId: printable(0, 8).map((s) => s.trimEnd()),
+      oemId: printable(0, 6).map((s) => s.replace(/\\/g, '').trimEnd()),
+      oemTableId: printable(0, 8).map((s) => s.replace(/\\/g, '').trimEnd()),
       oemRevision: u32,
       creatorId: u32,
       creatorRevision: u32,
