@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'ENO_CONTROLLER'
   | 'EDISCOVERY'
   | 'ETIMEDOUT'
+  // firmware: an NBFT table that is truncated or corrupt
+  | 'ENBFT'
   // CLI / policy
   | 'EUSAGE'
   | 'ECONFIG'
