@@ -4,7 +4,7 @@ import { checkRecord, invalidOption } from '../args.js';
 import { errnoOf, isNvmfError, NvmfError } from '../errors.js';
 import { decodeNbft, type NbftTable } from '../nbft/decode.js';
 import type { Roots } from '../roots.js';
-import { naturalCompare } from './sysfs.js';
+import { naturalCompare } from '../nvme/names.js';
 
 /**
  * The NBFT tables the kernel exposes: `firmware/acpi/tables/NBFT`, `NBFT1`, `NBFT2`, ... under
