@@ -1,5 +1,5 @@
 import { type ErrorCode, NvmfError } from '../errors.js';
-import { type AttrFileOps, type FileKind, notARegularFile, readTypedAttr, under } from './fsx.js';
+import { type FileKind, lstatOrNull, notARegularFile, readRegularAttrFile, under } from './fsx.js';
 import { isAttr, isInternalName, ownerProblem, parseSeqnum, quote } from './names.js';
 
 export interface Entry {
@@ -23,41 +23,29 @@ export interface DirName {
 }
 
 /**
- * An entry's directory as one reader reaches it: node:fs by path, or the libc reader by
- * name under an open directory. Both hand their names to entryFrom, so what an entry is
- * (which names count, what each value means, what is refused) is decided in one place.
+ * The entry of `device` held by `names`, read from its directory `dir`: what an entry is
+ * (which names count, what each value means, what is refused) is decided here. Names outside
+ * the attribute grammar are left to their writer.
  */
-export interface EntryDir<T> {
-  readonly device: string;
-  /** The entry's path, for messages. */
-  readonly dir: string;
-  readonly ops: AttrFileOps<T>;
-  /** How `ops` reaches `name` (its path is `path`). */
-  target(name: string, path: string): T;
-  /** Whether `name` is still there: asked only after `owner` read as absent. */
-  present(name: string, path: string): boolean;
-}
-
-/** The entry held by `names` of `dir`; names outside the attribute grammar are left to their writer. */
-export function entryFrom<T>(
-  dir: EntryDir<T>,
+export function entryFrom(
+  device: string,
+  dir: string,
   names: DirName[],
   nodeExists: (device: string) => boolean,
 ): Entry {
-  const device = dir.device;
-  inNameOrder(names);
+  names.sort(byName);
   let owner: string | null = null;
   let seqnum: number | null = null;
   const attrs: Record<string, string> = {};
   for (const { name, kind } of names) {
     if (isInternalName(name) || !isAttr(name)) continue;
-    const file = under(dir.dir, name);
+    const file = under(dir, name);
     // The readdir's type refuses what is not a regular file without an fstat each.
     if (kind !== 'file') throw notARegularFile(file, kind, { device, attr: name });
-    const value = readTypedAttr(dir.ops, dir.target(name, file), file, device, name);
+    const value = readRegularAttrFile(file, device, name);
     if (name === 'owner') {
       owner = ownerOnDisk(value, device);
-      if (owner === null && value === null && !dir.present(name, file)) throw vanished(device);
+      if (owner === null && value === null && lstatOrNull(file) === null) throw vanished(device);
       continue;
     }
     if (value === null) continue;
@@ -102,17 +90,7 @@ export function unreadableEntry(device: string, e: NvmfError, live: boolean): En
   return { device, owner: null, seqnum: null, attrs: {}, live, error: { code: e.code, message: e.message } };
 }
 
-/**
- * Sorted by name, so attributes come out, and a first error is chosen, the same way on every
- * file system. Most entries hold two names (owner, seqnum): those are put in order without
- * Array.prototype.sort, whose comparator calls took ~3 ms of a fresh process's ~40 ms first
- * list of a thousand entries (profiled), while the code was still interpreted.
- */
-function inNameOrder(names: DirName[]): void {
-  if (names.length > 2) names.sort(byName);
-  else if (names.length === 2 && names[0]!.name > names[1]!.name) names.reverse();
-}
-
+/** Sorted by name, so attributes come out, and a first error is chosen, the same way on every file system. */
 function byName(a: DirName, b: DirName): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

@@ -140,18 +140,6 @@ export function kindOfStats(st: fs.Stats): FileKind {
           : 'other';
 }
 
-/**
- * The four calls an attribute read is made of, over one way of naming a file (a path for
- * node:fs, a name under an open directory for the libc reader). Failures come back as a
- * negative errno instead of an exception, so both ways share one reading of every outcome.
- */
-export interface AttrFileOps<T> {
-  open(target: T): number;
-  read(fd: number, buf: Buffer, length: number): number;
-  kind(fd: number): FileKind;
-  close(fd: number): void;
-}
-
 const ERRNO = os.constants.errno;
 const ERRNO_NAMES = new Map<number, string>();
 for (const [name, n] of Object.entries(ERRNO)) if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name);
@@ -166,34 +154,6 @@ export function errnoError(n: number, syscall: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${syscall}: ${code}`), { code, errno: -n, syscall });
 }
 
-function negErrno(e: unknown): number {
-  const code = errnoOf(e);
-  const n = code === undefined ? undefined : (ERRNO as Record<string, number | undefined>)[code];
-  if (n === undefined) throw e;
-  return -n;
-}
-
-export const nodeAttrOps: AttrFileOps<string> = {
-  open(p) {
-    try {
-      return fs.openSync(p, READ_FLAGS);
-    } catch (e) {
-      return negErrno(e);
-    }
-  },
-  read(fd, buf, length) {
-    try {
-      return fs.readSync(fd, buf, 0, length, null);
-    } catch (e) {
-      return negErrno(e);
-    }
-  },
-  kind: (fd) => kindOfStats(fs.fstatSync(fd)),
-  close(fd) {
-    fs.closeSync(fd);
-  },
-};
-
 /**
  * Read an attribute that a readdir typed as a regular file (d_type), so the fstat an
  * unknown file needs for its type and size is skipped: one open, one read into the
@@ -204,48 +164,41 @@ export const nodeAttrOps: AttrFileOps<string> = {
  * over the bound, EISDIR, EAGAIN) pays for an fstat and ends exactly as readAttrFile
  * would: a 0-byte regular file is absent, anything else is classified. One read suffices:
  * a read(2) of a regular file returns less than asked only at its end.
- * `p` is the path the messages name; `target` is how `ops` reaches the file.
  */
-export function readTypedAttr<T>(
-  ops: AttrFileOps<T>,
-  target: T,
-  p: string,
-  device?: string,
-  attr?: string,
-): string | null {
-  // Called for every attribute of every entry a list reads: the error details are only
-  // built when there is an error to report.
-  const details = (): Record<string, unknown> => ({ device, attr });
-  const fd = ops.open(target);
-  if (fd < 0) {
-    if (fd === -ERRNO.ENOENT) return null;
-    throw openFailure(p, errnoError(-fd, 'open'), details());
+export function readRegularAttrFile(p: string, device?: string, attr?: string): string | null {
+  const details = { device, attr };
+  let fd: number;
+  try {
+    fd = fs.openSync(p, READ_FLAGS);
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return null;
+    throw openFailure(p, e, details);
   }
   const buf = readBuffer;
   let n: number;
   try {
-    n = ops.read(fd, buf, buf.length);
-    if (n < 0 && n !== -ERRNO.EISDIR && n !== -ERRNO.EAGAIN) throw errnoError(-n, 'read');
+    try {
+      n = fs.readSync(fd, buf, 0, buf.length, null);
+    } catch (e) {
+      const code = errnoOf(e);
+      if (code !== 'EISDIR' && code !== 'EAGAIN') throw e;
+      n = -1;
+    }
     if (n <= 0 || n > MAX_FILE_BYTES) {
-      const kind = ops.kind(fd);
-      if (kind !== 'file') throw notARegularFile(p, kind, details());
-      if (n > MAX_FILE_BYTES) throw tooLarge(p, details());
+      const kind = kindOfStats(fs.fstatSync(fd));
+      if (kind !== 'file') throw notARegularFile(p, kind, details);
+      if (n > MAX_FILE_BYTES) throw tooLarge(p, details);
       if (n === 0) return null;
       // A regular file cannot fail a read with EISDIR or EAGAIN: gone odd, so say so.
-      throw new NvmfError('EIO', `cannot read attribute ${quote(p)}: unexpected read failure`, details());
+      throw new NvmfError('EIO', `cannot read attribute ${quote(p)}: unexpected read failure`, details);
     }
   } catch (e) {
-    throw ioError(e, `cannot read attribute ${quote(p)}`, details());
+    throw ioError(e, `cannot read attribute ${quote(p)}`, details);
   } finally {
-    ops.close(fd);
+    fs.closeSync(fd);
   }
   while (n > 0 && (buf[n - 1] === 0x0a || buf[n - 1] === 0x0d)) n--;
   return buf.toString('utf8', 0, n);
-}
-
-/** readTypedAttr by path through node:fs. */
-export function readRegularAttrFile(p: string, device?: string, attr?: string): string | null {
-  return readTypedAttr(nodeAttrOps, p, p, device, attr);
 }
 
 /** The refusal for a name whose readdir type is not a regular file (no open needed). */

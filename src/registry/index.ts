@@ -26,11 +26,4 @@ export {
   RESERVED_ATTRS,
   valueProblem,
 } from './names.js';
-export {
-  BOOT_ID_FILE,
-  LIBC_LIST_MIN_ENTRIES,
-  type ClaimOptions,
-  type Entry,
-  Registry,
-  type RegistryOptions,
-} from './registry.js';
+export { BOOT_ID_FILE, type ClaimOptions, type Entry, Registry, type RegistryOptions } from './registry.js';

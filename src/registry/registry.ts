@@ -20,7 +20,6 @@ import {
   lstatOrNull,
   makeDir,
   type FileKind,
-  nodeAttrOps,
   readAttrFile,
   removeQuietly,
   replaceFile,
@@ -30,7 +29,6 @@ import {
   writeNewFile,
 } from './fsx.js';
 import { type DirName, type Entry, entryFrom, ownerOnDisk, unreadableEntry, vanished } from './entry.js';
-import { LibcEntryReader, libcReaderAvailable } from './libc-reader.js';
 import { exchangePaths } from './rename-exchange.js';
 import { type GcOptions, type GcReport, runGc } from './gc.js';
 import {
@@ -49,8 +47,8 @@ import {
   checkValue,
   checkWritableAttr,
   isDevice,
-  instanceOf,
   isInternalName,
+  naturalCompare,
   parseSeqnum,
   quote,
 } from './names.js';
@@ -76,19 +74,7 @@ export interface RegistryOptions {
   bootIdPath?: string;
   /** How long a writer waits for a device lock before ELOCKED. */
   lockTimeoutMs?: number;
-  /**
-   * How list() reads entries. `node`: node:fs by path. `libc`: libc through koffi under an
-   * open directory (fewer and cheaper calls: about three quarters of node:fs's time; an
-   * error where koffi or glibc is missing).
-   * `auto` (default): node:fs, and libc from the second list of this registry on when both
-   * it and the one before held at least LIBC_LIST_MIN_ENTRIES entries, where the libc
-   * reader's one-time load has paid for itself. Both give the same entries and errors.
-   */
-  listReader?: 'auto' | 'node' | 'libc';
 }
-
-/** Below this many entries a list is too short for the libc reader to matter. */
-export const LIBC_LIST_MIN_ENTRIES = 256;
 
 export interface ClaimOptions {
   /** undefined = no precondition; null = only if unowned; a string = only if that is the owner. */
@@ -126,21 +112,11 @@ export class Registry {
   private readonly nodeExists: (device: string) => boolean;
   /** Guard 1 is the default lstat under the dev root, so list() may answer it from one readdir. */
   private readonly defaultNodeCheck: boolean;
-  /**
-   * Each entry's directory identity at the end of its last clean read by list(): the next
-   * list's "before" for an entry that has not changed since (see readEntryChecked).
-   */
-  private listed = new Map<string, DirIdentity>();
   private readonly seqnumReader: () => number;
   private readonly clock: () => number;
   private readonly bootIdPath: string;
   private readonly lockTimeoutMs: number;
   private rootChecked = false;
-  private readonly listReaderMode: 'auto' | 'node' | 'libc';
-  private libcReader: LibcEntryReader | null = null;
-  /** Entries the previous list() found, for the auto reader choice. */
-  private previousListSize = 0;
-  private lastReader: 'node' | 'libc' | null = null;
 
   private constructor(opts: RegistryOptions) {
     const fromEnv = rootsFromEnv(opts.env ?? process.env);
@@ -159,7 +135,6 @@ export class Registry {
     this.clock = opts.now ?? Date.now;
     this.bootIdPath = opts.bootIdPath ?? DEFAULT_BOOT_ID_PATH;
     this.lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-    this.listReaderMode = opts.listReader ?? 'auto';
   }
 
   static open(opts: RegistryOptions): Registry {
@@ -167,11 +142,6 @@ export class Registry {
   }
 
   // ---- reads ------------------------------------------------------------------------
-
-  /** Which reader the last list() used (null before the first, or when there was no root). */
-  get lastListReader(): 'node' | 'libc' | null {
-    return this.lastReader;
-  }
 
   /** One entry, or null when not registered (or no registry yet). */
   read(device: string): Entry | null {
@@ -205,10 +175,7 @@ export class Registry {
   list(): { live: Entry[]; stale: Entry[] } {
     const live: Entry[] = [];
     const stale: Entry[] = [];
-    if (!this.rootExists()) {
-      this.lastReader = null;
-      return { live, stale };
-    }
+    if (!this.rootExists()) return { live, stale };
     let dirents: fs.Dirent[];
     try {
       dirents = fs.readdirSync(this.root, { withFileTypes: true });
@@ -217,40 +184,25 @@ export class Registry {
     }
     const entries = inNaturalOrder(dirents);
     const nodeExists = this.listNodeCheck();
-    const libc = this.listWithLibc(entries.length);
-    this.lastReader = libc === null ? 'node' : 'libc';
-    const remembered = this.listed;
-    const seen = new Map<string, DirIdentity>();
-    try {
-      for (const d of entries) {
-        const device = d.name;
-        const dir = under(this.root, device);
-        let entry: Entry;
-        try {
-          // d_type from the same readdir stands in for an lstat; only other types pay for one.
-          if (!d.isDirectory()) {
-            const st = lstatOrNull(dir);
-            if (st === null) continue;
-            requireDir(st, dir, 'entry', { device });
-          }
-          if (libc !== null) {
-            entry = libc.readEntry(device, nodeExists);
-          } else {
-            const read = this.readEntryChecked(dir, device, nodeExists, undefined, remembered.get(device));
-            entry = read.entry;
-            seen.set(device, identity(read.after));
-          }
-        } catch (e) {
-          if (!isNvmfError(e)) throw e;
-          if (e.code === 'ENOT_REGISTERED') continue;
-          entry = unreadableEntry(device, e, nodeExists(device));
+    for (const d of entries) {
+      const device = d.name;
+      const dir = under(this.root, device);
+      let entry: Entry;
+      try {
+        // d_type from the same readdir stands in for an lstat; only other types pay for one.
+        if (!d.isDirectory()) {
+          const st = lstatOrNull(dir);
+          if (st === null) continue;
+          requireDir(st, dir, 'entry', { device });
         }
-        (entry.live ? live : stale).push(entry);
+        entry = this.readEntryIn(dir, device, nodeExists);
+      } catch (e) {
+        if (!isNvmfError(e)) throw e;
+        if (e.code === 'ENOT_REGISTERED') continue;
+        entry = unreadableEntry(device, e, nodeExists(device));
       }
-    } finally {
-      libc?.close();
+      (entry.live ? live : stale).push(entry);
     }
-    this.listed = seen;
     return { live, stale };
   }
 
@@ -641,6 +593,7 @@ export class Registry {
   /**
    * Files are read by path, so an entry replaced (rename) while we read it could mix two
    * generations. The directory's identity before and after tells: if it changed, read again.
+   * `known`: the caller's lstat of `dir`, taken just before, so the first attempt's "before".
    */
   private readEntryIn(
     dir: string,
@@ -648,41 +601,6 @@ export class Registry {
     nodeExists: (device: string) => boolean,
     known?: fs.Stats,
   ): Entry {
-    return this.readEntryChecked(dir, device, nodeExists, known).entry;
-  }
-
-  /**
-   * readEntryIn, also returning the identity the read was checked against. `known`: the
-   * caller's lstat of `dir`, taken just before, so the first attempt's "before".
-   * `remembered`: the identity this entry had at the end of an earlier clean read. If the
-   * directory still has it afterwards (same inode, same ctime), then it was at this path,
-   * unchanged, all the way from that earlier "after" through this read, which is what a
-   * fresh "before" would show, only over a longer span: replacing the entry, moving it
-   * away and back, or renaming or creating any name in it sets a new ctime (or inode). So
-   * one lstat checks an unchanged entry; a changed one gets the full before/after reads.
-   */
-  private readEntryChecked(
-    dir: string,
-    device: string,
-    nodeExists: (device: string) => boolean,
-    known?: fs.Stats,
-    remembered?: DirIdentity,
-  ): { entry: Entry; after: fs.Stats } {
-    if (remembered !== undefined && known === undefined) {
-      let entry: Entry | null = null;
-      let failure: NvmfError | null = null;
-      try {
-        entry = this.readEntryOnce(dir, device, nodeExists);
-      } catch (e) {
-        if (!isNvmfError(e)) throw e;
-        failure = e;
-      }
-      const after = lstatOrNull(dir);
-      if (after !== null && sameDir(remembered, after)) {
-        if (failure !== null) throw failure;
-        return { entry: entry!, after };
-      }
-    }
     let first: fs.Stats | null = known ?? null;
     for (let attempt = 0; attempt < 8; attempt++) {
       const before = first ?? lstatOrNull(dir);
@@ -699,7 +617,7 @@ export class Registry {
       }
       const after = lstatOrNull(dir);
       if (after === null) throw vanished(device);
-      if (sameDir(before, after)) return { entry, after };
+      if (sameDir(before, after)) return entry;
     }
     throw new NvmfError('EIO', `${device} kept being replaced while it was read; retry`, { device });
   }
@@ -717,25 +635,7 @@ export class Registry {
     const names: DirName[] = new Array<DirName>(dirents.length);
     for (let i = 0; i < dirents.length; i++)
       names[i] = { name: dirents[i]!.name, kind: direntKind(dirents[i]!) };
-    return entryFrom(
-      { device, dir, ops: nodeAttrOps, target: byPath, present: pathPresent },
-      names,
-      nodeExists,
-    );
-  }
-
-  /** The libc reader, opened on the root, when this list should use it (see RegistryOptions.listReader). */
-  private listWithLibc(count: number): LibcEntryReader | null {
-    const previous = this.previousListSize;
-    this.previousListSize = count;
-    if (this.listReaderMode === 'node') return null;
-    if (this.listReaderMode === 'auto') {
-      if (count < LIBC_LIST_MIN_ENTRIES || previous < LIBC_LIST_MIN_ENTRIES) return null;
-      if (!libcReaderAvailable()) return null;
-    }
-    this.libcReader ??= new LibcEntryReader();
-    this.libcReader.open(this.root);
-    return this.libcReader;
+    return entryFrom(device, dir, names, nodeExists);
   }
 
   /**
@@ -759,21 +659,11 @@ export class Registry {
   }
 }
 
-/**
- * The entries among a root's dirents, in natural order. A device name is nvme + its
- * instance number without leading zeros, so the numbers are distinct and their numeric
- * order is the natural order: one native sort of the numbers instead of a comparator that
- * re-parses both names on each of the ~n log n comparisons.
- */
+/** The entries among a root's dirents, in natural order. */
 function inNaturalOrder(dirents: fs.Dirent[]): fs.Dirent[] {
-  const byInstance = new Map<number, fs.Dirent>();
-  for (const d of dirents) {
-    if (!isInternalName(d.name) && isDevice(d.name)) byInstance.set(instanceOf(d.name), d);
-  }
-  const order = Float64Array.from(byInstance.keys()).sort();
-  const out: fs.Dirent[] = new Array<fs.Dirent>(order.length);
-  for (let i = 0; i < order.length; i++) out[i] = byInstance.get(order[i]!)!;
-  return out;
+  return dirents
+    .filter((d) => !isInternalName(d.name) && isDevice(d.name))
+    .sort((a, b) => naturalCompare(a.name, b.name));
 }
 
 /**
@@ -824,10 +714,6 @@ interface DirIdentity {
   readonly ctimeMs: number;
 }
 
-function identity(st: fs.Stats): DirIdentity {
-  return { ino: st.ino, dev: st.dev, ctimeMs: st.ctimeMs };
-}
-
 function sameDir(a: DirIdentity, b: DirIdentity): boolean {
   return a.ino === b.ino && a.dev === b.dev && a.ctimeMs === b.ctimeMs;
 }
@@ -846,7 +732,6 @@ const OPTION_KEYS = [
   'now',
   'bootIdPath',
   'lockTimeoutMs',
-  'listReader',
 ] as const;
 
 /** Registry.open's options, type-checked and read once. */
@@ -887,11 +772,6 @@ function checkRegistryOptions(opts: unknown): RegistryOptions {
   if (bootIdPath !== undefined) out.bootIdPath = bootIdPath;
   const lockTimeoutMs = checkOptionalNumber(o.lockTimeoutMs, what, 'lockTimeoutMs');
   if (lockTimeoutMs !== undefined) out.lockTimeoutMs = lockTimeoutMs;
-  if (o.listReader !== undefined) {
-    if (o.listReader !== 'auto' && o.listReader !== 'node' && o.listReader !== 'libc')
-      throw invalidOption(what, `listReader must be "auto", "node" or "libc", got ${describe(o.listReader)}`);
-    out.listReader = o.listReader;
-  }
   return out;
 }
 
@@ -917,9 +797,6 @@ function readSeqnumFile(p: string): number {
     throw new NvmfError('EIO', `uevent seqnum ${quote(p)} holds ${quote(text)}, not a number`, {});
   return n;
 }
-
-const byPath = (_name: string, p: string): string => p;
-const pathPresent = (_name: string, p: string): boolean => lstatOrNull(p) !== null;
 
 function direntKind(d: fs.Dirent): FileKind {
   return d.isFile()

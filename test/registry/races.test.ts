@@ -163,7 +163,7 @@ describe('claim-or-create of absent entries from 8 processes', () => {
 });
 
 describe('writer killed with SIGKILL during create', () => {
-  it('never shows a partial entry to a concurrent reader (read, and list through both readers), and gc sweeps the leftovers (200 kills)', async () => {
+  it('never shows a partial entry to a concurrent reader (read, and list), and gc sweeps the leftovers (200 kills)', async () => {
     const writer = script(
       'writer.cjs',
       `const reg = ${openExpr()};
@@ -178,13 +178,11 @@ describe('writer killed with SIGKILL during create', () => {
     const reader = script(
       'reader.cjs',
       `const reg = ${openExpr()};
-       // read(), and list() through each of its readers.
-       const byPath = ${openExpr(", listReader: 'node'")};
-       const byLibc = ${openExpr(", listReader: 'libc'")};
-       const ways = [() => reg.read('nvme5'), ...[byPath, byLibc].map((r) => () => {
-         const l = r.list();
+       // read(), and list().
+       const ways = [() => reg.read('nvme5'), () => {
+         const l = reg.list();
          return [...l.live, ...l.stale].find((e) => e.device === 'nvme5') ?? null;
-       })];
+       }];
        let reads = 0, seen = 0, partial = 0, errors = 0, stop = false;
        process.on('message', () => { stop = true; });
        function loop() {
@@ -274,33 +272,26 @@ describe('writer killed with SIGKILL during create', () => {
 });
 
 describe('list() while entries are replaced and their attributes rewritten', () => {
-  it.each([
-    ['node:fs by path', 'node'],
-    ['libc under an open directory', 'libc'],
-  ])(
-    'never returns an entry mixing two generations, reading through %s',
-    async (_how, listReader) => {
-      // Every generation i of an entry is owner g<i>, seqnum i and, once set, note n<i>: any
-      // mix of generations shows as a mismatch. The reader lists over and over, so most of its
-      // reads go through the remembered-identity check and the rest through before/after.
-      // On tmpfs where there is one (as /run is): writes there are fast enough to overlap reads
-      // often; a disk-backed temp dir makes each replacement slow and the race rare.
-      const root = fs.existsSync('/dev/shm')
-        ? path.join(fs.mkdtempSync('/dev/shm/nvmf-listrace-'), 'registry')
-        : path.join(sb.base, 'listrace');
-      onTestFinished(() => {
-        if (root.startsWith('/dev/shm/')) fs.rmSync(path.dirname(root), { recursive: true, force: true });
-      });
-      const open = (reader: string): string =>
-        `Registry.open({ roots: { registry: ${JSON.stringify(root)}, dev: ${JSON.stringify(sb.dev)} }, env: {}, audit: { record() {} }, deviceNodeExists: () => true, readSeqnum: () => 1, listReader: ${JSON.stringify(reader)} })`;
-      const reg = sb.open({
-        deviceNodeExists: () => true,
-        roots: { registry: root, dev: sb.dev, sysfs: sb.sysfs },
-      });
-      for (let d = 0; d < 200; d++) reg.create(`nvme${7000 + d}`, { owner: `g${d}`, seqnum: d });
-      const writer = script(
-        'replacer.cjs',
-        `const reg = ${open('node')};
+  it('never returns an entry mixing two generations', async () => {
+    // Every generation i of an entry is owner g<i>, seqnum i and, once set, note n<i>: any
+    // mix of generations shows as a mismatch. The reader lists over and over.
+    // On tmpfs where there is one (as /run is): writes there are fast enough to overlap reads
+    // often; a disk-backed temp dir makes each replacement slow and the race rare.
+    const root = fs.existsSync('/dev/shm')
+      ? path.join(fs.mkdtempSync('/dev/shm/nvmf-listrace-'), 'registry')
+      : path.join(sb.base, 'listrace');
+    onTestFinished(() => {
+      if (root.startsWith('/dev/shm/')) fs.rmSync(path.dirname(root), { recursive: true, force: true });
+    });
+    const open = `Registry.open({ roots: { registry: ${JSON.stringify(root)}, dev: ${JSON.stringify(sb.dev)} }, env: {}, audit: { record() {} }, deviceNodeExists: () => true, readSeqnum: () => 1 })`;
+    const reg = sb.open({
+      deviceNodeExists: () => true,
+      roots: { registry: root, dev: sb.dev, sysfs: sb.sysfs },
+    });
+    for (let d = 0; d < 200; d++) reg.create(`nvme${7000 + d}`, { owner: `g${d}`, seqnum: d });
+    const writer = script(
+      'replacer.cjs',
+      `const reg = ${open};
        let stop = false, i = 1000;
        process.on('message', (m) => { if (m === 'progress') process.send({ writes: i - 1000 }); else stop = true; });
        function loop() {
@@ -313,10 +304,10 @@ describe('list() while entries are replaced and their attributes rewritten', () 
          if (stop) process.send({ writes: i - 1000 }); else setImmediate(loop);
        }
        process.send('ready', loop);`,
-      );
-      const reader = script(
-        'lister.cjs',
-        `const reg = ${open(listReader)};
+    );
+    const reader = script(
+      'lister.cjs',
+      `const reg = ${open};
        let lists = 0, checked = 0, bad = [], errors = [], stop = false;
        process.on('message', (m) => { if (m === 'progress') process.send({ lists }); else stop = true; });
        function loop() {
@@ -334,35 +325,33 @@ describe('list() while entries are replaced and their attributes rewritten', () 
          else setImmediate(loop);
        }
        process.send('ready', loop);`,
-      );
-      const w = fork(writer, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
-      const rd = fork(reader, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
-      onTestFinished(() => {
-        w.kill();
-        rd.kill();
+    );
+    const w = fork(writer, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+    const rd = fork(reader, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+    onTestFinished(() => {
+      w.kill();
+      rd.kill();
+    });
+    const ask = (c: ChildProcess, what: 'progress' | 'stop') =>
+      new Promise<Record<string, number>>((resolve) => {
+        c.once('message', resolve);
+        c.send(what);
       });
-      const ask = (c: ChildProcess, what: 'progress' | 'stop') =>
-        new Promise<Record<string, number>>((resolve) => {
-          c.once('message', resolve);
-          c.send(what);
-        });
-      await Promise.all([w, rd].map((c) => new Promise((r) => c.once('message', r))));
-      // At least 4 s of overlap, and on a starved machine until both made the progress the
-      // checks below need (bounded well inside the test's timeout).
-      const t0 = Date.now();
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 250));
-        if (Date.now() - t0 < 4000) continue;
-        const [wp, rp] = [await ask(w, 'progress'), await ask(rd, 'progress')];
-        if ((wp['writes']! > 100 && rp['lists']! > 5) || Date.now() - t0 > 200_000) break;
-      }
-      const [ws = {}, rs = {}] = await Promise.all([w, rd].map((c) => ask(c, 'stop')));
-      console.log(`list race (${listReader}): writer ${JSON.stringify(ws)}; reader ${JSON.stringify(rs)}`);
-      expect(rs['bad']).toEqual([]);
-      expect(rs['errors']).toEqual([]);
-      expect(rs['lists'] as number).toBeGreaterThan(5);
-      expect(ws['writes'] as number).toBeGreaterThan(100);
-    },
-    300_000,
-  );
+    await Promise.all([w, rd].map((c) => new Promise((r) => c.once('message', r))));
+    // At least 4 s of overlap, and on a starved machine until both made the progress the
+    // checks below need (bounded well inside the test's timeout).
+    const t0 = Date.now();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 250));
+      if (Date.now() - t0 < 4000) continue;
+      const [wp, rp] = [await ask(w, 'progress'), await ask(rd, 'progress')];
+      if ((wp['writes']! > 100 && rp['lists']! > 5) || Date.now() - t0 > 200_000) break;
+    }
+    const [ws = {}, rs = {}] = await Promise.all([w, rd].map((c) => ask(c, 'stop')));
+    console.log(`list race: writer ${JSON.stringify(ws)}; reader ${JSON.stringify(rs)}`);
+    expect(rs['bad']).toEqual([]);
+    expect(rs['errors']).toEqual([]);
+    expect(rs['lists'] as number).toBeGreaterThan(5);
+    expect(ws['writes'] as number).toBeGreaterThan(100);
+  }, 300_000);
 });

@@ -3,14 +3,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LIBC_LIST_MIN_ENTRIES } from '../../src/registry/registry.js';
 import { type Sandbox, sandbox } from './helpers.js';
 
-/**
- * list() has two readers (node:fs by path, libc under an open directory). What an entry is
- * must not depend on which one read it: every case below is listed by both and must give
- * exactly the expected entry, or exactly the expected refusal.
- */
+/** What list() makes of each kind of entry directory: exactly the expected entry, or exactly the expected refusal. */
 
 let sb: Sandbox;
 const servers: net.Server[] = [];
@@ -209,12 +204,11 @@ async function build(): Promise<Map<string, Expected>> {
   return expected;
 }
 
-describe.each(['node', 'libc'] as const)('list() through the %s reader', (listReader) => {
+describe('list()', () => {
   it('gives the expected entry or refusal for every case of the table', async () => {
     const expected = await build();
-    const reg = sb.open({ listReader });
+    const reg = sb.open();
     const { live, stale } = reg.list();
-    expect(reg.lastListReader).toBe(listReader);
     expect(live).toEqual([]);
     const got = new Map(stale.map((e) => [e.device, e]));
     const rows = CASES.map(([what], i) => {
@@ -235,7 +229,7 @@ describe.each(['node', 'libc'] as const)('list() through the %s reader', (listRe
 
   it('error messages name the entry and the attribute', async () => {
     await build();
-    const reg = sb.open({ listReader });
+    const reg = sb.open();
     const byDevice = new Map(reg.list().stale.map((e) => [e.device, e]));
     const fifo = CASES.findIndex(([what]) => what.startsWith('a FIFO'));
     const symlinkEntry = CASES.findIndex(([what]) => what === 'a symlink as the entry');
@@ -250,12 +244,11 @@ describe.each(['node', 'libc'] as const)('list() through the %s reader', (listRe
   // Guard 1 is asked once an entry's files are read and before the read is checked: the
   // moment to change the entry under the reader, deterministically.
   it('an entry replaced while it is read, its old directory half purged, is read again whole', () => {
-    const writer = sb.open({ listReader: 'node' });
+    const writer = sb.open();
     writer.create('nvme1', { owner: 'old', seqnum: 1 });
     writer.setAttr('nvme1', 'note', 'old note');
     let asked = 0;
     const reg = sb.open({
-      listReader,
       deviceNodeExists: () => {
         if (asked++ === 0) {
           // What a delete does (rename away, then purge), caught half way, and a new generation.
@@ -272,12 +265,11 @@ describe.each(['node', 'libc'] as const)('list() through the %s reader', (listRe
   });
 
   it('an entry deleted while it is read is left out', () => {
-    const writer = sb.open({ listReader: 'node' });
+    const writer = sb.open();
     writer.create('nvme1', { owner: 'a', seqnum: 1 });
     writer.create('nvme2', { owner: 'b', seqnum: 2 });
     let asked = 0;
     const reg = sb.open({
-      listReader,
       deviceNodeExists: (d) => {
         if (d === 'nvme1' && asked++ === 0) {
           const trash = path.join(sb.root, '.nvme1.trash.test');
@@ -294,7 +286,7 @@ describe.each(['node', 'libc'] as const)('list() through the %s reader', (listRe
     await build();
     sb.nodes.add('nvme0');
     sb.nodes.add('nvme12');
-    const reg = sb.open({ listReader });
+    const reg = sb.open();
     const { live } = reg.list();
     expect(live.map((e) => [e.device, e.error?.code ?? null])).toEqual([
       ['nvme0', null],
@@ -303,54 +295,29 @@ describe.each(['node', 'libc'] as const)('list() through the %s reader', (listRe
   });
 });
 
-describe('the reader list() picks by default', () => {
+describe('listing again', () => {
   function populate(n: number): void {
-    const reg = sb.open({ listReader: 'node' });
+    const reg = sb.open();
     for (let i = 0; i < n; i++) reg.create(`nvme${i}`, { owner: `o${i}`, seqnum: i });
   }
 
-  it('stays with node:fs for a small registry, however often it lists', () => {
-    populate(LIBC_LIST_MIN_ENTRIES - 1);
+  it('gives the same entries from the same registry', () => {
+    populate(300);
     const reg = sb.open();
-    for (let i = 0; i < 3; i++) {
-      expect(reg.list().stale).toHaveLength(LIBC_LIST_MIN_ENTRIES - 1);
-      expect(reg.lastListReader).toBe('node');
-    }
-  });
-
-  it('moves a large registry to libc from its second list on, with the same entries', () => {
-    populate(LIBC_LIST_MIN_ENTRIES);
-    const reg = sb.open();
-    expect(reg.lastListReader).toBeNull();
     const first = reg.list();
-    expect(reg.lastListReader).toBe('node');
-    const second = reg.list();
-    expect(reg.lastListReader).toBe('libc');
-    expect(second).toEqual(first);
-    expect(first.stale).toHaveLength(LIBC_LIST_MIN_ENTRIES);
-  });
-
-  it('goes back to node:fs once the registry is small again', () => {
-    populate(LIBC_LIST_MIN_ENTRIES);
-    const reg = sb.open();
-    reg.list();
-    reg.list();
-    expect(reg.lastListReader).toBe('libc');
-    for (let i = 0; i < 10; i++) reg.delete(`nvme${i}`);
-    expect(reg.list().stale).toHaveLength(LIBC_LIST_MIN_ENTRIES - 10);
-    expect(reg.lastListReader).toBe('node');
+    expect(reg.list()).toEqual(first);
+    expect(first.stale).toHaveLength(300);
   });
 
   it('an entry that vanishes or is replaced between lists is read afresh', () => {
-    populate(LIBC_LIST_MIN_ENTRIES + 1);
+    populate(300);
     const reg = sb.open();
     reg.list();
-    const writer = sb.open({ listReader: 'node' });
+    const writer = sb.open();
     writer.delete('nvme5');
     writer.create('nvme6', { owner: 'new', seqnum: 999 });
     writer.setAttr('nvme7', 'note', 'added');
     const l = reg.list();
-    expect(reg.lastListReader).toBe('libc');
     const byDevice = new Map(l.stale.map((e) => [e.device, e]));
     expect(byDevice.has('nvme5')).toBe(false);
     expect(byDevice.get('nvme6')).toMatchObject({ owner: 'new', seqnum: 999, attrs: {} });
