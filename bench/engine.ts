@@ -93,8 +93,7 @@ async function host(): Promise<{ dir: string; kernel: SimKernel; registry: Regis
   const registry = Registry.open({
     roots: simRoots(dir),
     audit: { record: () => {} },
-    deviceNodeExists: (d) => kernel.deviceNodeExists(d),
-    readSeqnum: () => kernel.ueventSeqnum(),
+    host: kernel,
   });
   return { dir, kernel, registry };
 }

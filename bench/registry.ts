@@ -33,8 +33,7 @@ function run(): BenchResult[] {
       roots: { registry: root, dev: base, sysfs: base },
       env: {},
       audit: { record() {} },
-      deviceNodeExists: () => true,
-      readSeqnum: () => 1,
+      host: { deviceNodeExists: () => true, ueventSeqnum: () => 1, bootId: () => null },
     });
     const N = 2000;
 
@@ -91,8 +90,7 @@ function run(): BenchResult[] {
         roots: { registry: root, dev: base, sysfs: base },
         env: {},
         audit: { record() {} },
-        deviceNodeExists: () => true,
-        readSeqnum: () => 1,
+        host: { deviceNodeExists: () => true, ueventSeqnum: () => 1, bootId: () => null },
       });
     // A process's first list of a registry (a one-shot command): node:fs.
     const first = pairedMedians(

@@ -14,7 +14,7 @@ export async function planWithRegistry(
   const { Registry } = await import('../../src/registry/registry.js');
   const { kernel, roots } = await ctx.kernel();
   const audit = await ctx.auditor();
-  const registry = Registry.open({ roots, audit, deviceNodeExists: (d) => kernel.deviceNodeExists(d) });
+  const registry = Registry.open({ roots, audit, host: kernel });
   const items = await planFromHost({ kernel, registry }, req);
   return {
     items,

@@ -6,11 +6,12 @@ import { Registry } from '../../src/registry/registry.js';
 const READ_ONLY: Auditor = { record() {} };
 
 /**
- * The registry at the CLI's roots (the sim kernel's with `NVMF_KERNEL=sim:DIR`). `mutating`
- * loads the audit sink chain; read-only commands skip it to start fast.
+ * The registry at the CLI's roots, handed the host facts of the CLI's kernel (the sim
+ * kernel's with `NVMF_KERNEL=sim:DIR`). `mutating` loads the audit sink chain; read-only
+ * commands skip it to start fast.
  */
 export async function openRegistry(ctx: CliContext, mutating: boolean): Promise<Registry> {
-  const roots = await ctx.roots();
+  const { kernel, roots } = await ctx.kernel();
   const audit = mutating ? await ctx.auditor() : READ_ONLY;
-  return Registry.open({ roots, audit });
+  return Registry.open({ roots, audit, host: kernel });
 }

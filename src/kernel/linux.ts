@@ -6,6 +6,7 @@ import { type DiscoveryReadOptions, readDiscoveryLog } from './admin-cmd.js';
 import { describeTarget, isGoneErrno, kernelError } from './errno.js';
 import { type AdminIoctl, discoveryReader, loadAdminIoctl } from './ioctl.js';
 import type { ConnectReply, ControllerInfo, Kernel } from './port.js';
+import { readBootId } from './host-facts.js';
 import * as sysfs from './sysfs.js';
 
 export interface LinuxKernelOptions {
@@ -112,6 +113,11 @@ export class LinuxKernel implements Kernel {
 
   ueventSeqnum(): number {
     return sysfs.readUeventSeqnum(this.roots.sysfs);
+  }
+
+  /** This boot's id; null when /proc is not readable. */
+  bootId(): string | null {
+    return readBootId();
   }
 
   async deleteController(device: string): Promise<void> {
