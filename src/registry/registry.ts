@@ -53,7 +53,6 @@ import {
   isDevice,
   instanceOf,
   isInternalName,
-  parseSeqnum,
   quote,
 } from './names.js';
 
