@@ -1,10 +1,9 @@
 import { enabledPlugins, type KnownPlugin } from './config.js';
 import type { CliContext } from './context.js';
+import type { Registry } from '../registry/registry.js';
 import type {
   ConnectOperation,
   ConnectOutcome,
-  DisconnectAllPlan,
-  DisconnectAllRequest,
   DiscoveryControllerView,
   NvmfPlugin,
   PluginHost,
@@ -39,13 +38,10 @@ export function createPluginHost(plugins: readonly NvmfPlugin[]): PluginHost {
       }
       return undefined;
     },
-    async planDisconnectAll(
-      req: DisconnectAllRequest,
-      ctx: CliContext,
-    ): Promise<DisconnectAllPlan | undefined> {
+    async disconnectAllRegistry(ctx: CliContext): Promise<Registry | undefined> {
       for (const p of plugins) {
-        const plan = await p.planDisconnectAll?.(req, ctx);
-        if (plan !== undefined) return plan;
+        const registry = await p.disconnectAllRegistry?.(ctx);
+        if (registry !== undefined) return registry;
       }
       return undefined;
     },

@@ -39,6 +39,8 @@ import {
   type ConnectIntent,
   type ConnectIntentRecord,
   type ConnectTarget,
+  type ControllerLike,
+  intentMatches,
   listIntents,
   writeIntent,
 } from './intents.js';
@@ -466,6 +468,29 @@ export class Registry {
     if (dryRun !== undefined) checked.dryRun = dryRun;
     if (isStale !== undefined) checked.isStale = isStale;
     return runGc(this.context(), checked);
+  }
+
+  /**
+   * Disconnect-all's re-check of a candidate, for a caller holding `device`'s lock (inside
+   * withLock, so the answer holds until it releases): why the entry no longer says what the
+   * plan saw (`owner`), or, planned unowned, which connect in progress now announces
+   * `controller`; null when nothing changed. Intents are read after the entry: while the
+   * lock is held no connector can publish this entry, and a connector ends its intent only
+   * after publishing, so an intent for this controller is still there now.
+   */
+  ownershipChange(device: string, owner: string | null, controller: ControllerLike): string | null {
+    checkDevice(device);
+    if (owner !== null) checkOwner(owner);
+    let now: string | null;
+    try {
+      now = this.read(device)?.owner ?? null;
+    } catch (e) {
+      return `registry entry unreadable (${e instanceof Error ? e.message : String(e)})`;
+    }
+    if (now !== owner) return now === null ? 'owner removed' : `now owned by ${now}`;
+    if (now !== null) return null;
+    const pending = this.liveIntents().find((i) => intentMatches(i, controller));
+    return pending === undefined ? null : `connect in progress (owner ${pending.owner}, pid ${pending.pid})`;
   }
 
   // ---- connect intents --------------------------------------------------------------

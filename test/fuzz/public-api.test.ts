@@ -301,7 +301,6 @@ describe('the engine on the simulated kernel', () => {
     await check('targetMatches', 2, api.targetMatches as (...a: unknown[]) => unknown);
     await check('checkPolicy', 1, api.checkPolicy as (...a: unknown[]) => unknown);
     await check('planDisconnectAll', 4, api.planDisconnectAll as (...a: unknown[]) => unknown);
-    await check('plannedController', 1, api.plannedController as (...a: unknown[]) => unknown);
     await check('mapPool', 3, api.mapPool as (...a: unknown[]) => unknown);
     const ctx = { kernel: h.kernel, registry: h.registry, audit: { record() {} } };
     await check('disconnect', 2, (c, d) => api.disconnect(c as never, d as string), 100);
