@@ -1,8 +1,6 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import type { ConnectInput, OptionName } from '../engine/options.js';
-import { errnoOf, isNvmfError, NvmfError } from '../errors.js';
+import { isNvmfError, NvmfError } from '../errors.js';
 import type { Env } from '../roots.js';
 import { hostIdentity } from '../host-identity.js';
 
