@@ -1,4 +1,4 @@
-import type { NvmfPlugin } from '../../src/cli/plugin.js';
+import type { NvmfPlugin } from '../../src/cli/plugin-api.js';
 import { registerRegistryGroup } from './commands/index.js';
 import { addOwnerOptions, resolveOwner } from './owner-options.js';
 

@@ -1,6 +1,6 @@
-import type { Auditor } from '../../src/audit/event.js';
-import type { CliContext } from '../../src/cli/context.js';
-import { Registry } from '../../src/registry/registry.js';
+import type { Auditor } from '../../src/index.js';
+import type { CliContext } from '../../src/cli/plugin-api.js';
+import { Registry } from '../../src/index.js';
 
 /** Reads record nothing, so they need no audit sink (and do not load one). */
 const READ_ONLY: Auditor = { record() {} };
