@@ -48,8 +48,7 @@ async function run(impl: Impl, concurrency: number, contended: boolean): Promise
     const registry = impl.Registry.open({
       roots,
       audit: { record() {} },
-      deviceNodeExists: (d) => kernel.deviceNodeExists(d),
-      readSeqnum: () => kernel.ueventSeqnum(),
+      host: kernel,
     });
     const held = contended ? await holdLock(roots.registry, 'nvme0') : null;
     const delay = monitorEventLoopDelay({ resolution: 10 });

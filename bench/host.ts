@@ -48,7 +48,7 @@ export async function simHost(impl: Impl, n: number, entries: boolean): Promise<
       const registry = impl.Registry.open({
         roots: impl.sim.simRoots(dir),
         audit: { record() {} },
-        readSeqnum: () => kernel.ueventSeqnum(),
+        host: kernel,
       });
       for (const [i, c] of (await kernel.listControllers()).entries()) {
         registry.create(c.device, { owner: i % 3 === 0 ? `owner${i % 7}` : null, seqnum: 1000 + i });

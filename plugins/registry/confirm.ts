@@ -1,5 +1,5 @@
-import type { CliContext } from '../../src/cli/context.js';
-import { NvmfError } from '../../src/errors.js';
+import type { CliContext } from '../../src/cli/plugin-api.js';
+import { NvmfError } from '../../src/index.js';
 
 /**
  * `[y/N]` before a change that can make a controller look unowned (owner change, entry or

@@ -1,4 +1,4 @@
-import { checkDevice } from '../../src/registry/names.js';
+import { checkDevice } from '../../src/index.js';
 
 /** `nvme3` from `nvme3` or `/dev/nvme3` (operators paste device paths); validated. */
 export function deviceArg(arg: string): string {

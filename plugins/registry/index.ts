@@ -1,10 +1,10 @@
-import type { NvmfPlugin } from '../../src/cli/plugin.js';
+import type { NvmfPlugin } from '../../src/cli/plugin-api.js';
 import { registerRegistryGroup } from './commands/index.js';
 import { addOwnerOptions, resolveOwner } from './owner-options.js';
 
 /**
  * The registry plugin: ownership options on connect-like commands, the `registry` command
- * group, and the disconnect-all planner. Enabled by default; docs/operations.md says how to
+ * group, and the registry that guards disconnect-all. Enabled by default; docs/operations.md says how to
  * turn it off (then disconnect-all needs --force, since nobody can tell who owns what).
  */
 const plugin: NvmfPlugin = {
@@ -17,9 +17,9 @@ const plugin: NvmfPlugin = {
   beforeConnect(op) {
     op.owner = resolveOwner(op.cliOptions);
   },
-  async planDisconnectAll(req, ctx) {
-    const { planWithRegistry } = await import('./disconnect-all.js');
-    return planWithRegistry(req, ctx);
+  async disconnectAllRegistry(ctx) {
+    const { openRegistry } = await import('./open.js');
+    return openRegistry(ctx, true);
   },
 };
 

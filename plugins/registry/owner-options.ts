@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { ownerArg } from '../../src/cli/owner-arg.js';
-import { NvmfError } from '../../src/errors.js';
-import { checkOwner } from '../../src/registry/names.js';
+import { ownerArg } from '../../src/cli/plugin-api.js';
+import { NvmfError } from '../../src/index.js';
+import { checkOwner } from '../../src/index.js';
 
 /** The owner a connect-like command records, from `--owner` and `--nbft`. */
 export function resolveOwner(opts: { owner?: unknown; nbft?: unknown }): string | null | undefined {

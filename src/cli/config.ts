@@ -1,18 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoOf, NvmfError } from '../errors.js';
+import { etcRoot } from '../host-identity.js';
 import type { Env } from '../roots.js';
 
 /** Plugins shipped in `plugins/`. The registry plugin is on unless configured off. */
 export const KNOWN_PLUGINS = ['registry'] as const;
 export type KnownPlugin = (typeof KNOWN_PLUGINS)[number];
 const DEFAULT_ENABLED: readonly KnownPlugin[] = ['registry'];
-
-/** `/etc`, or `NVMF_ETC_ROOT` (tests and containers). Host NQN/ID and nvmf.json live under it. */
-export function etcRoot(env: Env): string {
-  const v = env['NVMF_ETC_ROOT'];
-  return v !== undefined && v !== '' ? path.resolve(v) : '/etc';
-}
 
 /** `NVMF_CONFIG`, else `<etc>/nvme/nvmf.json`. */
 export function configPath(env: Env): string {

@@ -1,11 +1,9 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import type { ConnectInput } from '../engine/options.js';
 import { CONNECT_OPTION_SPECS, type OptionName } from '../nvme/options.js';
-import { errnoOf, isNvmfError, NvmfError } from '../errors.js';
+import { isNvmfError, NvmfError } from '../errors.js';
 import type { Env } from '../roots.js';
-import { etcRoot } from './config.js';
+import { hostIdentity } from '../host-identity.js';
 
 /** A command-line option of a connect-like command and the fabrics option it sets. */
 export interface CliConnectOption {
@@ -74,33 +72,12 @@ export function withFlagName(e: unknown): unknown {
   return e;
 }
 
-function readIdFile(file: string): string | undefined {
-  try {
-    const v = fs.readFileSync(file, 'utf8').trim();
-    return v === '' ? undefined : v;
-  } catch (e) {
-    if (errnoOf(e) === 'ENOENT') return undefined;
-    throw new NvmfError(
-      'EIO',
-      `cannot read ${file} (${errnoOf(e) ?? String(e)}); fix it or pass the value on the command line`,
-      {
-        file,
-      },
-    );
-  }
-}
-
 /** Host NQN and host ID from `<etc>/nvme/hostnqn` and `<etc>/nvme/hostid` where the command line gave none. */
 export function withHostDefaults(input: ConnectInput, env: Env): ConnectInput {
-  const dir = path.join(etcRoot(env), 'nvme');
   const out = { ...input };
-  if (out.hostnqn === undefined) {
-    const v = readIdFile(path.join(dir, 'hostnqn'));
-    if (v !== undefined) out.hostnqn = v;
-  }
-  if (out.hostid === undefined) {
-    const v = readIdFile(path.join(dir, 'hostid'));
-    if (v !== undefined) out.hostid = v;
-  }
+  if (out.hostnqn !== undefined && out.hostid !== undefined) return out;
+  const ids = hostIdentity(env);
+  if (out.hostnqn === undefined && ids.hostnqn !== undefined) out.hostnqn = ids.hostnqn;
+  if (out.hostid === undefined && ids.hostid !== undefined) out.hostid = ids.hostid;
   return out;
 }

@@ -1,20 +1,15 @@
+import type { DisconnectAllResult } from '../engine/disconnect.js';
 import { TRANSPORTS } from '../engine/options.js';
-import { checkPolicy } from '../engine/plan.js';
+import { checkPolicy, type DisconnectAllPolicy, type PlanItemView } from '../engine/plan.js';
 import { NvmfError } from '../errors.js';
 import type { DisconnectAllOptions } from './commands/disconnect-all.js';
 import type { CliContext } from './context.js';
 import { EXIT } from './exit.js';
 import { renderTable } from './output.js';
-import type {
-  DisconnectAllPlan,
-  DisconnectAllPlanItem,
-  DisconnectAllRequest,
-  DisconnectAllResult,
-} from './plugin.js';
 
-/** Flags to a request, rejecting contradictions and bad values before anything is read. */
-export function disconnectAllRequest(opts: DisconnectAllOptions): DisconnectAllRequest {
-  const req: DisconnectAllRequest = {
+/** Flags to a policy, rejecting contradictions and bad values before anything is read. */
+export function disconnectAllRequest(opts: DisconnectAllOptions): DisconnectAllPolicy {
+  const req: DisconnectAllPolicy = {
     force: opts.force === true,
     ...(opts.owner !== undefined ? { owner: opts.owner } : {}),
     ...(opts.transport !== undefined && opts.transport.length > 0 ? { transports: opts.transport } : {}),
@@ -35,7 +30,7 @@ export function disconnectAllRequest(opts: DisconnectAllOptions): DisconnectAllR
   return req;
 }
 
-export function renderPlan(items: readonly DisconnectAllPlanItem[]): string {
+export function renderPlan(items: readonly PlanItemView[]): string {
   if (items.length === 0) return 'no NVMe controllers\n';
   return renderTable(
     ['Device', 'Transport', 'Owner', 'Action', 'Reason'],
@@ -49,48 +44,35 @@ export function renderResults(results: readonly DisconnectAllResult[]): string {
     .join('');
 }
 
-/** Without a planning plugin only --force is safe: nobody can tell who owns what. */
-async function forcePlanWithoutRegistry(
-  ctx: CliContext,
-  req: DisconnectAllRequest,
-): Promise<DisconnectAllPlan> {
-  const { kernel } = await ctx.kernel();
-  const { planDisconnectAll } = await import('../engine/plan.js');
-  const { executeDisconnectAll } = await import('../engine/disconnect.js');
-  const audit = await ctx.auditor();
-  const controllers = await kernel.listControllers();
-  const items = planDisconnectAll(controllers, [], [], {
-    force: true,
-    ...(req.transports ? { transports: req.transports } : {}),
-  });
-  return { items, execute: () => executeDisconnectAll(items, { kernel, audit, force: true }) };
-}
-
 export async function runDisconnectAll(ctx: CliContext, opts: DisconnectAllOptions): Promise<void> {
   const req = disconnectAllRequest(opts);
-  let plan = await ctx.plugins.planDisconnectAll(req, ctx);
-  if (plan === undefined) {
-    if (!req.force) {
-      throw new NvmfError(
-        'EABORTED',
-        'disconnect-all refuses to run: the registry plugin is disabled (NVMF_PLUGINS or the config file), so nothing tells a boot-critical controller from a throwaway one. Enable the plugin, or pass --force to disconnect every fabrics controller',
-        {},
-      );
-    }
-    plan = await forcePlanWithoutRegistry(ctx, req);
+  const registry = await ctx.plugins.disconnectAllRegistry(ctx);
+  if (registry === undefined && req.force !== true) {
+    throw new NvmfError(
+      'EABORTED',
+      'disconnect-all refuses to run: the registry plugin is disabled (NVMF_PLUGINS or the config file), so nothing tells a boot-critical controller from a throwaway one. Enable the plugin, or pass --force to disconnect every fabrics controller',
+      {},
+    );
   }
+  const { kernel } = await ctx.kernel();
+  const host = registry === undefined ? { kernel } : { kernel, registry };
+  // The library's one route: plan from a snapshot, then execute (engine/disconnect.ts).
+  const { planFromHost, executeDisconnectAll } = await import('../engine/disconnect.js');
+  const { planItemView } = await import('../engine/plan.js');
+  const plan = await planFromHost(host, req);
+  const items = plan.map(planItemView);
   const json = ctx.format() === 'json';
-  const chosen = plan.items.filter((i) => i.action === 'disconnect');
+  const chosen = items.filter((i) => i.action === 'disconnect');
 
-  if (!json) ctx.stdout.write(renderPlan(plan.items));
+  if (!json) ctx.stdout.write(renderPlan(items));
   if (opts.dryRun || chosen.length === 0) {
-    if (json) ctx.result({ plan: plan.items }, () => '');
+    if (json) ctx.result({ plan: items }, () => '');
     else if (chosen.length === 0) ctx.note('nothing to disconnect');
     return;
   }
   if (!opts.yes) {
     // with -o json the plan has not been shown yet; the operator sees it on the terminal asked
-    const shown = json ? renderPlan(plan.items) : '';
+    const shown = json ? renderPlan(items) : '';
     const n = chosen.length;
     const ok = await ctx.confirmTyped(
       `${shown}Disconnect ${n} controller${n === 1 ? '' : 's'} (${chosen.map((c) => c.device).join(', ')})?`,
@@ -98,8 +80,10 @@ export async function runDisconnectAll(ctx: CliContext, opts: DisconnectAllOptio
     );
     if (!ok) throw new NvmfError('EABORTED', 'aborted: confirmation not given; nothing was disconnected', {});
   }
-  const results = await plan.execute();
-  ctx.result({ plan: plan.items, results }, () => renderResults(results));
+  const audit = await ctx.auditor();
+  const done = await executeDisconnectAll(plan, { ...host, audit, force: req.force === true });
+  const results = done.results;
+  ctx.result({ plan: done.plan.map(planItemView), results }, () => renderResults(results));
   const failed = results.filter((r) => !r.ok).length;
   if (failed > 0) {
     ctx.note(`${failed} of ${results.length} disconnects failed`, false);

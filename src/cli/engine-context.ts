@@ -6,7 +6,7 @@ export async function engineContext(ctx: CliContext): Promise<EngineContext> {
   const { kernel, roots } = await ctx.kernel();
   const audit = await ctx.auditor();
   const { Registry } = await import('../registry/registry.js');
-  const registry = Registry.open({ roots, audit, deviceNodeExists: (d) => kernel.deviceNodeExists(d) });
+  const registry = Registry.open({ roots, audit, host: kernel });
   return { kernel, registry, audit };
 }
 

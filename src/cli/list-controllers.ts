@@ -21,7 +21,7 @@ export async function listControllers(ctx: CliContext): Promise<ListedController
   const reg = Registry.open({
     roots,
     audit: { record() {} },
-    deviceNodeExists: (d) => kernel.deviceNodeExists(d),
+    host: kernel,
   });
   const owners = new Map(reg.list().live.map((e) => [e.device, e.error ? null : e.owner]));
   const ctrls = await kernel.listControllers();

@@ -7,6 +7,7 @@ import type { CliContext, Writer } from './context.js';
 import { type ContextIo, createContext, processIo } from './create-context.js';
 import { EXIT, exitCodeFor } from './exit.js';
 import { fdWriter } from './fd-writer.js';
+import { SHIPPED_PLUGINS } from '../../plugins/index.js';
 import { loadPluginHost } from './plugin-host.js';
 import { buildProgramFor, isCommanderSuccess } from './program.js';
 import { packageVersion, serviceLoaders } from './services.js';
@@ -52,7 +53,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const env = process.env;
   let ctx: CliContext | undefined;
   try {
-    const plugins = await loadPluginHost(env);
+    const plugins = await loadPluginHost(env, SHIPPED_PLUGINS);
     let program: Awaited<ReturnType<typeof buildProgramFor>> | undefined;
     ctx = createContext(cliIo(env, stdout, stderr), serviceLoaders, plugins, () => program!);
     program = await buildProgramFor(ctx, argv.slice(2), coreCommands, version());

@@ -1,22 +1,16 @@
 import { enabledPlugins, type KnownPlugin } from './config.js';
 import type { CliContext } from './context.js';
+import type { Registry } from '../registry/registry.js';
 import type {
   ConnectOperation,
   ConnectOutcome,
-  DisconnectAllPlan,
-  DisconnectAllRequest,
   DiscoveryControllerView,
   NvmfPlugin,
   PluginHost,
 } from './plugin.js';
 
-/**
- * Plugin modules by name. The path is the same relative one from `src/cli/` and from
- * `build/src/cli/`, so this works from source (tsx) and from the build.
- */
-const LOADERS: Record<KnownPlugin, () => Promise<{ default: NvmfPlugin }>> = {
-  registry: () => import('../../plugins/registry/index.js'),
-};
+/** How to load each known plugin, by name: handed in by the CLI's entry (plugins/index.ts). */
+export type PluginCatalogue = Record<KnownPlugin, () => Promise<{ default: NvmfPlugin }>>;
 
 export function createPluginHost(plugins: readonly NvmfPlugin[]): PluginHost {
   return {
@@ -39,13 +33,10 @@ export function createPluginHost(plugins: readonly NvmfPlugin[]): PluginHost {
       }
       return undefined;
     },
-    async planDisconnectAll(
-      req: DisconnectAllRequest,
-      ctx: CliContext,
-    ): Promise<DisconnectAllPlan | undefined> {
+    async disconnectAllRegistry(ctx: CliContext): Promise<Registry | undefined> {
       for (const p of plugins) {
-        const plan = await p.planDisconnectAll?.(req, ctx);
-        if (plan !== undefined) return plan;
+        const registry = await p.disconnectAllRegistry?.(ctx);
+        if (registry !== undefined) return registry;
       }
       return undefined;
     },
@@ -53,8 +44,11 @@ export function createPluginHost(plugins: readonly NvmfPlugin[]): PluginHost {
 }
 
 /** Load the plugins the configuration enables (see config.ts), in configuration order. */
-export async function loadPluginHost(env: Readonly<Record<string, string | undefined>>): Promise<PluginHost> {
+export async function loadPluginHost(
+  env: Readonly<Record<string, string | undefined>>,
+  catalogue: PluginCatalogue,
+): Promise<PluginHost> {
   const names = enabledPlugins(env);
-  const mods = await Promise.all(names.map((n) => LOADERS[n]()));
+  const mods = await Promise.all(names.map((n) => catalogue[n]()));
   return createPluginHost(mods.map((m) => m.default));
 }

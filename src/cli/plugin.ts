@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Registry } from '../registry/registry.js';
 import type { CliContext } from './context.js';
 
 /** Core commands a plugin may add options to. */
@@ -24,33 +25,6 @@ export interface ConnectOutcome {
   owner: string | null;
   reused: boolean;
 }
-
-export interface DisconnectAllRequest {
-  /** Only controllers of this owner (`--owner`). */
-  owner?: string;
-  force: boolean;
-  /** `-t`: only these transports. */
-  transports?: string[];
-}
-
-export interface DisconnectAllPlanItem {
-  device: string;
-  transport: string;
-  owner: string | null;
-  action: 'disconnect' | 'skip';
-  reason: string;
-}
-
-/**
- * A disconnect-all plan and how to carry it out. `execute` re-checks each candidate (the
- * registry plugin does so under the device lock) and reports one result per disconnect.
- */
-export interface DisconnectAllPlan {
-  items: DisconnectAllPlanItem[];
-  execute(): Promise<DisconnectAllResult[]>;
-}
-
-export type DisconnectAllResult = { device: string; ok: true } | { device: string; ok: false; error: string };
 
 /**
  * A plugin: a directory under `plugins/` whose `index.ts` default-exports one of these.
@@ -84,11 +58,12 @@ export interface NvmfPlugin {
     ctx: CliContext,
   ): Promise<string | undefined> | string | undefined;
   /**
-   * Plan a disconnect-all from ownership. The first plugin that returns a plan wins. When no
-   * enabled plugin plans, the core refuses to run without `--force` (fail safe: without the
-   * registry nobody can tell a boot-critical controller from a throwaway one).
+   * The registry that guards disconnect-all: the core plans and executes through the
+   * engine's one route (planFromHost, executeDisconnectAll) with it. The first plugin that
+   * returns one wins. When none does, the core refuses to run without `--force` (fail safe:
+   * without the registry nobody can tell a boot-critical controller from a throwaway one).
    */
-  planDisconnectAll?(req: DisconnectAllRequest, ctx: CliContext): Promise<DisconnectAllPlan | undefined>;
+  disconnectAllRegistry?(ctx: CliContext): Promise<Registry | undefined>;
 }
 
 /** What a plugin sees of a discovery controller the engine is about to use. */
@@ -112,5 +87,5 @@ export interface PluginHost {
     op: ConnectOperation,
     ctx: CliContext,
   ): Promise<string | undefined>;
-  planDisconnectAll(req: DisconnectAllRequest, ctx: CliContext): Promise<DisconnectAllPlan | undefined>;
+  disconnectAllRegistry(ctx: CliContext): Promise<Registry | undefined>;
 }

@@ -168,15 +168,20 @@ async function connectParsed(
       }
       throw e;
     }
-    // ---- no await from here until the entry is written ----
+    // The stamp is read at once: any remove event of this controller comes after it.
     const device = `nvme${reply.instance}`;
     const seqnum = ctx.kernel.ueventSeqnum();
     try {
+      // A contended device lock (the udev helper removing the old entry of a recycled
+      // instance) is awaited, never waited for on the event loop; the write under it is
+      // synchronous and re-enters the lock.
+      const reg = ctx.registry;
       if (who.kind === 'claim') {
-        ctx.registry.create(device, { owner: who.owner, seqnum });
-      } else {
+        const owner = who.owner;
+        await reg.withLock(device, async () => void reg.create(device, { owner, seqnum }));
+      } else if (hasEntry(reg, device)) {
         // A fresh controller has no owner: an entry left on this (recycled) instance is stale.
-        ctx.registry.delete(device);
+        await reg.withLock(device, async () => void reg.delete(device));
       }
     } catch (e) {
       if (who.kind !== 'claim') {
@@ -192,7 +197,6 @@ async function connectParsed(
         throw await ownershipFailed(ctx, device, who.owner, e);
       }
     }
-    // ---- entry written ----
     result = {
       device,
       cntlid: reply.cntlid,
@@ -254,6 +258,15 @@ async function ownershipFailed(
 async function findExisting(ctx: EngineContext, target: TargetIdentity): Promise<ControllerInfo | null> {
   const controllers = await ctx.kernel.listControllers();
   return controllers.find((c) => c.fabrics && c.state !== 'deleting' && targetMatches(target, c)) ?? null;
+}
+
+/** Whether `device` has an entry to clear; an unreadable one counts (delete removes it). */
+function hasEntry(reg: EngineContext['registry'], device: string): boolean {
+  try {
+    return reg.read(device) !== null;
+  } catch {
+    return true;
+  }
 }
 
 async function reuse(

@@ -27,6 +27,7 @@ const KERNEL_METHODS = [
   'controller',
   'deviceNodeExists',
   'ueventSeqnum',
+  'bootId',
   'deleteController',
   'namespaces',
   'blockDeviceExists',
@@ -75,7 +76,15 @@ export function checkKernel(v: unknown, what: string): Kernel {
   return v as Kernel;
 }
 
-const REGISTRY_METHODS = ['create', 'read', 'list', 'claim', 'liveIntents', 'withLock'] as const;
+const REGISTRY_METHODS = [
+  'create',
+  'read',
+  'list',
+  'claim',
+  'liveIntents',
+  'withLock',
+  'ownershipChange',
+] as const;
 
 /** `v` has the methods of Registry the engine calls. */
 export function checkRegistry(v: unknown, what: string): Registry {

@@ -1,7 +1,7 @@
 import type { Auditor } from '../audit/event.js';
 import { isNvmfError, NvmfError } from '../errors.js';
 import type { ControllerInfo, Kernel } from '../kernel/port.js';
-import { type ConnectIntentRecord, intentMatches } from '../registry/intents.js';
+import type { ConnectIntentRecord } from '../registry/intents.js';
 import { checkDevice } from '../registry/names.js';
 import type { Registry } from '../registry/registry.js';
 import {
@@ -28,7 +28,6 @@ import {
   type PlanItem,
   checkPolicy,
   planDisconnectAll,
-  plannedController,
 } from './plan.js';
 import { mapPool } from './pool.js';
 
@@ -86,18 +85,27 @@ export interface DisconnectAllSnapshot {
 }
 
 /**
+ * The kernel and, when ownership is known, the registry. Without a registry (the CLI with
+ * its registry plugin disabled) the snapshot has no entries or intents: only a --force plan
+ * can be made from it, and execution re-checks only the controller.
+ */
+export interface DisconnectAllHost {
+  kernel: Kernel;
+  registry?: Registry;
+}
+
+/**
  * Read the host in the order that makes connect intents work (docs/architecture.md):
  * controllers, then intents, then entries. A connector writes its intent before the kernel
  * creates the controller and ends it only after the entry exists, so any controller seen
  * here either has its intent in the second read or its entry in the third.
  */
-export async function snapshotForDisconnectAll(
-  ctx: Pick<EngineContext, 'kernel' | 'registry'>,
-): Promise<DisconnectAllSnapshot> {
-  ctx = checkHost(ctx, 'snapshotForDisconnectAll');
-  const controllers = await ctx.kernel.listControllers();
-  const intents = ctx.registry.liveIntents();
-  const { live, stale } = ctx.registry.list();
+export async function snapshotForDisconnectAll(host: DisconnectAllHost): Promise<DisconnectAllSnapshot> {
+  const h = checkHost(host, 'snapshotForDisconnectAll');
+  const controllers = await h.kernel.listControllers();
+  if (h.registry === undefined) return { controllers, intents: [], entries: [] };
+  const intents = h.registry.liveIntents();
+  const { live, stale } = h.registry.list();
   const entries: PlanEntry[] = [...live, ...stale].map((e) => ({
     device: e.device,
     owner: e.owner,
@@ -106,19 +114,33 @@ export async function snapshotForDisconnectAll(
   return { controllers, intents, entries };
 }
 
+/**
+ * A plan from a fresh snapshot. Fail safe: without a registry nobody can tell a boot-critical
+ * controller from a throwaway one, so only a --force policy is planned.
+ */
 export async function planFromHost(
-  ctx: Pick<EngineContext, 'kernel' | 'registry'>,
+  host: DisconnectAllHost,
   policy: DisconnectAllPolicy,
 ): Promise<PlanItem[]> {
   policy = checkPolicy(policy);
-  const s = await snapshotForDisconnectAll(checkHost(ctx, 'planFromHost'));
+  const h = checkHost(host, 'planFromHost');
+  if (h.registry === undefined && policy.force !== true) {
+    throw new NvmfError(
+      'EABORTED',
+      'disconnect-all without the registry needs --force: nothing else tells a boot-critical controller from a throwaway one',
+      {},
+    );
+  }
+  const s = await snapshotForDisconnectAll(h);
   return planDisconnectAll(s.controllers, s.entries, s.intents, policy);
 }
 
-/** A kernel and a registry, checked by shape. */
-function checkHost(v: unknown, what: string): Pick<EngineContext, 'kernel' | 'registry'> {
+/** A kernel and, optionally, a registry, checked by shape. */
+function checkHost(v: unknown, what: string): DisconnectAllHost {
   const c = checkRecord(v, what, ['kernel', 'registry']);
-  return { kernel: checkKernel(c.kernel, what), registry: checkRegistry(c.registry, what) };
+  const out: DisconnectAllHost = { kernel: checkKernel(c.kernel, what) };
+  if (c.registry !== undefined) out.registry = checkRegistry(c.registry, what);
+  return out;
 }
 
 /** The dependencies of an execution, read once and checked by shape. */
@@ -137,8 +159,8 @@ function checkExecuteDeps(v: unknown): ExecuteDeps {
   return out;
 }
 
-/** A plan as planDisconnectAll made it: an array of items with a device and an action. */
-function checkPlan(v: unknown): PlanItem[] {
+/** A plan as planDisconnectAll made it, copied: items with a device, an action and the controller. */
+function checkPlan(v: unknown): readonly PlanItem[] {
   const refuse = (): NvmfError =>
     invalidOption('executeDisconnectAll', `plan must be an array of plan items, got ${describe(v)}`);
   let items: unknown[];
@@ -148,12 +170,18 @@ function checkPlan(v: unknown): PlanItem[] {
   } catch (e) {
     throw isNvmfError(e) ? e : refuse();
   }
-  for (const item of items) {
-    const i = checkRecord(item, 'executeDisconnectAll plan item', ['device', 'action']);
-    if (typeof i.device !== 'string' || (i.action !== 'disconnect' && i.action !== 'skip'))
+  return items.map((item) => {
+    const keys = ['device', 'transport', 'owner', 'action', 'reason', 'controller'] as const;
+    const i = checkRecord(item, 'executeDisconnectAll plan item', keys);
+    const c = i.controller === undefined ? {} : checkRecord(i.controller, 'plan item controller', ['device']);
+    if (
+      typeof i.device !== 'string' ||
+      (i.action !== 'disconnect' && i.action !== 'skip') ||
+      c.device !== i.device
+    )
       throw invalidOption('executeDisconnectAll', `${describe(item)} is not a plan item`);
-  }
-  return v as PlanItem[];
+    return i as unknown as PlanItem;
+  });
 }
 
 export interface ExecuteDeps {
@@ -166,6 +194,16 @@ export interface ExecuteDeps {
   force?: boolean;
   /** Test hook: runs after a candidate passed its re-check, before its delete (lock held). */
   beforeDelete?: (device: string) => Promise<void>;
+}
+
+/**
+ * What an execution did: the plan as carried out (a new array; an item whose candidate
+ * turned out not to need a disconnect is a new `skip` item with the reason), and one result
+ * per disconnect attempted.
+ */
+export interface DisconnectAllOutcome {
+  plan: PlanItem[];
+  results: DisconnectAllResult[];
 }
 
 /**
@@ -185,21 +223,21 @@ export function sameController(a: ControllerInfo, b: ControllerInfo): boolean {
 }
 
 /**
- * Execute a plan with bounded concurrency. Each candidate is re-checked right before its
- * delete: the controller must still be the one planned, and one planned as unowned must
- * still have no owner and no matching live intent. The device lock is held from the
- * re-check through the delete (DESIGN §4 race 7): no connector can publish its entry
- * between the reads, and no claim can take the controller between the re-check and the
- * delete (a reuse claim takes the same lock and finds the controller gone). A candidate that
- * fails the re-check is not deleted: its plan item is updated in place to `skip` with the
- * reason, and it gets no result. Every other candidate gets a result; failures do not stop
- * the rest.
+ * Execute a plan with bounded concurrency; the plan is not changed. Each candidate is
+ * re-checked right before its delete: the controller must still be the one planned, and one
+ * planned with an owner or unowned must still be so, with no matching live intent (asked of
+ * the registry). The device lock is held from the re-check through the delete (DESIGN §4
+ * race 7): no connector can publish its entry between the reads, and no claim can take the
+ * controller between the re-check and the delete (a reuse claim takes the same lock and finds
+ * the controller gone). A candidate that fails the re-check is not deleted: the outcome's
+ * plan has it as `skip` with the reason, and it gets no result. Every other candidate gets a
+ * result; failures do not stop the rest.
  */
 export async function executeDisconnectAll(
-  items: PlanItem[],
+  plan: readonly PlanItem[],
   deps: ExecuteDeps,
-): Promise<DisconnectAllResult[]> {
-  items = checkPlan(items);
+): Promise<DisconnectAllOutcome> {
+  const items = checkPlan(plan);
   deps = checkExecuteDeps(deps);
   const auditor: Auditor = deps.audit ?? { record: () => {} };
   const ctxAudit = { audit: auditor } as EngineContext;
@@ -214,17 +252,17 @@ export async function executeDisconnectAll(
     }
   }
   const chosen = items.filter((i) => i.action === 'disconnect');
-  // A candidate that turned out not to need a disconnect becomes a skip in the plan, audited.
+  /** Candidates that turned out not to need a disconnect, by device, with the reason (audited). */
+  const skipped = new Map<string, string>();
   const skip = (item: PlanItem, reason: string): null => {
-    item.action = 'skip';
-    item.reason = reason;
+    skipped.set(item.device, reason);
     audit(ctxAudit, { action: 'disconnect-all-skip', device: item.device, owner: item.owner, reason });
     return null;
   };
   const outcomes = await mapPool(chosen, deps.concurrency ?? DEFAULT_DISCONNECT_CONCURRENCY, async (item) => {
     const reg = deps.force === true ? undefined : deps.registry;
     const step = async (): Promise<true | null> => {
-      const why = await recheck(item, plannedController(item), deps);
+      const why = await recheck(item, deps.kernel, reg);
       if (why !== null) return skip(item, `changed since planned: ${why}`);
       await deps.beforeDelete?.(item.device);
       return deleteOne(item);
@@ -265,39 +303,23 @@ export async function executeDisconnectAll(
     if (o.ok && o.value === null) return;
     results.push(o.ok ? { device, ok: true } : { device, ok: false, error: errorMessage(o.error) });
   });
-  return results;
+  const carriedOut = items.map((item): PlanItem => {
+    const reason = item.action === 'disconnect' ? skipped.get(item.device) : undefined;
+    return reason === undefined ? item : { ...item, action: 'skip', reason };
+  });
+  return { plan: carriedOut, results };
 }
 
-async function recheck(
-  item: PlanItem,
-  planned: ControllerInfo | undefined,
-  deps: ExecuteDeps,
-): Promise<string | null> {
-  const now = await deps.kernel.controller(item.device);
+/**
+ * Why `item` must not be deleted now, or null: the kernel side here, the ownership side asked
+ * of the registry (`reg` given = the caller holds the device lock).
+ */
+async function recheck(item: PlanItem, kernel: Kernel, reg: Registry | undefined): Promise<string | null> {
+  const now = await kernel.controller(item.device);
   if (now === null) return 'controller is gone';
-  if (planned !== undefined && !sameController(planned, now))
-    return 'the instance now belongs to another controller';
+  if (!sameController(item.controller, now)) return 'the instance now belongs to another controller';
   if (!now.fabrics) return 'not a fabrics controller';
-  const reg = deps.registry;
-  if (reg === undefined || deps.force === true) return null;
-  // The caller holds the device lock.
-  {
-    let owner: string | null;
-    try {
-      owner = reg.read(item.device)?.owner ?? null;
-    } catch (e) {
-      return `registry entry unreadable (${errorMessage(e)})`;
-    }
-    if (owner !== item.owner) return owner === null ? 'owner removed' : `now owned by ${owner}`;
-    if (owner === null) {
-      // Read after the entry, and only when it matters: while we hold the lock no connector
-      // can publish this entry, and a connector ends its intent only after publishing, so an
-      // intent for this controller is still there now.
-      const pending = reg.liveIntents().find((i) => intentMatches(i, now));
-      if (pending !== undefined) return `connect in progress (owner ${pending.owner}, pid ${pending.pid})`;
-    }
-    return null;
-  }
+  return reg === undefined ? null : reg.ownershipChange(item.device, item.owner, now);
 }
 
 export interface DisconnectAllOptions {
@@ -321,12 +343,11 @@ export async function disconnectAll(
   if (concurrency !== undefined) opts.concurrency = concurrency;
   const plan = await planFromHost(ctx, policy);
   if (opts.dryRun === true) return { plan };
-  const results = await executeDisconnectAll(plan, {
+  return executeDisconnectAll(plan, {
     kernel: ctx.kernel,
     registry: ctx.registry,
     audit: ctx.audit,
     force: policy.force === true,
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
   });
-  return { plan, results };
 }

@@ -67,6 +67,5 @@ export {
   type PlanEntry,
   type PlanItem,
   planDisconnectAll,
-  plannedController,
 } from './plan.js';
 export { mapPool, type PoolResult } from './pool.js';

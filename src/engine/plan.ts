@@ -25,22 +25,25 @@ export interface PlanEntry {
   error?: { message: string };
 }
 
+/**
+ * One controller's decision. A value: execution never changes it (it returns a new plan).
+ * `controller` is the controller it was planned from, which execution compares with what
+ * is there at delete time; the CLI's JSON shows the other five fields (DESIGN §10).
+ */
 export interface PlanItem {
-  device: string;
-  transport: string;
-  owner: string | null;
-  action: 'disconnect' | 'skip';
-  reason: string;
+  readonly device: string;
+  readonly transport: string;
+  readonly owner: string | null;
+  readonly action: 'disconnect' | 'skip';
+  readonly reason: string;
+  readonly controller: ControllerInfo;
 }
 
-/**
- * The controller each item was planned from, kept out of the item itself so the item stays
- * the JSON contract's shape; execution compares it with what is there at delete time.
- */
-const plannedFrom = new WeakMap<PlanItem, ControllerInfo>();
+/** The fields of a plan item the JSON contract shows (DESIGN §10), without the controller. */
+export type PlanItemView = Omit<PlanItem, 'controller'>;
 
-export function plannedController(item: PlanItem): ControllerInfo | undefined {
-  return plannedFrom.get(item);
+export function planItemView(i: PlanItem): PlanItemView {
+  return { device: i.device, transport: i.transport, owner: i.owner, action: i.action, reason: i.reason };
 }
 
 /** Check a policy's types and rules; returns it read once into a plain object. */
@@ -137,11 +140,14 @@ export function planDisconnectAll(
   return controllers.map((c): PlanItem => {
     const entry = byDevice.get(c.device);
     const owner = entry?.error === undefined ? (entry?.owner ?? null) : null;
-    const item = (action: PlanItem['action'], reason: string): PlanItem => {
-      const it: PlanItem = { device: c.device, transport: c.transport, owner, action, reason };
-      plannedFrom.set(it, c);
-      return it;
-    };
+    const item = (action: PlanItem['action'], reason: string): PlanItem => ({
+      device: c.device,
+      transport: c.transport,
+      owner,
+      action,
+      reason,
+      controller: c,
+    });
 
     if (!c.fabrics) return item('skip', `${c.transport} controller, not fabrics: never disconnected`);
     if (transports !== null && !transports.has(c.transport)) {

@@ -1,11 +1,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import {
+  checkOptionalFunction,
+  checkOptionalNumber,
+  checkOptionalString,
+  checkOptions,
+  checkRecord,
+  describe,
+  invalidOption,
+} from '../args.js';
 import { errnoOf, NvmfError } from '../errors.js';
 import type { Roots } from '../roots.js';
 import { type DiscoveryReadOptions, readDiscoveryLog } from './admin-cmd.js';
 import { describeTarget, isGoneErrno, kernelError } from './errno.js';
 import { type AdminIoctl, discoveryReader, loadAdminIoctl } from './ioctl.js';
 import type { ConnectReply, ControllerInfo, Kernel } from './port.js';
+import { readBootId } from './host-facts.js';
 import * as sysfs from './sysfs.js';
 import { parseSupportedOptions } from '../nvme/options.js';
 
@@ -40,9 +50,22 @@ export class LinuxKernel implements Kernel {
   private readonly discoveryOptions: DiscoveryReadOptions;
 
   constructor(o: LinuxKernelOptions) {
-    this.roots = { sysfs: o.roots.sysfs, dev: o.roots.dev };
-    this.ioctl = o.adminIoctl ?? loadAdminIoctl;
-    this.discoveryOptions = o.discovery ?? {};
+    const what = 'new LinuxKernel';
+    const r = checkRecord(o, what, ['roots', 'adminIoctl', 'discovery']);
+    const roots = checkRecord(r.roots, `${what} roots`, ['sysfs', 'dev']);
+    const sysfsRoot = checkOptionalString(roots.sysfs, what, 'roots.sysfs');
+    const devRoot = checkOptionalString(roots.dev, what, 'roots.dev');
+    if (!sysfsRoot || !devRoot) throw invalidOption(what, 'roots.sysfs and roots.dev must be paths');
+    this.roots = { sysfs: sysfsRoot, dev: devRoot };
+    this.ioctl =
+      checkOptionalFunction<() => Promise<AdminIoctl>>(r.adminIoctl, what, 'adminIoctl') ?? loadAdminIoctl;
+    const d = checkOptions(r.discovery, `${what} discovery`, ['chunk', 'maxRetries', 'maxRecords']);
+    const discovery: DiscoveryReadOptions = {};
+    for (const k of ['chunk', 'maxRetries', 'maxRecords'] as const) {
+      const n = checkOptionalNumber(d[k], what, `discovery.${k}`, { min: 1, integer: true });
+      if (n !== undefined) discovery[k] = n;
+    }
+    this.discoveryOptions = discovery;
   }
 
   get fabricsPath(): string {
@@ -50,6 +73,11 @@ export class LinuxKernel implements Kernel {
   }
 
   async connect(options: string): Promise<ConnectReply> {
+    if (typeof options !== 'string')
+      throw invalidOption(
+        'LinuxKernel.connect',
+        `options must be an option string, got ${describe(options)}`,
+      );
     let fh: fs.promises.FileHandle;
     try {
       fh = await fs.promises.open(this.fabricsPath, fs.constants.O_RDWR);
@@ -101,6 +129,11 @@ export class LinuxKernel implements Kernel {
 
   ueventSeqnum(): number {
     return sysfs.readUeventSeqnum(this.roots.sysfs);
+  }
+
+  /** This boot's id; null when /proc is not readable. */
+  bootId(): string | null {
+    return readBootId();
   }
 
   async deleteController(device: string): Promise<void> {

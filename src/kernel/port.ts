@@ -46,7 +46,21 @@ export interface ConnectReply {
   cntlid: number;
 }
 
-export interface Kernel {
+/**
+ * What the registry needs to know about the host, and nothing more: the Kernel port
+ * implements it, so the registry is handed the same view of the host as the engine
+ * (a sim kernel's dev tree, or the real /dev) instead of reading it itself.
+ */
+export interface HostFacts {
+  /** Whether `/dev/nvmeN` exists (synchronous: the registry's guard 1 needs it inline). */
+  deviceNodeExists(device: string): boolean;
+  /** `/sys/kernel/uevent_seqnum`, read synchronously (stamped right after connect). */
+  ueventSeqnum(): number;
+  /** This boot's id (`/proc/sys/kernel/random/boot_id`), or null when unreadable. */
+  bootId(): string | null;
+}
+
+export interface Kernel extends HostFacts {
   readonly kind: 'linux' | 'sim';
 
   /**
@@ -63,12 +77,6 @@ export interface Kernel {
 
   /** One controller, or null if it does not exist. */
   controller(device: string): Promise<ControllerInfo | null>;
-
-  /** Whether `/dev/nvmeN` exists (synchronous: the registry's guard 1 needs it inline). */
-  deviceNodeExists(device: string): boolean;
-
-  /** `/sys/kernel/uevent_seqnum`, read synchronously (stamped right after connect). */
-  ueventSeqnum(): number;
 
   /** Write `1` to `delete_controller`. Synchronous in the kernel: when it returns, the node is gone. */
   deleteController(device: string): Promise<void>;

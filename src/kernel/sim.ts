@@ -23,6 +23,7 @@ import { optionTable, parseKernelOptions } from './sim/options.js';
 import * as st from './sim/state.js';
 import { defaultTrsvcid, loadTargets, type SimPort, type SimTargets, samePort } from './sim/targets.js';
 import { drain, enqueue, pendingEvents, readUdevLog, type UdevLogRecord } from './sim/udev-queue.js';
+import { readBootId } from './host-facts.js';
 import * as sysfs from './sysfs.js';
 
 export type { SimConfig } from './sim/config.js';
@@ -808,6 +809,11 @@ export class SimKernel implements Kernel {
 
   ueventSeqnum(): number {
     return sysfs.readUeventSeqnum(this.layout.sys);
+  }
+
+  /** The real host's boot id: a simulated host boots with the machine it runs on. */
+  bootId(): string | null {
+    return readBootId();
   }
 
   /** As sysfs shows them: empty until the controller's scan ran (a due one runs first). */

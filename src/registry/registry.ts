@@ -13,7 +13,9 @@ import {
   invalidOption,
 } from '../args.js';
 import { errnoOf, isNvmfError, NvmfError } from '../errors.js';
-import { ENV_KEYS, type Env, type Roots, rootsFromEnv, ueventSeqnumPath } from '../roots.js';
+import { linuxHostFacts } from '../kernel/host-facts.js';
+import type { HostFacts } from '../kernel/port.js';
+import { ENV_KEYS, type Env, type Roots, rootsFromEnv } from '../roots.js';
 import {
   DIR_MODE,
   ioError,
@@ -35,6 +37,8 @@ import {
   type ConnectIntent,
   type ConnectIntentRecord,
   type ConnectTarget,
+  type ControllerLike,
+  intentMatches,
   listIntents,
   writeIntent,
 } from './intents.js';
@@ -49,7 +53,6 @@ import {
   isDevice,
   isInternalName,
   naturalCompare,
-  parseSeqnum,
   quote,
 } from './names.js';
 
@@ -64,14 +67,14 @@ export interface RegistryOptions {
    * the CLI passes `defaultAuditor()`, a library user that or an auditor of their own.
    */
   audit: Auditor;
-  /** Guard 1: does /dev/nvmeN exist? Default: lstat under the dev root. */
-  deviceNodeExists?: (device: string) => boolean;
-  /** Current /sys/kernel/uevent_seqnum. Default: read it under the sysfs root. */
-  readSeqnum?: () => number;
+  /**
+   * The host as the registry needs it (device liveness for guard 1, the uevent seqnum, the
+   * boot id): pass the Kernel you use (`host: kernel`). Default: the Linux host facts under
+   * the roots (`linuxHostFacts`). The registry never reads sysfs, /dev or /proc itself.
+   */
+  host?: HostFacts;
   /** Clock in ms (gc ages). */
   now?: () => number;
-  /** Where the boot id is read; default /proc/sys/kernel/random/boot_id. */
-  bootIdPath?: string;
   /** How long a writer waits for a device lock before ELOCKED. */
   lockTimeoutMs?: number;
 }
@@ -90,7 +93,6 @@ export interface ClaimOptions {
 }
 
 export const BOOT_ID_FILE = '.boot_id';
-const DEFAULT_BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
 
 /** Internals gc needs; not part of the public API. */
 export interface RegistryContext {
@@ -109,12 +111,9 @@ export class Registry {
   readonly root: string;
   readonly roots: Roots;
   private readonly audit: Auditor;
+  private readonly host: HostFacts;
   private readonly nodeExists: (device: string) => boolean;
-  /** Guard 1 is the default lstat under the dev root, so list() may answer it from one readdir. */
-  private readonly defaultNodeCheck: boolean;
-  private readonly seqnumReader: () => number;
   private readonly clock: () => number;
-  private readonly bootIdPath: string;
   private readonly lockTimeoutMs: number;
   private rootChecked = false;
 
@@ -127,13 +126,10 @@ export class Registry {
     };
     this.root = this.roots.registry;
     this.audit = opts.audit;
-    const devRoot = this.roots.dev;
-    this.nodeExists = opts.deviceNodeExists ?? ((d) => lstatOrNull(under(devRoot, d)) !== null);
-    this.defaultNodeCheck = opts.deviceNodeExists === undefined;
-    const seqPath = ueventSeqnumPath(this.roots);
-    this.seqnumReader = opts.readSeqnum ?? (() => readSeqnumFile(seqPath));
+    const host = opts.host ?? linuxHostFacts(this.roots);
+    this.host = host;
+    this.nodeExists = (d) => host.deviceNodeExists(d);
     this.clock = opts.now ?? Date.now;
-    this.bootIdPath = opts.bootIdPath ?? DEFAULT_BOOT_ID_PATH;
     this.lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   }
 
@@ -183,7 +179,7 @@ export class Registry {
       throw ioError(e, `cannot list registry ${quote(this.root)}`);
     }
     const entries = inNaturalOrder(dirents);
-    const nodeExists = this.listNodeCheck();
+    const nodeExists = this.nodeExists;
     for (const d of entries) {
       const device = d.name;
       const dir = under(this.root, device);
@@ -426,6 +422,29 @@ export class Registry {
     return runGc(this.context(), checked);
   }
 
+  /**
+   * Disconnect-all's re-check of a candidate, for a caller holding `device`'s lock (inside
+   * withLock, so the answer holds until it releases): why the entry no longer says what the
+   * plan saw (`owner`), or, planned unowned, which connect in progress now announces
+   * `controller`; null when nothing changed. Intents are read after the entry: while the
+   * lock is held no connector can publish this entry, and a connector ends its intent only
+   * after publishing, so an intent for this controller is still there now.
+   */
+  ownershipChange(device: string, owner: string | null, controller: ControllerLike): string | null {
+    checkDevice(device);
+    if (owner !== null) checkOwner(owner);
+    let now: string | null;
+    try {
+      now = this.read(device)?.owner ?? null;
+    } catch (e) {
+      return `registry entry unreadable (${e instanceof Error ? e.message : String(e)})`;
+    }
+    if (now !== owner) return now === null ? 'owner removed' : `now owned by ${now}`;
+    if (now !== null) return null;
+    const pending = this.liveIntents().find((i) => intentMatches(i, controller));
+    return pending === undefined ? null : `connect in progress (owner ${pending.owner}, pid ${pending.pid})`;
+  }
+
   // ---- connect intents --------------------------------------------------------------
 
   /** Announce a connect before writing to /dev/nvme-fabrics; end() it once the entry is written. */
@@ -452,7 +471,7 @@ export class Registry {
       root: this.root,
       audit: this.audit,
       deviceNodeExists: this.nodeExists,
-      readSeqnum: this.seqnumReader,
+      readSeqnum: () => this.host.ueventSeqnum(),
       now: this.clock,
       lockTimeoutMs: this.lockTimeoutMs,
       currentBootId: () => this.currentBootId(),
@@ -562,12 +581,7 @@ export class Registry {
   }
 
   private currentBootId(): string | null {
-    try {
-      const id = fs.readFileSync(this.bootIdPath, 'utf8').trim();
-      return id === '' ? null : id;
-    } catch {
-      return null;
-    }
+    return this.host.bootId();
   }
 
   private requireEntry(device: string): string {
@@ -637,26 +651,6 @@ export class Registry {
       names[i] = { name: dirents[i]!.name, kind: direntKind(dirents[i]!) };
     return entryFrom(device, dir, names, nodeExists);
   }
-
-  /**
-   * Guard 1 for a whole list: with the default check, one readdir of the dev root answers
-   * it for every entry instead of one lstat each (any name counts, as lstat would). The
-   * snapshot is taken before the entries are read; guard 1 was always a point-in-time
-   * answer. If the dev root cannot be listed, each entry is asked as before.
-   */
-  private listNodeCheck(): (device: string) => boolean {
-    if (!this.defaultNodeCheck) return this.nodeExists;
-    let names: string[];
-    try {
-      names = fs.readdirSync(this.roots.dev);
-    } catch (e) {
-      if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return () => false;
-      return this.nodeExists;
-    }
-    const present = new Set<string>();
-    for (const n of names) if (n.startsWith('nvme')) present.add(n);
-    return (device) => present.has(device);
-  }
 }
 
 /** The entries among a root's dirents, in natural order. */
@@ -723,16 +717,7 @@ function checkExpect(v: unknown): string | null | undefined {
   return v === undefined || v === null ? v : checkOwner(v);
 }
 
-const OPTION_KEYS = [
-  'roots',
-  'env',
-  'audit',
-  'deviceNodeExists',
-  'readSeqnum',
-  'now',
-  'bootIdPath',
-  'lockTimeoutMs',
-] as const;
+const OPTION_KEYS = ['roots', 'env', 'audit', 'host', 'now', 'lockTimeoutMs'] as const;
 
 /** Registry.open's options, type-checked and read once. */
 function checkRegistryOptions(opts: unknown): RegistryOptions {
@@ -758,18 +743,19 @@ function checkRegistryOptions(opts: unknown): RegistryOptions {
     }
     out.env = env;
   }
-  const deviceNodeExists = checkOptionalFunction<(d: string) => boolean>(
-    o.deviceNodeExists,
-    what,
-    'deviceNodeExists',
-  );
-  if (deviceNodeExists !== undefined) out.deviceNodeExists = deviceNodeExists;
-  const readSeqnum = checkOptionalFunction<() => number>(o.readSeqnum, what, 'readSeqnum');
-  if (readSeqnum !== undefined) out.readSeqnum = readSeqnum;
+  if (o.host !== undefined) {
+    const h = checkRecord(o.host, `${what} host`, ['deviceNodeExists', 'ueventSeqnum', 'bootId']);
+    for (const f of ['deviceNodeExists', 'ueventSeqnum', 'bootId'] as const) {
+      if (typeof h[f] !== 'function')
+        throw invalidOption(
+          what,
+          `host must be HostFacts (a Kernel): ${f} is ${describe(h[f])}, not a function`,
+        );
+    }
+    out.host = o.host as HostFacts;
+  }
   const now = checkOptionalFunction<() => number>(o.now, what, 'now');
   if (now !== undefined) out.now = now;
-  const bootIdPath = checkOptionalString(o.bootIdPath, what, 'bootIdPath');
-  if (bootIdPath !== undefined) out.bootIdPath = bootIdPath;
   const lockTimeoutMs = checkOptionalNumber(o.lockTimeoutMs, what, 'lockTimeoutMs');
   if (lockTimeoutMs !== undefined) out.lockTimeoutMs = lockTimeoutMs;
   return out;
@@ -783,19 +769,6 @@ function conflict(device: string, current: string | null, expected: string | nul
     owner: current,
     expected,
   });
-}
-
-function readSeqnumFile(p: string): number {
-  let text: string;
-  try {
-    text = fs.readFileSync(p, 'utf8').trim();
-  } catch (e) {
-    throw ioError(e, `cannot read the uevent seqnum ${quote(p)}`);
-  }
-  const n = parseSeqnum(text);
-  if (n === null)
-    throw new NvmfError('EIO', `uevent seqnum ${quote(p)} holds ${quote(text)}, not a number`, {});
-  return n;
 }
 
 function direntKind(d: fs.Dirent): FileKind {

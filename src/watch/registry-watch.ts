@@ -1,5 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import {
+  checkOptionalBoolean,
+  checkOptionalFunction,
+  checkOptionalNumber,
+  checkRecord,
+  describe,
+  invalidOption,
+} from '../args.js';
 import { isNvmfError } from '../errors.js';
 import { readAttrFile } from '../registry/fsx.js';
 import { isInternalName } from '../nvme/names.js';
@@ -73,7 +81,8 @@ export function readEntryState(root: string, device: string): EntryState {
   return { owner };
 }
 
-export async function watchRegistry(root: string, opts: RegistryWatchOptions): Promise<RegistryWatcher> {
+export async function watchRegistry(root: string, options: RegistryWatchOptions): Promise<RegistryWatcher> {
+  const opts = checkWatchOptions(root, options);
   const now = opts.now ?? (() => new Date());
   const onError = opts.onError ?? (() => {});
   const trailingMs = opts.trailingMs ?? TRAILING_READ_MS;
@@ -218,4 +227,33 @@ export async function watchRegistry(root: string, opts: RegistryWatchOptions): P
       await watcher.close();
     },
   };
+}
+
+/** watchRegistry's arguments, type-checked and read once. */
+function checkWatchOptions(root: unknown, v: unknown): RegistryWatchOptions {
+  const what = 'watchRegistry';
+  if (typeof root !== 'string' || root === '')
+    throw invalidOption(what, `root must be the registry root's path, got ${describe(root)}`);
+  const o = checkRecord(v, what, [
+    'onEvent',
+    'onError',
+    'emitInitial',
+    'now',
+    'trailingMs',
+    'rescanIntervalMs',
+  ]);
+  const onEvent = checkOptionalFunction<RegistryWatchOptions['onEvent']>(o.onEvent, what, 'onEvent');
+  if (onEvent === undefined) throw invalidOption(what, 'onEvent is required');
+  const out: RegistryWatchOptions = { onEvent };
+  const onError = checkOptionalFunction<(e: Error) => void>(o.onError, what, 'onError');
+  if (onError !== undefined) out.onError = onError;
+  const emitInitial = checkOptionalBoolean(o.emitInitial, what, 'emitInitial');
+  if (emitInitial !== undefined) out.emitInitial = emitInitial;
+  const clock = checkOptionalFunction<() => Date>(o.now, what, 'now');
+  if (clock !== undefined) out.now = clock;
+  const trailingMs = checkOptionalNumber(o.trailingMs, what, 'trailingMs', { min: 0 });
+  if (trailingMs !== undefined) out.trailingMs = trailingMs;
+  const rescan = checkOptionalNumber(o.rescanIntervalMs, what, 'rescanIntervalMs', { min: 0 });
+  if (rescan !== undefined) out.rescanIntervalMs = rescan;
+  return out;
 }

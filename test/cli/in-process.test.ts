@@ -1,51 +1,80 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { CliContext } from '../../src/cli/context.js';
 import { createContext } from '../../src/cli/create-context.js';
 import { runDisconnectAll } from '../../src/cli/disconnect-all.js';
 import { EXIT, exitCodeFor } from '../../src/cli/exit.js';
-import type { DisconnectAllPlanItem, DisconnectAllResult, NvmfPlugin } from '../../src/cli/plugin.js';
+import type { NvmfPlugin } from '../../src/cli/plugin.js';
 import { createPluginHost } from '../../src/cli/plugin-host.js';
+import type { DisconnectAllResult } from '../../src/engine/disconnect.js';
 import { NvmfError } from '../../src/errors.js';
+import type { ControllerInfo, Kernel } from '../../src/kernel/port.js';
+import { type Sandbox, sandbox } from '../registry/helpers.js';
+
+let sb: Sandbox | undefined;
+afterEach(() => sb?.cleanup());
+
+const controller = (device: string): ControllerInfo => ({
+  device,
+  instance: Number(device.slice(4)),
+  transport: 'tcp',
+  fabrics: true,
+  address: { traddr: '192.0.2.1', trsvcid: '4420' },
+  rawAddress: 'traddr=192.0.2.1,trsvcid=4420',
+  subsysnqn: `nqn.2024-01.io.example:${device}`,
+  hostnqn: null,
+  hostid: null,
+  state: 'live',
+  cntlid: 1,
+  subsystemType: 'nvm',
+});
 
 /**
  * The sim kernel cannot make a delete_controller write fail, so the partial-failure path of
- * disconnect-all is driven here through a plugin whose executor reports one failure.
+ * disconnect-all is driven here through a kernel stand-in whose delete fails as `results`
+ * says, with the registry plugin's part (the guarding registry) played by a sandbox registry.
  */
 function harness(results: DisconnectAllResult[], format: 'normal' | 'json') {
   const out: string[] = [];
   const err: string[] = [];
-  const items: DisconnectAllPlanItem[] = [
-    {
-      device: 'nvme0',
-      transport: 'tcp',
-      owner: null,
-      action: 'disconnect',
-      reason: 'unowned (no registry entry)',
-    },
-    {
-      device: 'nvme1',
-      transport: 'tcp',
-      owner: null,
-      action: 'disconnect',
-      reason: 'unowned (no registry entry)',
-    },
-  ];
-  const plugin: NvmfPlugin = {
-    name: 'fake',
-    planDisconnectAll: async () => ({ items, execute: async () => results }),
-  };
-  const unused = async (): Promise<never> => {
+  sb = sandbox();
+  for (const r of results) sb.nodes.add(r.device);
+  const registry = sb.open();
+  const present = new Set(results.map((r) => r.device));
+  const refuse = async (): Promise<never> => {
     throw new Error('not used');
   };
+  const kernel: Kernel = {
+    kind: 'sim',
+    connect: refuse,
+    supportedOptions: refuse,
+    listControllers: async () => [...present].map(controller),
+    controller: async (d) => (present.has(d) ? controller(d) : null),
+    deviceNodeExists: (d) => present.has(d),
+    ueventSeqnum: () => 1,
+    bootId: () => null,
+    deleteController: async (d) => {
+      const r = results.find((x) => x.device === d);
+      if (r !== undefined && !r.ok) throw new Error(r.error);
+      present.delete(d);
+    },
+    namespaces: async () => [],
+    blockDeviceExists: () => false,
+    discoveryLogPage: refuse,
+  };
+  const plugin: NvmfPlugin = { name: 'fake', disconnectAllRegistry: async () => registry };
   const ctx: CliContext = createContext(
     {
       env: {},
       stdout: { write: (s) => out.push(s) },
       stderr: { write: (s) => err.push(s) },
       isTTY: false,
-      ask: unused,
+      ask: refuse,
     },
-    { kernel: unused, roots: unused, auditor: unused },
+    {
+      kernel: async () => ({ kernel, roots: registry.roots }),
+      roots: async () => registry.roots,
+      auditor: async () => ({ record() {} }),
+    },
     createPluginHost([plugin]),
     () => ({ opts: () => ({ outputFormat: format, verbose: 0 }) }),
   );

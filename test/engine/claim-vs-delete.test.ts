@@ -73,7 +73,7 @@ describe('reuse claim versus disconnect-all', () => {
     expect(h.registry.read('nvme1')).toBeNull();
 
     open();
-    expect(await executing).toEqual([{ device: 'nvme1', ok: true }]);
+    expect((await executing).results).toEqual([{ device: 'nvme1', ok: true }]);
     let err: unknown;
     try {
       await claim;
@@ -113,8 +113,12 @@ describe('reuse claim versus disconnect-all', () => {
     await waiting;
     open();
     await holding;
-    expect(await executing).toEqual([]);
-    expect(plan[1]).toMatchObject({ action: 'skip', reason: 'changed since planned: now owned by late' });
+    const done = await executing;
+    expect(done.results).toEqual([]);
+    expect(done.plan[1]).toMatchObject({
+      action: 'skip',
+      reason: 'changed since planned: now owned by late',
+    });
     expect(await h.kernel.controller('nvme1')).not.toBeNull();
     expect(h.registry.read('nvme1')?.owner).toBe('late');
   });

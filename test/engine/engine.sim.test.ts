@@ -400,13 +400,18 @@ describe('disconnect-all', () => {
   it('re-checks under the lock: a controller claimed after planning is not deleted', async () => {
     const plan = await planFromHost(h.ctx, {});
     h.registry.create('nvme1', { owner: 'late', seqnum: h.kernel.ueventSeqnum() });
-    const results = await executeDisconnectAll(plan, {
+    const done = await executeDisconnectAll(plan, {
       kernel: h.kernel,
       registry: h.registry,
       audit: h.ctx.audit,
     });
-    expect(results).toEqual([]);
-    expect(plan[1]).toMatchObject({ action: 'skip', reason: 'changed since planned: now owned by late' });
+    expect(done.results).toEqual([]);
+    expect(done.plan[1]).toMatchObject({
+      action: 'skip',
+      reason: 'changed since planned: now owned by late',
+    });
+    // the plan is a value: the outcome is a new plan, the one executed is unchanged
+    expect(plan[1]).toMatchObject({ action: 'disconnect', reason: 'unowned (no registry entry)' });
     expect(await h.kernel.controller('nvme1')).not.toBeNull();
   });
 
@@ -414,9 +419,10 @@ describe('disconnect-all', () => {
     const plan = await planFromHost(h.ctx, {});
     await h.kernel.deleteController('nvme1');
     await connect(h.ctx, { ...B, hostnqn: 'nqn.2024-01.io.example:other-host' }); // takes nvme1 again
-    const results = await executeDisconnectAll(plan, { kernel: h.kernel, registry: h.registry });
-    expect(results).toEqual([]);
-    expect(plan[1]?.reason).toMatch(/instance now belongs to another controller/);
+    const done = await executeDisconnectAll(plan, { kernel: h.kernel, registry: h.registry });
+    expect(done.results).toEqual([]);
+    expect(done.plan[1]?.reason).toMatch(/instance now belongs to another controller/);
+    expect(plan[1]?.action).toBe('disconnect');
   });
 
   it('reports partial failure per controller', async () => {

@@ -211,7 +211,9 @@ describe('policy checks and filters', () => {
       [],
       {},
     );
-    expect(plan).toEqual([
+    // each item carries the controller it was planned from
+    expect(plan.map((p) => p.controller.device)).toEqual(['nvme1', 'nvme2', 'nvme10']);
+    expect(plan.map(({ controller: _c, ...view }) => view)).toEqual([
       {
         device: 'nvme1',
         transport: 'tcp',

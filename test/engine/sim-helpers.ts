@@ -67,8 +67,7 @@ export function openSim(dir: string): SimHost {
   const registry = Registry.open({
     roots: simRoots(dir),
     audit: auditor,
-    deviceNodeExists: (d) => kernel.deviceNodeExists(d),
-    readSeqnum: () => kernel.ueventSeqnum(),
+    host: kernel,
   });
   return {
     dir,

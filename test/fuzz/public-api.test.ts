@@ -3,13 +3,31 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as api from '../../src/index.js';
+import * as engineInternals from '../../src/engine/index.js';
+import * as front from '../../src/index.js';
 import { NvmfError } from '../../src/index.js';
+import * as simInternals from '../../src/kernel/sim.js';
+import * as registryInternals from '../../src/registry/index.js';
+import * as rootsInternals from '../../src/roots.js';
+import * as simEntry from '../../src/sim.js';
 import { makeSim, type SimHost } from '../engine/sim-helpers.js';
 import { type Sandbox, sandbox } from '../registry/helpers.js';
 
 /**
- * Every public function (src/index.ts and the methods of its classes) fed arbitrary values:
+ * The package's entries (src/index.ts, src/sim.ts) and the internals behind them that used
+ * to be public, in one namespace: the fuzz keeps covering both.
+ */
+const api = {
+  ...engineInternals,
+  ...registryInternals,
+  ...rootsInternals,
+  ...simInternals,
+  ...front,
+  ...simEntry,
+};
+
+/**
+ * Every public function (src/index.ts, src/sim.ts and the methods of their classes) fed arbitrary values:
  * it succeeds or throws NvmfError, never another error, and writes nothing outside the
  * temp roots it was given.
  */
@@ -218,7 +236,7 @@ describe('the registry', () => {
     const outside = tree(sb.base);
     const reg = sb.open();
     reg.create('nvme0', { owner: 'a', seqnum: 1 });
-    await check('Registry.open', 1, (o) => api.Registry.open(o as api.RegistryOptions));
+    await check('Registry.open', 1, (o) => api.Registry.open(o as front.RegistryOptions));
     await check('read', 1, (d) => reg.read(d as string));
     await check('readAttr', 2, (d, a) => reg.readAttr(d as string, a as string));
     await check('create', 2, (d, i) => reg.create(d as string, i as never));
@@ -301,7 +319,6 @@ describe('the engine on the simulated kernel', () => {
     await check('targetMatches', 2, api.targetMatches as (...a: unknown[]) => unknown);
     await check('checkPolicy', 1, api.checkPolicy as (...a: unknown[]) => unknown);
     await check('planDisconnectAll', 4, api.planDisconnectAll as (...a: unknown[]) => unknown);
-    await check('plannedController', 1, api.plannedController as (...a: unknown[]) => unknown);
     await check('mapPool', 3, api.mapPool as (...a: unknown[]) => unknown);
     const ctx = { kernel: h.kernel, registry: h.registry, audit: { record() {} } };
     await check('disconnect', 2, (c, d) => api.disconnect(c as never, d as string), 100);
@@ -318,7 +335,7 @@ describe('the engine on the simulated kernel', () => {
   }, 600_000);
 
   it('the simulated kernel: SimKernel and its methods, simInit, simUdevSettle, kernelFromEnv', async () => {
-    const k = h.kernel as api.SimKernel;
+    const k = h.kernel as simEntry.SimKernel;
     await check('new SimKernel', 1, (o) => new api.SimKernel(o as never).close(), 100);
     await check('SimKernel.connect', 1, (o) => k.connect(o as string), 100);
     await check('SimKernel.controller', 1, (d) => k.controller(d as string), 100);
@@ -342,4 +359,56 @@ describe('the engine on the simulated kernel', () => {
     );
     expect(tree(work)).toEqual([]);
   }, 600_000);
+  it('the front door: openHost, hostIdentity, LinuxKernel and its methods, watchRegistry', async () => {
+    const env = {
+      NVMF_KERNEL: `sim:${h.dir}`,
+      NVMF_AUDIT_SINK: 'off',
+      NVMF_ETC_ROOT: path.join(sb.base, 'etc'),
+    };
+    await check('openHost', 1, (o) => api.openHost(o as never), 100);
+    await check('openHost (env)', 1, (e) => api.openHost({ env: e as never, audit: { record() {} } }), 100);
+    const opened = await api.openHost({ env });
+    expect(opened.kernel.kind).toBe('sim');
+    expect(opened.registry.root).toBe(simEntry.simRoots(h.dir).registry);
+    await check('hostIdentity', 1, (e) => api.hostIdentity(e as never), 100);
+    const roots = { sysfs: path.join(sb.base, 'sys'), dev: path.join(sb.base, 'dev') };
+    await check('new LinuxKernel', 1, (o) => new api.LinuxKernel(o as never), 100);
+    const k = new api.LinuxKernel({ roots });
+    await check('LinuxKernel.connect', 1, (o) => k.connect(o as string), 100);
+    await check('LinuxKernel.controller', 1, (d) => k.controller(d as string), 100);
+    await check('LinuxKernel.deviceNodeExists', 1, (d) => k.deviceNodeExists(d as string), 100);
+    await check('LinuxKernel.namespaces', 1, (d) => k.namespaces(d as string), 100);
+    await check('LinuxKernel.blockDeviceExists', 1, (d) => k.blockDeviceExists(d as string), 100);
+    await check('LinuxKernel.deleteController', 1, (d) => k.deleteController(d as string), 100);
+    await check('LinuxKernel.discoveryLogPage', 1, (d) => k.discoveryLogPage(d as string), 100);
+    await check(
+      'watchRegistry',
+      2,
+      async (r, o) => (await api.watchRegistry(r as string, o as never)).close(),
+      50,
+    );
+    await check('defaultAuditor', 0, () => api.defaultAuditor(), 5);
+    await check('checkWritableAttr', 1, api.checkWritableAttr as (...a: unknown[]) => unknown);
+    await check('simRoots', 1, api.simRoots as (...a: unknown[]) => unknown);
+    await check(
+      'planFromHost (no registry)',
+      1,
+      (p) => api.planFromHost({ kernel: h.kernel }, p as never),
+      100,
+    );
+    await check(
+      'Registry.ownershipChange',
+      3,
+      (d, o, c) => h.registry.ownershipChange(d as string, o as never, c as never),
+      100,
+    );
+    expect(tree(work)).toEqual([]);
+  }, 600_000);
+
+  it('names every runtime export of the package entries', () => {
+    expect(api.NvmfError).toBe(NvmfError);
+    const source = fs.readFileSync(new URL(import.meta.url), 'utf8');
+    const names = [...Object.keys(front), ...Object.keys(simEntry)].filter((n) => !/^[A-Z_]+$/.test(n));
+    for (const n of names) expect(source, n).toMatch(new RegExp(`api\\.${n}\\b`));
+  });
 });

@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildSync } from 'esbuild';
 import type { AuditEvent, Auditor } from '../../src/audit/event.js';
+import { linuxHostFacts } from '../../src/kernel/host-facts.js';
+import type { HostFacts } from '../../src/kernel/port.js';
 import { Registry, type RegistryOptions } from '../../src/registry/index.js';
 
 export interface Sandbox {
@@ -15,9 +17,18 @@ export interface Sandbox {
   events: AuditEvent[];
   nodes: Set<string>;
   seqnum: { value: number };
-  open(extra?: Partial<RegistryOptions>): Registry;
+  open(extra?: SandboxOpen): Registry;
   cleanup(): void;
 }
+
+/**
+ * Registry options plus single host facts to override. A fact given as undefined is the
+ * Linux default under the sandbox's roots (guard 1 by lstat under dev, the seqnum file).
+ */
+export type SandboxOpen = Partial<RegistryOptions> & {
+  deviceNodeExists?: ((device: string) => boolean) | undefined;
+  readSeqnum?: (() => number) | undefined;
+};
 
 /** A temp host: registry root (not yet created), dev and sysfs trees, a boot id, a recording auditor. */
 export function sandbox(): Sandbox {
@@ -42,16 +53,20 @@ export function sandbox(): Sandbox {
     events,
     nodes,
     seqnum,
-    open: (extra = {}) =>
-      Registry.open({
-        roots: { registry: root, dev, sysfs },
-        env: {},
-        audit: auditor,
+    open: (extra = {}) => {
+      const { deviceNodeExists, readSeqnum, ...rest } = extra;
+      const linux = linuxHostFacts(
+        { dev: rest.roots?.dev ?? dev, sysfs: rest.roots?.sysfs ?? sysfs },
         bootIdPath,
-        deviceNodeExists: (d) => nodes.has(d),
-        readSeqnum: () => seqnum.value,
-        ...extra,
-      }),
+      );
+      const host: HostFacts = {
+        deviceNodeExists:
+          'deviceNodeExists' in extra ? (deviceNodeExists ?? linux.deviceNodeExists) : (d) => nodes.has(d),
+        ueventSeqnum: 'readSeqnum' in extra ? (readSeqnum ?? linux.ueventSeqnum) : () => seqnum.value,
+        bootId: linux.bootId,
+      };
+      return Registry.open({ roots: { registry: root, dev, sysfs }, env: {}, audit: auditor, host, ...rest });
+    },
     cleanup: () => fs.rmSync(base, { recursive: true, force: true }),
   };
 }

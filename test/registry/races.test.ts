@@ -24,7 +24,7 @@ function script(name: string, body: string): string {
 
 /** Registry.open(...) in a child's source; `extra`: more options, as source text. */
 function openExpr(extra = ''): string {
-  return `Registry.open({ roots: { registry: ${JSON.stringify(sb.root)}, dev: ${JSON.stringify(sb.dev)} }, env: {}, audit: { record() {} }, deviceNodeExists: () => true, readSeqnum: () => 1${extra} })`;
+  return `Registry.open({ roots: { registry: ${JSON.stringify(sb.root)}, dev: ${JSON.stringify(sb.dev)} }, env: {}, audit: { record() {} }, host: { deviceNodeExists: () => true, ueventSeqnum: () => 1, bootId: () => null }${extra} })`;
 }
 
 /** `n` long-lived worker processes running `script` (argv[2] = index), killed when the test ends. */
@@ -283,7 +283,7 @@ describe('list() while entries are replaced and their attributes rewritten', () 
     onTestFinished(() => {
       if (root.startsWith('/dev/shm/')) fs.rmSync(path.dirname(root), { recursive: true, force: true });
     });
-    const open = `Registry.open({ roots: { registry: ${JSON.stringify(root)}, dev: ${JSON.stringify(sb.dev)} }, env: {}, audit: { record() {} }, deviceNodeExists: () => true, readSeqnum: () => 1 })`;
+    const open = `Registry.open({ roots: { registry: ${JSON.stringify(root)}, dev: ${JSON.stringify(sb.dev)} }, env: {}, audit: { record() {} }, host: { deviceNodeExists: () => true, ueventSeqnum: () => 1, bootId: () => null } })`;
     const reg = sb.open({
       deviceNodeExists: () => true,
       roots: { registry: root, dev: sb.dev, sysfs: sb.sysfs },

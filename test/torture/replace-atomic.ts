@@ -43,9 +43,7 @@ function openRegistry(base: string): Registry {
     },
     env: {},
     audit: { record() {} },
-    bootIdPath: path.join(base, 'no-boot-id'),
-    deviceNodeExists: () => true,
-    readSeqnum: () => 1,
+    host: { deviceNodeExists: () => true, ueventSeqnum: () => 1, bootId: () => null },
   });
 }
 

@@ -28,7 +28,7 @@ beforeEach(() => {
   reg = Registry.open({
     roots: { registry: root, dev: path.join(dir, 'dev'), sysfs: path.join(dir, 'sys') },
     audit: quiet,
-    deviceNodeExists: () => true,
+    host: { deviceNodeExists: () => true, ueventSeqnum: () => 1, bootId: () => null },
   });
 });
 afterEach(async () => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { CliContext } from '../../../src/cli/context.js';
-import { ownerArg } from '../../../src/cli/owner-arg.js';
+import type { CliContext } from '../../../src/cli/plugin-api.js';
+import { ownerArg } from '../../../src/cli/plugin-api.js';
 
 export function register(parent: Command, ctx: CliContext): void {
   parent
@@ -15,7 +15,7 @@ export function register(parent: Command, ctx: CliContext): void {
       '\nExamples:\n  nvmf registry claim nvme3 --owner stas --if-unowned\n  nvmf registry claim nvme3 --owner stas --expect nvme-discoverd',
     )
     .action(async (device: string, opts: { owner: string; expect?: string; ifUnowned?: boolean }) => {
-      const { NvmfError } = await import('../../../src/errors.js');
+      const { NvmfError } = await import('../../../src/index.js');
       if (opts.expect !== undefined && opts.ifUnowned) {
         throw new NvmfError(
           'EUSAGE',
@@ -25,7 +25,7 @@ export function register(parent: Command, ctx: CliContext): void {
       }
       const { deviceArg } = await import('../device-arg.js');
       const { openRegistry } = await import('../open.js');
-      const { checkOwner } = await import('../../../src/registry/names.js');
+      const { checkOwner } = await import('../../../src/index.js');
       const dev = deviceArg(device);
       const owner = checkOwner(opts.owner);
       if (opts.expect !== undefined) checkOwner(opts.expect);

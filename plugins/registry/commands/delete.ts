@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CliContext } from '../../../src/cli/context.js';
+import type { CliContext } from '../../../src/cli/plugin-api.js';
 
 export function register(parent: Command, ctx: CliContext): void {
   parent
@@ -16,8 +16,8 @@ export function register(parent: Command, ctx: CliContext): void {
       const { deviceArg } = await import('../device-arg.js');
       const { openRegistry } = await import('../open.js');
       const { confirmChange } = await import('../confirm.js');
-      const { checkWritableAttr } = await import('../../../src/registry/names.js');
-      const { NvmfError } = await import('../../../src/errors.js');
+      const { checkWritableAttr } = await import('../../../src/index.js');
+      const { NvmfError } = await import('../../../src/index.js');
       const dev = deviceArg(device);
       const attr = opts.attr === undefined ? undefined : checkWritableAttr(opts.attr);
       const reg = await openRegistry(ctx, true);

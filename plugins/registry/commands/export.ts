@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CliContext } from '../../../src/cli/context.js';
+import type { CliContext } from '../../../src/cli/plugin-api.js';
 
 export function register(parent: Command, ctx: CliContext): void {
   parent
@@ -13,7 +13,7 @@ export function register(parent: Command, ctx: CliContext): void {
         '  nvmf registry export',
     )
     .action(async (opts: { format: string; path?: string }) => {
-      const { NvmfError } = await import('../../../src/errors.js');
+      const { NvmfError } = await import('../../../src/index.js');
       if (opts.format !== 'prometheus') {
         throw new NvmfError(
           'EUSAGE',
@@ -23,7 +23,7 @@ export function register(parent: Command, ctx: CliContext): void {
           },
         );
       }
-      const { formatPrometheus, writeFileAtomic } = await import('../../../src/watch/prometheus.js');
+      const { formatPrometheus, writeFileAtomic } = await import('../../../src/cli/plugin-api.js');
       const { openRegistry } = await import('../open.js');
       const { kernel } = await ctx.kernel();
       // Controllers first, then entries: an entry written in between is counted, not missed.

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CliContext } from '../../../src/cli/context.js';
+import type { CliContext } from '../../../src/cli/plugin-api.js';
 
 /** `--grace SECONDS`: a non-negative decimal, at most millisecond precision. */
 const GRACE_RE = /^(0|[1-9][0-9]{0,8})(\.[0-9]{1,3})?$/;
@@ -23,7 +23,7 @@ export function register(parent: Command, ctx: CliContext): void {
       let graceMs: number | undefined;
       if (opts.grace !== undefined) {
         if (!GRACE_RE.test(opts.grace)) {
-          const { NvmfError } = await import('../../../src/errors.js');
+          const { NvmfError } = await import('../../../src/index.js');
           throw new NvmfError(
             'EUSAGE',
             `--grace ${JSON.stringify(opts.grace)} is not a number of seconds (0 or more, e.g. 60 or 0.5)`,

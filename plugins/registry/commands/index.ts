@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { CommandModule } from '../../../src/cli/command.js';
-import type { CliContext } from '../../../src/cli/context.js';
+import type { CommandModule } from '../../../src/cli/plugin-api.js';
+import type { CliContext } from '../../../src/cli/plugin-api.js';
 import * as claim from './claim.js';
 import * as del from './delete.js';
 import * as exp from './export.js';

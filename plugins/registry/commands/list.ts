@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CliContext } from '../../../src/cli/context.js';
+import type { CliContext } from '../../../src/cli/plugin-api.js';
 
 export function register(parent: Command, ctx: CliContext): void {
   parent
@@ -12,7 +12,7 @@ export function register(parent: Command, ctx: CliContext): void {
     )
     .action(async (opts: { all?: boolean }) => {
       const { openRegistry } = await import('../open.js');
-      const { renderTable } = await import('../../../src/cli/output.js');
+      const { renderTable } = await import('../../../src/cli/plugin-api.js');
       const reg = await openRegistry(ctx, false);
       const { live, stale } = reg.list();
       const entries = opts.all ? [...live, ...stale] : live;

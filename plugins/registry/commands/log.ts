@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CliContext } from '../../../src/cli/context.js';
+import type { CliContext } from '../../../src/cli/plugin-api.js';
 
 export function register(parent: Command, ctx: CliContext): void {
   parent
@@ -20,11 +20,11 @@ export function register(parent: Command, ctx: CliContext): void {
         '\nExamples:\n  nvmf registry log nvme4\n  nvmf registry log --since today -o json',
     )
     .action(async (device: string | undefined, opts: { lines?: string; since?: string }) => {
-      const { NvmfError } = await import('../../../src/errors.js');
-      const { checkDevice } = await import('../../../src/registry/names.js');
-      const { auditTarget, sinkChainOptionsFromEnv } = await import('../../../src/audit/auditor.js');
+      const { NvmfError } = await import('../../../src/index.js');
+      const { checkDevice } = await import('../../../src/index.js');
+      const { auditTarget, sinkChainOptionsFromEnv } = await import('../../../src/cli/plugin-api.js');
       const { readAuditLog, readAuditFile, formatAuditLogLine } =
-        await import('../../../src/audit/journal-read.js');
+        await import('../../../src/cli/plugin-api.js');
       const fs = await import('node:fs');
       if (device !== undefined) checkDevice(device);
       let lines: number | undefined;

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CliContext } from '../../../src/cli/context.js';
+import type { CliContext } from '../../../src/cli/plugin-api.js';
 
 export function register(parent: Command, ctx: CliContext): void {
   parent
@@ -14,7 +14,7 @@ export function register(parent: Command, ctx: CliContext): void {
     .action(async (device: string, opts: { attr: string }) => {
       const { deviceArg } = await import('../device-arg.js');
       const { openRegistry } = await import('../open.js');
-      const { NvmfError } = await import('../../../src/errors.js');
+      const { NvmfError } = await import('../../../src/index.js');
       const dev = deviceArg(device);
       const reg = await openRegistry(ctx, false);
       if (reg.read(dev) === null) {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CliContext } from '../../../src/cli/context.js';
+import type { CliContext } from '../../../src/cli/plugin-api.js';
 
 export function register(parent: Command, ctx: CliContext): void {
   parent
@@ -17,8 +17,8 @@ export function register(parent: Command, ctx: CliContext): void {
       const { deviceArg } = await import('../device-arg.js');
       const { openRegistry } = await import('../open.js');
       const { confirmChange } = await import('../confirm.js');
-      const { checkOwner, checkValue, checkWritableAttr } = await import('../../../src/registry/names.js');
-      const { NvmfError } = await import('../../../src/errors.js');
+      const { checkOwner, checkValue, checkWritableAttr } = await import('../../../src/index.js');
+      const { NvmfError } = await import('../../../src/index.js');
       const dev = deviceArg(device);
       const attr = checkWritableAttr(opts.attr);
       if (attr === 'owner') checkOwner(opts.value);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CliContext } from '../../../src/cli/context.js';
+import type { CliContext } from '../../../src/cli/plugin-api.js';
 
 export function register(parent: Command, ctx: CliContext): void {
   parent
@@ -13,8 +13,8 @@ export function register(parent: Command, ctx: CliContext): void {
         '\nExamples:\n  nvmf registry watch\n  nvmf registry watch --initial | jq -c "select(.type == \\"removed\\")"',
     )
     .action(async (opts: { initial?: boolean }) => {
-      const { watchRegistry } = await import('../../../src/watch/registry-watch.js');
-      const { requireRegistryRoot, untilSignal } = await import('../../../src/watch/timeline.js');
+      const { watchRegistry } = await import('../../../src/index.js');
+      const { requireRegistryRoot, untilSignal } = await import('../../../src/cli/plugin-api.js');
       const roots = await ctx.roots();
       requireRegistryRoot(roots.registry);
       const stopped = untilSignal();

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { describe, invalidOption } from '../../args.js';
 import type { Roots } from '../../roots.js';
 
 /** Where everything of a simulated host lives inside its directory. */
@@ -45,6 +46,8 @@ export function simLayout(dir: string): SimLayout {
 
 /** The roots a process on the simulated host uses unless NVMF_*_ROOT says otherwise. */
 export function simRoots(dir: string): Roots {
+  if (typeof dir !== 'string' || dir === '')
+    throw invalidOption('simRoots', `dir must be the simulated host's directory, got ${describe(dir)}`);
   const l = simLayout(dir);
   return { sysfs: l.sys, dev: l.dev, registry: l.registry };
 }

@@ -9,7 +9,6 @@
  */
 import readline from 'node:readline';
 import { disconnectAll } from '../../../src/engine/disconnect.js';
-import { plannedController } from '../../../src/engine/plan.js';
 import { openSim } from '../sim-helpers.js';
 import { RACE_NQN } from './target.js';
 
@@ -26,7 +25,7 @@ async function once(): Promise<{ skipped: string[]; deleted: string[] }> {
   const skipped: string[] = [];
   const deleted: string[] = [];
   for (const item of plan) {
-    if (plannedController(item)?.subsysnqn !== RACE_NQN) continue;
+    if (item.controller.subsysnqn !== RACE_NQN) continue;
     if (item.action === 'skip' && item.reason.includes('connect in progress')) skipped.push(item.device);
     if (results?.some((r) => r.device === item.device && r.ok)) deleted.push(item.device);
   }

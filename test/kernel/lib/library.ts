@@ -26,7 +26,7 @@ export async function openLibrary() {
   const { kernel, roots } = await kernelFromEnv({ ...process.env, NVMF_KERNEL: '' });
   if (kernel.kind !== 'linux') throw new Error(`expected the linux adapter, got ${kernel.kind}`);
   const audit = defaultAuditor();
-  const registry = Registry.open({ roots, audit, deviceNodeExists: (d) => kernel.deviceNodeExists(d) });
+  const registry = Registry.open({ roots, audit, host: kernel });
   const engine = new Engine({ kernel, registry, audit });
   return { kernel, roots, registry, engine };
 }
