@@ -6,7 +6,7 @@
  * them. Each round times (a) one `sh` writing each option string to /dev/nvme-fabrics in turn,
  * then `1` to each controller's delete_controller in turn; (b) `nvmf connect-all --owner
  * kt-bench` (through discovery, as an operator runs it) and `nvmf disconnect-all --owner
- * kt-bench --yes`; (c) one CLI start-up (`nvmf --version`). It prints `kt-bench` lines with
+ * kt-bench --yes`; (c) one CLI start-up (`nvmf --version`), all through the package's bin. It prints `kt-bench` lines with
  * (ours - one start-up) / raw. The figures are not asserted; what is asserted is the work:
  * every subsystem connected once with its owner, nothing left behind.
  */
@@ -16,16 +16,19 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, symlinkSync, unlinkSync
 import { after, before, test } from 'node:test';
 import {
   attr,
-  CLI,
   controllers,
   entriesOnDisk,
   entryOnDisk,
   rawDelete,
   resetHost,
+  PROJECT,
+  requirePath,
   target,
   udevSettle,
 } from '../lib/guest.js';
 
+/** The package's bin (the bundled CLI), what an operator runs as `nvmf`. */
+const BIN = `${PROJECT}/build/cli/nvmf.cjs`;
 const N = 32;
 const ROUNDS = 3;
 const OWNER = 'kt-bench';
@@ -119,6 +122,7 @@ after(() => {
 });
 
 test(`connect-all and disconnect-all of ${N} subsystems vs the raw kernel writes (${ROUNDS} rounds)`, () => {
+  requirePath(BIN, 'the bundled nvmf CLI (npm run build)');
   const f = (x: number) => x.toFixed(2);
   const cli = ['connect-all', '-t', 'tcp', '-a', target.traddr, '-s', TRSVCID, '--owner', OWNER, '-o', 'json'];
   for (let round = 1; round <= ROUNDS; round++) {
@@ -132,7 +136,7 @@ test(`connect-all and disconnect-all of ${N} subsystems vs the raw kernel writes
     udevSettle();
 
     // (b) ours, through discovery, with an owner
-    const ours = timed(process.execPath, [CLI, ...cli]);
+    const ours = timed(process.execPath, [BIN, ...cli]);
     const r = JSON.parse(ours.stdout) as ConnectAllJson;
     assert.equal(r.results.length, N);
     for (const x of r.results) assert.equal(x.ok, true, x.error);
@@ -149,7 +153,7 @@ test(`connect-all and disconnect-all of ${N} subsystems vs the raw kernel writes
       'no discovery controller left',
     );
     udevSettle();
-    const oursD = timed(process.execPath, [CLI, 'disconnect-all', '--owner', OWNER, '--yes', '-o', 'json']);
+    const oursD = timed(process.execPath, [BIN, 'disconnect-all', '--owner', OWNER, '--yes', '-o', 'json']);
     const d = JSON.parse(oursD.stdout) as DisconnectAllJson;
     assert.equal(d.results.length, N);
     for (const x of d.results) assert.equal(x.ok, true, x.error);
@@ -159,7 +163,7 @@ test(`connect-all and disconnect-all of ${N} subsystems vs the raw kernel writes
     assert.deepEqual(entriesOnDisk(), [], 'no registry entry left');
 
     // (c) one CLI start-up
-    const startup = timed(process.execPath, [CLI, '--version']).s;
+    const startup = timed(process.execPath, [BIN, '--version']).s;
 
     const cRatio = (ours.s - startup) / rawC.s;
     const dRatio = (oursD.s - startup) / rawD.s;
