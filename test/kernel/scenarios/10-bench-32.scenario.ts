@@ -12,7 +12,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmdirSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { after, before, test } from 'node:test';
 import {
   attr,
@@ -36,7 +44,10 @@ const PORT_ID = '10';
 const TRSVCID = '4430';
 const CFG = '/sys/kernel/config/nvmet';
 const PORT = `${CFG}/ports/${PORT_ID}`;
-const nqns = Array.from({ length: N }, (_, i) => `nqn.2014-08.org.nvmf-registry:kt-bench-${String(i).padStart(2, '0')}`);
+const nqns = Array.from(
+  { length: N },
+  (_, i) => `nqn.2014-08.org.nvmf-registry:kt-bench-${String(i).padStart(2, '0')}`,
+);
 const nqnSet = new Set(nqns);
 const optionStrings = nqns.map((n) => `transport=tcp,traddr=${target.traddr},trsvcid=${TRSVCID},nqn=${n}`);
 
@@ -51,7 +62,8 @@ function exportBench(): void {
   writeFileSync(`${PORT}/addr_traddr`, target.traddr);
   writeFileSync(`${PORT}/addr_trsvcid`, TRSVCID);
   for (const n of nqns) {
-    if (!existsSync(`${PORT}/subsystems/${n}`)) symlinkSync(`${CFG}/subsystems/${n}`, `${PORT}/subsystems/${n}`);
+    if (!existsSync(`${PORT}/subsystems/${n}`))
+      symlinkSync(`${CFG}/subsystems/${n}`, `${PORT}/subsystems/${n}`);
   }
 }
 
@@ -100,7 +112,13 @@ const RAW_CONNECT = 'for o; do printf %s "$o" > /dev/nvme-fabrics || exit 1; don
 const RAW_DELETE = 'for d; do echo 1 > /sys/class/nvme/$d/delete_controller || exit 1; done';
 
 interface ConnectAllJson {
-  results: Array<{ target: { subnqn: string }; ok: boolean; device?: string; owner?: string | null; error?: string }>;
+  results: Array<{
+    target: { subnqn: string };
+    ok: boolean;
+    device?: string;
+    owner?: string | null;
+    error?: string;
+  }>;
 }
 interface DisconnectAllJson {
   plan: Array<{ device: string; action: string }>;
@@ -124,7 +142,19 @@ after(() => {
 test(`connect-all and disconnect-all of ${N} subsystems vs the raw kernel writes (${ROUNDS} rounds)`, () => {
   requirePath(BIN, 'the bundled nvmf CLI (npm run build)');
   const f = (x: number) => x.toFixed(2);
-  const cli = ['connect-all', '-t', 'tcp', '-a', target.traddr, '-s', TRSVCID, '--owner', OWNER, '-o', 'json'];
+  const cli = [
+    'connect-all',
+    '-t',
+    'tcp',
+    '-a',
+    target.traddr,
+    '-s',
+    TRSVCID,
+    '--owner',
+    OWNER,
+    '-o',
+    'json',
+  ];
   for (let round = 1; round <= ROUNDS; round++) {
     // (a) the raw loop
     const rawC = timed('sh', ['-c', RAW_CONNECT, 'sh', ...optionStrings]);
@@ -142,7 +172,10 @@ test(`connect-all and disconnect-all of ${N} subsystems vs the raw kernel writes
     for (const x of r.results) assert.equal(x.ok, true, x.error);
     assert.deepEqual(r.results.map((x) => x.target.subnqn).sort(), [...nqns].sort());
     const devices = benchControllers();
-    assert.deepEqual(devices, r.results.map((x) => x.device as string).sort((a, b) => Number(a.slice(4)) - Number(b.slice(4))));
+    assert.deepEqual(
+      devices,
+      r.results.map((x) => x.device as string).sort((a, b) => Number(a.slice(4)) - Number(b.slice(4))),
+    );
     for (const d of devices) {
       assert.equal(attr(d, 'state'), 'live', d);
       assert.equal(entryOnDisk(d)?.owner, OWNER, d);
