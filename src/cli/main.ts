@@ -11,13 +11,6 @@ import { loadPluginHost } from './plugin-host.js';
 import { buildProgramFor, isCommanderSuccess } from './program.js';
 import { packageVersion, serviceLoaders } from './services.js';
 
-// Kernel writes block a libuv pool thread until the kernel is done: a connect until the
-// controller is live, a delete_controller until it is gone. With libuv's default of 4
-// threads, disconnect-all's 16 concurrent deletes ran 4 at a time and every other file
-// call queued behind them. Room for those 16 plus 4 for the rest; libuv reads this when its
-// pool first starts (after this line), and an operator's own setting wins.
-process.env['UV_THREADPOOL_SIZE'] ??= '20';
-
 /** package.json's version, set by the bundle build (scripts/bundle-cli.mjs); absent in tsc's output. */
 declare const __NVMF_VERSION__: string | undefined;
 const version = (): string => (typeof __NVMF_VERSION__ === 'string' ? __NVMF_VERSION__ : packageVersion());
