@@ -2,7 +2,15 @@ import { checkEntries, checkOptionalFunction, checkOptionalNumber, checkOptions 
 import { isNvmfError, NvmfError } from '../errors.js';
 import type { ControllerInfo } from '../kernel/port.js';
 import { checkOwner } from '../registry/names.js';
-import { checkConnectRequest, type ConnectResult, connect, describe, targetText } from './connect.js';
+import {
+  checkConnectRequest,
+  type ConnectResult,
+  connect,
+  connectSharing,
+  describe,
+  type SharedHostFacts,
+  targetText,
+} from './connect.js';
 import { audit, checkContext, type EngineContext, errorMessage } from './context.js';
 import { type DiscoveryLogEntry, decodeDiscoveryLog, SUBTYPE, trtypeName } from '../nvme/discovery-log.js';
 import { DISCOVERY_NQN } from '../nvme/nqn.js';
@@ -320,6 +328,12 @@ export async function connectAll(
     seen.add(k);
     return true;
   });
+  // Read once for the batch, after discovery: listing every controller per connect made a
+  // connect-all of n subsystems read sysfs n^2 times, on the CPU the kernel's connects need.
+  const shared: SharedHostFacts = {
+    controllers: todo.length > 0 ? await ctx.kernel.listControllers() : [],
+    supported: todo.length > 0 ? await ctx.kernel.supportedOptions() : null,
+  };
   const outcomes = await mapPool(todo, req.concurrency ?? 8, async (e) => {
     if (e.transport === null) {
       throw new NvmfError(
@@ -333,12 +347,13 @@ export async function connectAll(
       ...req.connectOptions,
       ...entryTarget(e, e.transport, e.subnqn),
     };
-    return connect(ctx, opts, {
+    const request = {
       ...(req.owner !== undefined ? { owner: req.owner } : {}),
       ...(req.force !== undefined ? { force: req.force } : {}),
       ...(req.wait !== undefined ? { wait: req.wait } : {}),
       ...(req.waitTimeoutMs !== undefined ? { waitTimeoutMs: req.waitTimeoutMs } : {}),
-    });
+    };
+    return connectSharing(ctx, opts, request, shared);
   });
   const results = outcomes.map((o, i): ConnectAllItem => {
     const e = todo[i] as DiscoveredEntry;

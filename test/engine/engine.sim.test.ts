@@ -346,6 +346,42 @@ describe('discover and connect-all', () => {
     expect(again.results.every((x) => x.ok && x.result.reused)).toBe(true);
   });
 
+  it('connect-all lists the host once; a target connected by someone else after that listing is reused (EALREADY), not duplicated', async () => {
+    const kernel = h.kernel;
+    let listings = 0;
+    let other: string | null = null;
+    // Another connector connects B just before connect-all's own write for B, after the
+    // batch's listing: the kernel refuses connect-all's duplicate.
+    const racing = new Proxy(kernel, {
+      get(t, k) {
+        if (k === 'listControllers') {
+          return () => {
+            if (other !== null) listings++;
+            return t.listControllers();
+          };
+        }
+        if (k === 'connect') {
+          return async (options: string) => {
+            if (other === null && options.includes(`nqn=${NQN_B}`))
+              other = (await connect(h.ctx, B, { owner: 'stas' })).device;
+            return t.connect(options);
+          };
+        }
+        const v = Reflect.get(t, k, t) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    const r = await connectAll({ ...h.ctx, kernel: racing }, DISC1, { owner: 'stas' });
+    expect(other).not.toBeNull();
+    const b = r.results.find((x) => x.target.subnqn === NQN_B);
+    expect(b).toMatchObject({ ok: true, result: { device: other, reused: true, owner: 'stas' } });
+    expect(r.results.every((x) => x.ok)).toBe(true);
+    const fabrics = (await kernel.listControllers()).filter((c) => c.subsysnqn !== DISCOVERY_NQN);
+    expect(fabrics.map((c) => c.subsysnqn).sort()).toEqual([NQN_A, NQN_B, NQN_C].sort());
+    // after that, only B's look-up after EALREADY lists the host again
+    expect(listings).toBe(1);
+  });
+
   it('connect-all reports per-entry failures without stopping', async () => {
     await connect(h.ctx, A, { owner: 'k8s' });
     const r = await connectAll(h.ctx, DISC1, { owner: 'stas' });
