@@ -221,3 +221,39 @@ describe('gc plans are values', () => {
     expect(other.read('nvme1')?.owner).toBe('x');
   });
 });
+
+describe('gc execution re-checks what it moved', () => {
+  it('puts back an entry a non-locking writer rewrote between the locked re-check and the rename (forced)', () => {
+    const reg = sb.open();
+    reg.create('nvme1', { owner: 'old', seqnum: 100 });
+    const ctx = contextOf(reg);
+    const plan = planGc(ctx, {});
+    expect(plan.remove.map((i) => i.device)).toEqual(['nvme1']);
+    // The execution's read under the lock is the last step before the rename: a writer that
+    // ignores our lock (libnvme) rewrites the stamp right after it.
+    const racing: RegistryContext = {
+      ...ctx,
+      readEntryIn: (dir, device) => {
+        const e = ctx.readEntryIn(dir, device);
+        fs.writeFileSync(path.join(dir, 'seqnum'), '1001\n');
+        return e;
+      },
+    };
+    sb.events.length = 0;
+    const out = executeGc(racing, plan);
+    expect(out).toEqual({
+      removed: [],
+      kept: [
+        {
+          path: path.join(sb.root, 'nvme1'),
+          kind: 'entry',
+          device: 'nvme1',
+          reason: 'changed since planned: replaced during removal; restored',
+        },
+      ],
+    });
+    expect(sb.events).toEqual([]);
+    expect(reg.read('nvme1')).toMatchObject({ owner: 'old', seqnum: 1001 });
+    expect(fs.readdirSync(sb.root).filter((n) => n.includes('.trash.'))).toEqual([]);
+  });
+});
