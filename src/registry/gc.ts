@@ -67,7 +67,7 @@ export interface GcPlan {
   readonly earlierBoot: boolean;
   readonly stampedBootId: string | null;
   readonly bootId: string | null;
-  /** The uevent seqnum read before any entry was judged (null: unreadable, no entry removed). */
+  /** The uevent seqnum read before any entry was judged (null: unreadable; then only an earlier boot's entries go). */
   readonly reference: number | null;
   /** The guard-1 predicate the plan was made with (GcOptions.isStale), if any. */
   readonly isStale?: (device: string) => boolean;
@@ -305,6 +305,7 @@ export function executeGc(ctx: RegistryContext, plan: GcPlan): GcOutcome {
     if (item.kind === 'entry') executeEntry(ctx, plan, item, r);
     else if (item.kind === 'lock' && item.device !== undefined) executeLock(ctx, item, r);
     else if (item.kind === 'lock') {
+      // an earlier version's lock directory (planned without a device)
       r.attempt(item, () =>
         fs.lstatSync(item.path).isDirectory() ? fs.rmdirSync(item.path) : fs.unlinkSync(item.path),
       );
