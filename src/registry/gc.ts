@@ -1,7 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { errnoOf, isNvmfError } from '../errors.js';
-import { lstatOrNull, readAttrFile, removeTree, replaceFile, requireDir, uniqueSuffix } from './fsx.js';
+import { errnoOf, isNvmfError, NvmfError } from '../errors.js';
+import {
+  lstatOrNull,
+  readAttrFile,
+  removeQuietly,
+  removeTree,
+  replaceFile,
+  requireDir,
+  uniqueSuffix,
+} from './fsx.js';
 import { INTENT_RE, pidAlive, readIntent } from './intents.js';
 import { removeIdleLock, withDeviceLock } from './lock.js';
 import { isDevice, isInternalName, naturalCompare, parseSeqnum } from './names.js';
@@ -35,6 +43,44 @@ export interface GcOptions {
   isStale?: (device: string) => boolean;
 }
 
+/**
+ * One thing gc would remove, with what it was judged from when planned: an entry's seqnum
+ * stamp as read (null: it has none) and the uevent seqnum it was compared with, a leftover's
+ * age, an intent's process.
+ */
+export interface GcPlanItem extends GcItem {
+  readonly stamp?: number | null;
+  readonly reference?: number;
+  readonly ageMs?: number;
+  readonly pid?: number;
+}
+
+/**
+ * What gc would do, read from the registry root once and removing nothing: a value, frozen,
+ * which executeGc carries out without changing. `keep` holds the entries whose controller
+ * looked gone but which are kept, and why.
+ */
+export interface GcPlan {
+  readonly root: string;
+  readonly graceMs: number;
+  /** The boot id stamped in the root differs from this boot's: everything in it is stale. */
+  readonly earlierBoot: boolean;
+  readonly stampedBootId: string | null;
+  readonly bootId: string | null;
+  /** The uevent seqnum read before any entry was judged (null: unreadable; then only an earlier boot's entries go). */
+  readonly reference: number | null;
+  /** The guard-1 predicate the plan was made with (GcOptions.isStale), if any. */
+  readonly isStale?: (device: string) => boolean;
+  readonly remove: readonly GcPlanItem[];
+  readonly keep: readonly GcItem[];
+}
+
+/** What an execution did: each planned item removed, or kept with the reason. */
+export interface GcOutcome {
+  removed: GcItem[];
+  kept: GcItem[];
+}
+
 export const DEFAULT_GC_GRACE_MS = 60_000;
 
 const TEMP_RE = /^\.(nvme[0-9]+|intent)\.tmp\./;
@@ -45,114 +91,64 @@ const LOCK_RE = /^\.(nvme[0-9]+)\.flock$/;
 const LEGACY_LOCK_RE = /^\.nvme[0-9]+\.lock$/;
 
 /**
- * Sweep what crashed writers and removed controllers left behind.
- *
- * Entries: removed under the device lock only when the controller is gone (no device node)
- * AND the entry's seqnum stamp is older than the uevent seqnum read before any check.
- * Under the lock, no library writer can slip in; the stamp guard covers writers that do
- * not take our lock (libnvme): a controller created after our read of the reference
- * seqnum emits its add uevent after it, so its stamp is necessarily greater, and is kept.
+ * Read the registry root once and judge what to sweep; remove nothing. Entries: one whose
+ * controller is gone (no device node, or `isStale`) and whose seqnum stamp is older than the
+ * uevent seqnum read before any entry is judged; every entry after an earlier boot. Lock
+ * files: those nobody holds now (probed without waiting). Other leftovers: after the grace
+ * period, or after an earlier boot. The plan is frozen: executeGc carries it out unchanged.
  */
-export function runGc(ctx: RegistryContext, opts: GcOptions): GcReport {
+export function planGc(ctx: RegistryContext, opts: GcOptions): GcPlan {
   const graceMs = opts.graceMs ?? DEFAULT_GC_GRACE_MS;
-  const dryRun = opts.dryRun ?? false;
-  const report: GcReport = { removed: [], kept: [], dryRun };
   const root = ctx.root;
+  const remove: GcPlanItem[] = [];
+  const keep: GcItem[] = [];
+  const isStale = opts.isStale;
+  const plan = (facts: Pick<GcPlan, 'earlierBoot' | 'stampedBootId' | 'bootId' | 'reference'>): GcPlan =>
+    freezePlan({ root, graceMs, ...facts, ...(isStale ? { isStale } : {}), remove, keep });
   const rootSt = lstatOrNull(root);
-  if (rootSt === null) return report;
+  if (rootSt === null)
+    return plan({ earlierBoot: false, stampedBootId: null, bootId: ctx.currentBootId(), reference: null });
   requireDir(rootSt, root, 'registry root');
 
   const now = ctx.now();
-  const stampedBoot = safeRead(() => readAttrFile(path.join(root, '.boot_id'), {}));
-  const thisBoot = ctx.currentBootId();
-  const earlierBoot = stampedBoot !== null && thisBoot !== null && stampedBoot !== thisBoot;
-  let ref: number | null;
-  try {
-    ref = ctx.readSeqnum();
-  } catch {
-    ref = null;
-  }
+  const stampedBootId = safeRead(() => readAttrFile(path.join(root, '.boot_id'), {}));
+  const bootId = ctx.currentBootId();
+  const earlierBoot = stampedBootId !== null && bootId !== null && stampedBootId !== bootId;
+  const reference = safeRead(() => ctx.readSeqnum());
+  const s: PlanState = { earlierBoot, reference, graceMs, now, isStale, remove, keep };
 
-  const remove = (item: GcItem, fn: () => void): void => {
-    if (!dryRun) {
-      try {
-        fn();
-      } catch (e) {
-        if (errnoOf(e) === 'ENOENT') return; // someone else swept it first
-        report.kept.push({ ...item, reason: `${item.reason}; removal failed: ${errnoOf(e) ?? String(e)}` });
-        return;
-      }
-      ctx.emit({
-        action: 'gc-removed',
-        by: 'gc',
-        reason: item.reason,
-        ...(item.device ? { device: item.device } : {}),
-        extra: { kind: item.kind, path: item.path },
-      });
-    }
-    report.removed.push(item);
-  };
-  const ageOf = (st: fs.Stats): number => now - st.mtimeMs;
-
-  const names = fs.readdirSync(root).sort(naturalCompare);
-  for (const name of names) {
+  for (const name of fs.readdirSync(root).sort(naturalCompare)) {
     const p = path.join(root, name);
     if (isDevice(name)) {
-      gcEntry(ctx, name, p, {
-        earlierBoot,
-        ref,
-        graceMs,
-        now,
-        isStale: opts.isStale,
-        dryRun,
-        report,
-        remove,
-      });
+      planEntry(ctx, name, p, s);
       continue;
     }
     const st = lstatOrNull(p);
     if (st === null) continue;
+    const ageMs = now - st.mtimeMs;
     const old = earlierBoot
       ? 'left from an earlier boot'
-      : ageOf(st) > graceMs
+      : ageMs > graceMs
         ? `older than ${graceMs} ms`
         : null;
     if (TEMP_RE.test(name)) {
-      if (old) remove({ path: p, kind: 'temp', reason: `unfinished write ${old}` }, () => removeTree(p));
+      if (old) remove.push({ path: p, kind: 'temp', reason: `unfinished write ${old}`, ageMs });
     } else if (TRASH_RE.test(name)) {
-      if (old) remove({ path: p, kind: 'trash', reason: `unpurged delete ${old}` }, () => removeTree(p));
+      if (old) remove.push({ path: p, kind: 'trash', reason: `unpurged delete ${old}`, ageMs });
     } else if (LOCK_RE.test(name)) {
       // No age rule: a held flock is live whatever its age, and one nobody holds is garbage
-      // at any age. Taken without waiting, and unlinked by gc as its holder (lock.ts).
+      // at any age. Probed here without waiting; executeGc takes it again before the unlink.
       const device = LOCK_RE.exec(name)?.[1] as string;
-      const item: GcItem = {
-        path: p,
-        kind: 'lock',
-        device,
-        reason: 'lock file nobody holds (its holder crashed)',
-      };
+      const item: GcItem = { path: p, kind: 'lock', device, reason: LOCK_REASON };
       try {
-        if (removeIdleLock(root, device, dryRun)) {
-          if (!dryRun)
-            ctx.emit({
-              action: 'gc-removed',
-              by: 'gc',
-              reason: item.reason,
-              device,
-              extra: { kind: 'lock', path: p },
-            });
-          report.removed.push(item);
-        }
+        if (removeIdleLock(root, device, true)) remove.push(item);
       } catch (e) {
-        report.kept.push({ ...item, reason: `not removed: ${isNvmfError(e) ? e.message : String(e)}` });
+        keep.push({ ...item, reason: `not removed: ${messageOf(e)}` });
       }
     } else if (LEGACY_LOCK_RE.test(name)) {
       // Only a process of an earlier version, still running across an upgrade, can hold one.
-      if (old) {
-        remove({ path: p, kind: 'lock', reason: `lock directory of an earlier version ${old}` }, () =>
-          st.isDirectory() ? fs.rmdirSync(p) : fs.unlinkSync(p),
-        );
-      }
+      if (old)
+        remove.push({ path: p, kind: 'lock', reason: `lock directory of an earlier version ${old}`, ageMs });
     } else if (INTENT_RE.test(name)) {
       const rec = readIntent(p);
       const why = earlierBoot
@@ -162,92 +158,83 @@ export function runGc(ctx: RegistryContext, opts: GcOptions): GcReport {
           : pidAlive(rec.pid)
             ? null
             : `connecting process ${rec.pid} is gone`;
-      if (why) remove({ path: p, kind: 'intent', reason: why }, () => fs.unlinkSync(p));
+      if (why)
+        remove.push({
+          path: p,
+          kind: 'intent',
+          reason: why,
+          ...(rec === null ? { ageMs } : { pid: rec.pid }),
+        });
     }
   }
-  if (earlierBoot && thisBoot !== null && !dryRun) replaceFile(root, '.boot_id', thisBoot);
-  return report;
+  return plan({ earlierBoot, stampedBootId, bootId, reference });
 }
 
-interface EntryGcState {
+const LOCK_REASON = 'lock file nobody holds (its holder crashed)';
+
+interface PlanState {
   earlierBoot: boolean;
-  ref: number | null;
+  reference: number | null;
   graceMs: number;
   now: number;
   isStale: ((device: string) => boolean) | undefined;
-  dryRun: boolean;
-  report: GcReport;
-  remove: (item: GcItem, fn: () => void) => void;
+  remove: GcPlanItem[];
+  keep: GcItem[];
 }
 
-function gcEntry(ctx: RegistryContext, device: string, dir: string, s: EntryGcState): void {
+/** Guard 1, or everything after an earlier boot. */
+function looksGone(
+  ctx: RegistryContext,
+  device: string,
+  earlierBoot: boolean,
+  isStale: ((device: string) => boolean) | undefined,
+): boolean {
+  return earlierBoot || (isStale ? isStale(device) : !ctx.deviceNodeExists(device));
+}
+
+function planEntry(ctx: RegistryContext, device: string, dir: string, s: PlanState): void {
   const st = lstatOrNull(dir);
   if (st === null) return;
   if (!st.isDirectory()) {
-    // Never followed, so unlinking it is safe; it can only be junk.
-    s.remove(
-      {
-        path: dir,
-        kind: 'entry',
-        device,
-        reason: st.isSymbolicLink() ? 'symlink planted as an entry' : 'not a directory',
-      },
-      () => fs.unlinkSync(dir),
-    );
+    // Never followed, so unlinking it is safe; it can only be junk. No stamp: not an entry.
+    s.remove.push({
+      path: dir,
+      kind: 'entry',
+      device,
+      reason: st.isSymbolicLink() ? 'symlink planted as an entry' : 'not a directory',
+    });
     return;
   }
-  sweepAttrTemps(dir, device, s);
-  const gone = s.earlierBoot || (s.isStale ? s.isStale(device) : !ctx.deviceNodeExists(device));
-  if (!gone) return;
+  planAttrTemps(dir, device, s);
+  if (!looksGone(ctx, device, s.earlierBoot, s.isStale)) return;
   const keep = (reason: string): void => {
-    s.report.kept.push({ path: dir, kind: 'entry', device, reason });
+    s.keep.push({ path: dir, kind: 'entry', device, reason });
   };
+  let stamp: number | null;
   try {
-    withDeviceLock(
-      ctx.root,
-      device,
-      () => {
-        // Re-check under the lock: a writer may have replaced the entry since readdir.
-        if (lstatOrNull(dir) === null) return;
-        if (!s.earlierBoot && !(s.isStale ? s.isStale(device) : !ctx.deviceNodeExists(device))) return;
-        let stamp: number | null;
-        try {
-          stamp = ctx.readEntryIn(dir, device).seqnum;
-        } catch (e) {
-          keep(`unreadable, kept to fail closed: ${isNvmfError(e) ? e.message : String(e)}`);
-          return;
-        }
-        const reason = s.earlierBoot
-          ? 'registry left from an earlier boot'
-          : 'controller is gone (no device node)';
-        if (!s.earlierBoot) {
-          if (s.ref === null)
-            return keep('controller looks gone, but the uevent seqnum is unreadable: kept to fail closed');
-          if (stamp !== null && stamp >= s.ref)
-            return keep(`stamp ${stamp} is not older than the removal reference ${s.ref}`);
-        }
-        s.remove({ path: dir, kind: 'entry', device, reason }, () => {
-          const trash = path.join(ctx.root, `.${device}.trash.${uniqueSuffix()}`);
-          fs.renameSync(dir, trash);
-          // A writer that ignores our lock (libnvme) may have replaced the entry between our
-          // read and the rename: if what we moved is not what we judged, put it back.
-          const moved = safeRead(() => readAttrFile(path.join(trash, 'seqnum'), {}));
-          const movedStamp = moved === null ? null : parseSeqnum(moved);
-          if (!s.earlierBoot && movedStamp !== stamp && lstatOrNull(dir) === null) {
-            fs.renameSync(trash, dir);
-            throw Object.assign(new Error('entry replaced during gc; restored'), { code: 'EAGAIN' });
-          }
-          removeTree(trash);
-        });
-      },
-      ctx.lockTimeoutMs,
-    );
+    stamp = ctx.readEntryIn(dir, device).seqnum;
   } catch (e) {
-    keep(`not removed: ${isNvmfError(e) ? e.message : String(e)}`);
+    return keep(`unreadable, kept to fail closed: ${messageOf(e)}`);
   }
+  if (s.earlierBoot) {
+    s.remove.push({ path: dir, kind: 'entry', device, reason: 'registry left from an earlier boot', stamp });
+    return;
+  }
+  if (s.reference === null)
+    return keep('controller looks gone, but the uevent seqnum is unreadable: kept to fail closed');
+  if (stamp !== null && stamp >= s.reference)
+    return keep(`stamp ${stamp} is not older than the removal reference ${s.reference}`);
+  s.remove.push({
+    path: dir,
+    kind: 'entry',
+    device,
+    reason: 'controller is gone (no device node)',
+    stamp,
+    reference: s.reference,
+  });
 }
 
-function sweepAttrTemps(dir: string, device: string, s: EntryGcState): void {
+function planAttrTemps(dir: string, device: string, s: PlanState): void {
   let names: string[];
   try {
     names = fs.readdirSync(dir);
@@ -259,12 +246,183 @@ function sweepAttrTemps(dir: string, device: string, s: EntryGcState): void {
     const p = path.join(dir, name);
     const st = lstatOrNull(p);
     if (st === null) continue;
-    if (s.earlierBoot || s.now - st.mtimeMs > s.graceMs) {
-      s.remove({ path: p, kind: 'attr-temp', device, reason: 'unfinished attribute write' }, () =>
-        removeTree(p),
-      );
+    const ageMs = s.now - st.mtimeMs;
+    if (s.earlierBoot || ageMs > s.graceMs) {
+      s.remove.push({ path: p, kind: 'attr-temp', device, reason: 'unfinished attribute write', ageMs });
     }
   }
+}
+
+/** What an execution reports: a planned item without what it was judged from, or with a new reason. */
+function reported(item: GcItem, reason = item.reason): GcItem {
+  return {
+    path: item.path,
+    kind: item.kind,
+    reason,
+    ...(item.device !== undefined ? { device: item.device } : {}),
+  };
+}
+
+/**
+ * Carry out a plan; the plan is not changed. Each item is re-checked where a writer may have
+ * changed it since: an entry under its device lock (still there, its controller still gone,
+ * its stamp still the one planned, hence still older than the reference; and after the
+ * rename, that what was moved is what was judged), a lock file by taking it without waiting.
+ * An item that changed is kept with the reason; one someone else removed meanwhile is in
+ * neither list. Each removal is recorded once, as `gc-removed`. After an earlier boot the
+ * root is restamped with this boot's id.
+ */
+export function executeGc(ctx: RegistryContext, plan: GcPlan): GcOutcome {
+  if (plan.root !== ctx.root)
+    throw new NvmfError('EINVALID_OPTION', `gc: the plan is of ${plan.root}, not of ${ctx.root}`, {});
+  const out: GcOutcome = { removed: [], kept: [] };
+  const r: Execution = {
+    removed: (item) => {
+      ctx.emit({
+        action: 'gc-removed',
+        by: 'gc',
+        reason: item.reason,
+        ...(item.device ? { device: item.device } : {}),
+        extra: { kind: item.kind, path: item.path },
+      });
+      out.removed.push(reported(item));
+    },
+    keep: (item, reason) => {
+      out.kept.push(reported(item, reason));
+    },
+    attempt: (item, fn) => {
+      if (lstatOrNull(item.path) === null) return; // someone else swept it first
+      try {
+        fn();
+      } catch (e) {
+        if (errnoOf(e) === 'ENOENT') return;
+        return r.keep(item, `${item.reason}; removal failed: ${errnoOf(e) ?? String(e)}`);
+      }
+      r.removed(item);
+    },
+  };
+  for (const item of plan.remove) {
+    if (item.kind === 'entry') executeEntry(ctx, plan, item, r);
+    else if (item.kind === 'lock' && item.device !== undefined) executeLock(ctx, item, r);
+    else if (item.kind === 'lock') {
+      // an earlier version's lock directory (planned without a device)
+      r.attempt(item, () =>
+        fs.lstatSync(item.path).isDirectory() ? fs.rmdirSync(item.path) : fs.unlinkSync(item.path),
+      );
+    } else if (item.kind === 'intent') r.attempt(item, () => fs.unlinkSync(item.path));
+    else r.attempt(item, () => removeTree(item.path));
+  }
+  if (plan.earlierBoot && plan.bootId !== null) replaceFile(ctx.root, '.boot_id', plan.bootId);
+  return out;
+}
+
+interface Execution {
+  /** The one place a removal is recorded and reported. */
+  removed(item: GcItem): void;
+  keep(item: GcItem, reason: string): void;
+  /** Run a removal of what is still there, and report it. */
+  attempt(item: GcItem, fn: () => void): void;
+}
+
+function executeLock(ctx: RegistryContext, item: GcPlanItem, r: Execution): void {
+  if (lstatOrNull(item.path) === null) return;
+  try {
+    if (removeIdleLock(ctx.root, item.device as string)) r.removed(item);
+    else if (lstatOrNull(item.path) !== null) r.keep(item, 'changed since planned: the lock is held now');
+  } catch (e) {
+    r.keep(item, `not removed: ${messageOf(e)}`);
+  }
+}
+
+/**
+ * Under the device lock no library writer can slip in; the stamp guard covers writers that
+ * do not take our lock (libnvme): a controller created after the plan read the reference
+ * emits its add uevent after it, so an entry it gets is stamped greater, which differs from
+ * the planned stamp, and is kept.
+ */
+function executeEntry(ctx: RegistryContext, plan: GcPlan, item: GcPlanItem, r: Execution): void {
+  const dir = item.path;
+  const device = item.device as string;
+  if (item.stamp === undefined) {
+    // Planned as junk in an entry's place (no stamp): unlinked if it is still not a directory.
+    const st = lstatOrNull(dir);
+    if (st !== null && st.isDirectory()) return r.keep(item, 'changed since planned: an entry is there now');
+    return r.attempt(item, () => fs.unlinkSync(dir));
+  }
+  try {
+    withDeviceLock(
+      ctx.root,
+      device,
+      () => {
+        if (lstatOrNull(dir) === null) return;
+        if (!looksGone(ctx, device, plan.earlierBoot, plan.isStale))
+          return r.keep(item, 'changed since planned: the controller is there again');
+        let stamp: number | null;
+        try {
+          stamp = ctx.readEntryIn(dir, device).seqnum;
+        } catch (e) {
+          return r.keep(item, `unreadable, kept to fail closed: ${messageOf(e)}`);
+        }
+        if (stamp !== item.stamp)
+          return r.keep(
+            item,
+            `changed since planned: stamp ${stamp ?? 'none'}, planned from ${item.stamp ?? 'none'}`,
+          );
+        const trash = path.join(ctx.root, `.${device}.trash.${uniqueSuffix()}`);
+        try {
+          fs.renameSync(dir, trash);
+        } catch (e) {
+          if (errnoOf(e) === 'ENOENT') return;
+          return r.keep(item, `${item.reason}; removal failed: ${errnoOf(e) ?? String(e)}`);
+        }
+        // A writer that ignores our lock (libnvme) may have replaced the entry between our
+        // read and the rename: if what we moved is not what we judged, put it back.
+        const moved = safeRead(() => readAttrFile(path.join(trash, 'seqnum'), {}));
+        const movedStamp = moved === null ? null : parseSeqnum(moved);
+        if (movedStamp !== stamp && lstatOrNull(dir) === null) {
+          try {
+            fs.renameSync(trash, dir);
+          } catch (e) {
+            return r.keep(item, `replaced during removal; restoring failed: ${errnoOf(e) ?? String(e)}`);
+          }
+          return r.keep(item, 'changed since planned: replaced during removal; restored');
+        }
+        removeQuietly(trash); // what is left is trash, swept by a later gc
+        r.removed(item);
+      },
+      ctx.lockTimeoutMs,
+    );
+  } catch (e) {
+    r.keep(item, `not removed: ${messageOf(e)}`);
+  }
+}
+
+/**
+ * Registry.gc: a dry run is the plan; otherwise the plan carried out. `kept` holds what the
+ * plan kept, then what the execution kept.
+ */
+export function runGc(ctx: RegistryContext, opts: GcOptions): GcReport {
+  const plan = planGc(ctx, opts);
+  if (opts.dryRun === true)
+    return {
+      removed: plan.remove.map((i) => reported(i)),
+      kept: plan.keep.map((i) => reported(i)),
+      dryRun: true,
+    };
+  const out = executeGc(ctx, plan);
+  return { removed: out.removed, kept: [...plan.keep.map((i) => reported(i)), ...out.kept], dryRun: false };
+}
+
+function freezePlan(plan: GcPlan): GcPlan {
+  for (const item of plan.remove) Object.freeze(item);
+  for (const item of plan.keep) Object.freeze(item);
+  Object.freeze(plan.remove);
+  Object.freeze(plan.keep);
+  return Object.freeze(plan);
+}
+
+function messageOf(e: unknown): string {
+  return isNvmfError(e) ? e.message : String(e);
 }
 
 function safeRead<T>(fn: () => T): T | null {
