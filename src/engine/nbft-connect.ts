@@ -129,7 +129,7 @@ export async function connectNbft(
       continue;
     }
     const options = entryOptions(e, extra);
-    let exTarget: ExclusionTarget | null = null;
+    let exTarget: ExclusionTarget;
     try {
       exTarget = { ...exclusionTargetOf(parseConnectOptions(options)), nbft: true };
     } catch (err) {
