@@ -294,3 +294,56 @@ describe('exclusion lists', () => {
     expect(named.excluded.map((x) => x.entry.index)).toEqual([1, 2]);
   });
 });
+
+describe('connect-all --nbft follows the discovery descriptors', () => {
+  let sim: Sim;
+  beforeAll(async () => {
+    sim = await simHost();
+    const t = bootTable();
+    t.subsystems = [t.subsystems[0]!];
+    t.discovery = [
+      { index: 1, hfiIndex: 1, securityIndex: null, uri: 'nvme+tcp://127.0.0.1:8009/', nqn: null },
+    ];
+    installTable(sim, buildNbft(t));
+    fs.writeFileSync(
+      path.join(sim.base, 'etc', 'nvme', 'exclusions.conf'),
+      `[exclusions]\nexclusion = nqn=${OTHER}\n`,
+    );
+  });
+  afterAll(() => fs.rmSync(sim.base, { recursive: true, force: true }));
+
+  it("connects the discovery controller's subsystems with the table's host identity, skipping an excluded one", () => {
+    const r = nvmf(sim.env, ['connect-all', '--nbft', '-o', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = json<{
+      results: { ok: boolean; device: string }[];
+      discovery: {
+        uri: string;
+        error: string | null;
+        results: {
+          target: { subnqn: string };
+          ok: boolean;
+          device: string;
+          owner: string;
+          reused: boolean;
+        }[];
+        excluded: { target: { subnqn: string } }[];
+      }[];
+    }>(r.stdout);
+    expect(j.results.map((i) => [i.ok, i.device])).toEqual([[true, 'nvme0']]);
+    const d = j.discovery[0]!;
+    expect(d.error).toBeNull();
+    expect(d.results.map((i) => [i.target.subnqn, i.ok, i.owner, i.reused]).sort()).toEqual(
+      [
+        [BOOT, true, 'nbft', true],
+        [DATA, true, 'nbft', false],
+      ].sort(),
+    );
+    expect(d.excluded.map((x) => x.target.subnqn)).toEqual([OTHER]);
+    const data = d.results.find((i) => i.target.subnqn === DATA)!.device;
+    const hostnqn = fs
+      .readFileSync(path.join(sim.dir, 'sys', 'class', 'nvme', data, 'hostnqn'), 'utf8')
+      .trim();
+    expect(hostnqn).toBe(sampleInput().host.hostNqn);
+  });
+});
