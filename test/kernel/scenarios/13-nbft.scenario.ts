@@ -70,6 +70,8 @@ before(() => {
   writeFileSync(path.join(SUBSYS, 'attr_allow_any_host'), '1');
   mkdirSync(NS, { recursive: true });
   writeFileSync(path.join(NS, 'device_path'), BACKING);
+  // the guest's /tmp does not take O_DIRECT, which nvmet's file backend uses unless buffered
+  writeFileSync(path.join(NS, 'buffered_io'), '1');
   writeFileSync(path.join(NS, 'enable'), '1');
   if (!existsSync(LINK)) symlinkSync(SUBSYS, LINK);
   etc = mkdtempSync(path.join(os.tmpdir(), 'kt-nbft-etc-'));
@@ -78,9 +80,11 @@ before(() => {
 after(() => {
   resetHost();
   if (existsSync(LINK)) unlinkSync(LINK);
-  writeFileSync(path.join(NS, 'enable'), '0');
-  rmdirSync(NS);
-  rmdirSync(SUBSYS);
+  if (existsSync(NS)) {
+    writeFileSync(path.join(NS, 'enable'), '0');
+    rmdirSync(NS);
+  }
+  if (existsSync(SUBSYS)) rmdirSync(SUBSYS);
   rmSync(BACKING, { force: true });
   rmSync(etc, { recursive: true, force: true });
   udevSettle();
