@@ -1179,9 +1179,10 @@ export function simNbft(dir: string, file: string, o: { name?: string } = {}): s
       `an NBFT table is named NBFT, NBFT1, NBFT2, ...; got ${JSON.stringify(name)}`,
       {},
     );
+  checkString(file, 'simNbft', 'file');
   let bytes: Buffer;
   try {
-    bytes = fs.readFileSync(checkString(file, 'simNbft', 'file'));
+    bytes = fs.readFileSync(file);
   } catch (e) {
     throw new NvmfError('EIO', `cannot read ${file}: ${errnoOf(e) ?? String(e)}`, { file });
   }
