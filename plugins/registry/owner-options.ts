@@ -26,6 +26,9 @@ export function addOwnerOptions(cmd: Command): void {
   // connect-all has its own --nbft (connect what the table describes), which implies the owner too
   if (!cmd.options.some((o) => o.long === '--nbft'))
     cmd.addOption(
-      new Option('--nbft', 'the controller(s) belong to the boot firmware table: owner "nbft" unless --owner'),
+      new Option(
+        '--nbft',
+        'the controller(s) belong to the boot firmware table: owner "nbft" unless --owner',
+      ),
     );
 }
