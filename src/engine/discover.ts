@@ -323,8 +323,8 @@ function checkDiscoverRequest(v: unknown, what: string): DiscoverRequest {
   return out;
 }
 
-function checkConnectAllRequest(v: unknown): ConnectAllRequest {
-  const what = 'connectAll';
+/** A ConnectAllRequest, type-checked and read once (`what` names the caller in errors). */
+export function checkConnectAllRequest(v: unknown, what = 'connectAll'): ConnectAllRequest {
   // read once, then each part checked from the copy
   const r = checkOptions(v, what, [
     'owner',

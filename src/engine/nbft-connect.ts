@@ -1,11 +1,16 @@
-import { checkEntries } from '../args.js';
 import type { ExclusionTarget } from '../exclusions/entry.js';
 import { bootEntriesOf, type NbftBootEntry } from '../nbft/boot.js';
 import type { NbftTable } from '../nbft/decode.js';
 import { parseNbftUri } from '../nbft/uri.js';
 import { type ConnectResult, connectSharing, type SharedHostFacts } from './connect.js';
 import { audit, checkContext, type EngineContext, errorMessage } from './context.js';
-import { type ConnectAllRequest, type ConnectAllResult, connectAll, exclusionTargetOf } from './discover.js';
+import {
+  type ConnectAllRequest,
+  type ConnectAllResult,
+  checkConnectAllRequest,
+  connectAll,
+  exclusionTargetOf,
+} from './discover.js';
 import { type ConnectInput, parseConnectOptions } from './options.js';
 import { mapPool } from './pool.js';
 import { DISCOVERY_NQN } from '../nvme/nqn.js';
@@ -95,11 +100,8 @@ export async function connectNbft(
   request: ConnectAllRequest = {},
 ): Promise<NbftConnectResult> {
   ctx = checkContext(ctx, 'connectNbft');
-  const req = { ...request };
-  const extra =
-    req.connectOptions === undefined
-      ? {}
-      : (Object.fromEntries(checkEntries(req.connectOptions, 'connectNbft connectOptions')) as ConnectInput);
+  const req = checkConnectAllRequest(request, 'connectNbft');
+  const extra: ConnectInput = req.connectOptions ?? {};
   const reads = await ctx.kernel.nbftTables();
   const out: NbftConnectResult = { tableErrors: [], results: [], excluded: [], discovery: [] };
   const tables: NbftTable[] = [];

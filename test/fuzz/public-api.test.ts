@@ -296,6 +296,7 @@ describe('the engine on the simulated kernel', () => {
     await check('Engine.connect', 2, (i, r) => engine.connect(i as never, r as never), 100);
     await check('Engine.discover', 2, (i, r) => engine.discover(i as never, r as never), 100);
     await check('Engine.connectAll', 2, (i, r) => engine.connectAll(i as never, r as never), 100);
+    await check('Engine.connectNbft', 1, (r) => engine.connectNbft(r as never), 100);
     await check('Engine.disconnect', 1, (d) => engine.disconnect(d as string), 100);
     await check('Engine.disconnectAll', 2, (p, o) => engine.disconnectAll(p as never, o as never), 100);
     await check('connect', 3, (c, i, r) => api.connect(c as never, i as never, r as never), 100);
