@@ -17,7 +17,7 @@ _nvmf() {
   }
 
   local global='-o --output-format -v --verbose --version -h --help'
-  local commands='connect discover connect-all disconnect disconnect-all list registry udev monitor sim'
+  local commands='connect discover connect-all disconnect disconnect-all list nbft exclusion registry udev monitor sim'
   local conn='-t --transport -a --traddr -s --trsvcid -w --host-traddr -f --host-iface -q --hostnqn -I --hostid
     -i --nr-io-queues -W --nr-write-queues -P --nr-poll-queues -Q --queue-size -k --keep-alive-tmo
     -c --reconnect-delay -l --ctrl-loss-tmo -F --fast-io-fail-tmo -T --tos -D --duplicate-connect
@@ -45,9 +45,11 @@ _nvmf() {
     '') opts="$global $commands" ;;
     connect) opts="$conn -n --nqn -d --disable-sqflow --force --wait" ;;
     discover) opts="$conn" ;;
-    connect-all) opts="$conn --force --wait" ;;
-    disconnect) opts='-d --device -n --nqn' ;;
-    disconnect-all) opts='--owner --force -t --transport -y --yes --dry-run' ;;
+    connect-all) opts="$conn --force --wait --nbft" ;;
+    disconnect) opts='-d --device -n --nqn -y --yes --ignore-boot-critical --exclude' ;;
+    disconnect-all) opts='--owner --force -t --transport --ignore-boot-critical -y --yes --dry-run' ;;
+    nbft) [ -z "$sub" ] && opts='show' || opts='--help' ;;
+    exclusion) [ -z "$sub" ] && opts='list add remove' || opts='--list' ;;
     list) opts='-v' ;;
     registry)
       case $sub in
@@ -62,7 +64,7 @@ _nvmf() {
       esac
       ;;
     udev) [ -z "$sub" ] && opts='install uninstall status' || opts='--help' ;;
-    sim) [ -z "$sub" ] && opts='init udev-settle fail expire' || opts='--targets --connect-latency --delete-latency --udev-delay --udev-manual --udev-auto --no-multipath --now --delete --count --clear' ;;
+    sim) [ -z "$sub" ] && opts='init udev-settle fail expire target-down target-up nbft' || opts='--targets --connect-latency --delete-latency --udev-delay --udev-manual --udev-auto --no-multipath --now --delete --count --clear --name' ;;
     *) opts='--help' ;;
   esac
   mapfile -t COMPREPLY < <(compgen -W "$opts" -- "$cur")

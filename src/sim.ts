@@ -12,6 +12,7 @@ export {
   type SimInitOptions,
   type SimTargets,
   simInit,
+  simNbft,
   simRoots,
   simUdevSettle,
 } from './kernel/sim.js';

@@ -23,7 +23,12 @@ export function addOwnerOptions(cmd: Command): void {
       'record NAME as the orchestrator owning the controller(s); --owner= disowns on reuse',
     ).argParser(ownerArg('--owner', { allowEmpty: true })),
   );
-  cmd.addOption(
-    new Option('--nbft', 'the controller(s) belong to the boot firmware table: owner "nbft" unless --owner'),
-  );
+  // connect-all has its own --nbft (connect what the table describes), which implies the owner too
+  if (!cmd.options.some((o) => o.long === '--nbft'))
+    cmd.addOption(
+      new Option(
+        '--nbft',
+        'the controller(s) belong to the boot firmware table: owner "nbft" unless --owner',
+      ),
+    );
 }

@@ -19,6 +19,7 @@ export type AuditAction =
   | 'disconnect-all-disconnect'
   | 'disconnect-all-skip'
   | 'discover-skip'
+  | 'connect-skip'
   | 'udev-removed'
   | 'udev-kept';
 

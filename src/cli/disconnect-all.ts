@@ -13,6 +13,7 @@ export function disconnectAllRequest(opts: DisconnectAllOptions): DisconnectAllP
     force: opts.force === true,
     ...(opts.owner !== undefined ? { owner: opts.owner } : {}),
     ...(opts.transport !== undefined && opts.transport.length > 0 ? { transports: opts.transport } : {}),
+    ...(opts.ignoreBootCritical === true ? { ignoreBootCritical: true } : {}),
   };
   // the library owns the rule (--owner with --force, owner grammar)
   checkPolicy(req);

@@ -1,4 +1,10 @@
-import type { ConnectAllItem, DiscoveredEntry, DiscoverResult } from '../engine/discover.js';
+import type {
+  ConnectAllItem,
+  ConnectAllResult,
+  DiscoveredEntry,
+  DiscoverResult,
+} from '../engine/discover.js';
+import type { ExclusionTarget } from '../exclusions/entry.js';
 import type { ControllerInfo } from '../kernel/port.js';
 import { connectInputOf, DISCOVERY_OPTIONS, withFlagName, withHostDefaults } from './connect-options.js';
 import type { CliContext } from './context.js';
@@ -53,15 +59,32 @@ async function prepare(ctx: CliContext, command: 'discover' | 'connect-all', opt
       op,
       ctx,
     )) ?? null;
-  return { input, op, vetoController, ectx: await engineContext(ctx) };
+  return { input, op, vetoController, excluded: await exclusionCheck(ctx), ectx: await engineContext(ctx) };
+}
+
+/**
+ * The exclusion lists (docs/exclusions.md), read once for the command: a check returning the
+ * reason a target is excluded (naming the file, line and entry), or null. Lines the lists
+ * skip are warned about on stderr; they exclude nothing.
+ */
+export async function exclusionCheck(ctx: CliContext): Promise<(t: ExclusionTarget) => string | null> {
+  const { readExclusions, findExclusion } = await import('../exclusions/files.js');
+  const { etcRoot } = await import('../host-identity.js');
+  const ex = await readExclusions({ etc: etcRoot(ctx.env) });
+  for (const p of ex.problems)
+    ctx.note(`warning: exclusion list ${p.file}${p.line > 0 ? `:${p.line}` : ''}: ${p.message}`, true);
+  return (t) => {
+    const r = findExclusion(ex, t);
+    return r === null ? null : `excluded by ${r.file}:${r.line} (${r.text})`;
+  };
 }
 
 export async function runDiscover(ctx: CliContext, opts: Record<string, unknown>): Promise<void> {
   const { discover } = await import('../engine/discover.js');
-  const { input, op, vetoController, ectx } = await prepare(ctx, 'discover', opts);
+  const { input, op, vetoController, excluded, ectx } = await prepare(ctx, 'discover', opts);
   let d: DiscoverResult;
   try {
-    d = await discover(ectx, input, { owner: engineOwner(op.owner) ?? null, vetoController });
+    d = await discover(ectx, input, { owner: engineOwner(op.owner) ?? null, vetoController, excluded });
   } catch (e) {
     throw withFlagName(e);
   }
@@ -70,7 +93,23 @@ export async function runDiscover(ctx: CliContext, opts: Record<string, unknown>
   );
 }
 
-function itemJson(i: ConnectAllItem): Record<string, unknown> {
+/** One line per connected, failed or excluded subsystem. */
+export function connectAllText(r: {
+  results: ConnectAllItem[];
+  excluded: ConnectAllResult['excluded'];
+}): string {
+  let out = '';
+  for (const i of r.results) {
+    out += i.ok
+      ? `${i.target.subnqn}: ${i.result.device}${i.result.reused ? ' (reused)' : ''}${i.result.owner ? `, owner ${i.result.owner}` : ''}\n`
+      : `${i.target.subnqn}: FAILED: ${i.error}\n`;
+  }
+  for (const x of r.excluded)
+    out += `${x.target.subnqn}: skipped (${x.target.transport} ${x.target.traddr}:${x.target.trsvcid}): ${x.reason}\n`;
+  return out;
+}
+
+export function itemJson(i: ConnectAllItem): Record<string, unknown> {
   return i.ok
     ? {
         target: i.target,
@@ -84,8 +123,13 @@ function itemJson(i: ConnectAllItem): Record<string, unknown> {
 }
 
 export async function runConnectAll(ctx: CliContext, opts: Record<string, unknown>): Promise<void> {
+  if (opts['nbft'] === true) {
+    const { runConnectNbft } = await import('./connect-nbft.js');
+    await runConnectNbft(ctx, opts);
+    return;
+  }
   const { connectAll } = await import('../engine/discover.js');
-  const { input, op, vetoController, ectx } = await prepare(ctx, 'connect-all', opts);
+  const { input, op, vetoController, excluded, ectx } = await prepare(ctx, 'connect-all', opts);
   const owner = engineOwner(op.owner);
   let r: Awaited<ReturnType<typeof connectAll>>;
   try {
@@ -94,6 +138,7 @@ export async function runConnectAll(ctx: CliContext, opts: Record<string, unknow
       force: opts['force'] === true,
       wait: opts['wait'] === true,
       vetoController,
+      excluded,
     });
   } catch (e) {
     throw withFlagName(e);
@@ -109,16 +154,12 @@ export async function runConnectAll(ctx: CliContext, opts: Record<string, unknow
   ctx.result(
     {
       results: r.results.map(itemJson),
+      excluded: r.excluded,
       skipped: r.discovery.skipped,
       failures: r.discovery.failures,
     },
     () => {
-      let out = '';
-      for (const i of r.results) {
-        out += i.ok
-          ? `${i.target.subnqn}: ${i.result.device}${i.result.reused ? ' (reused)' : ''}${i.result.owner ? `, owner ${i.result.owner}` : ''}\n`
-          : `${i.target.subnqn}: FAILED: ${i.error}\n`;
-      }
+      let out = connectAllText(r);
       for (const s of r.discovery.skipped) out += `skipped ${s.source}: ${s.reason}\n`;
       for (const f of r.discovery.failures) out += `failed ${f.source}: ${f.reason}\n`;
       return out === '' ? 'nothing to connect\n' : out;

@@ -32,6 +32,7 @@ const KERNEL_METHODS = [
   'namespaces',
   'blockDeviceExists',
   'discoveryLogPage',
+  'nbftTables',
 ] as const;
 
 /**

@@ -30,6 +30,8 @@ import {
   planDisconnectAll,
 } from './plan.js';
 import { mapPool } from './pool.js';
+import { applyBootCritical } from './boot-critical.js';
+import { bootFactsOf, type NbftBootFacts } from '../nbft/boot.js';
 
 export const DEFAULT_DISCONNECT_CONCURRENCY = 16;
 
@@ -82,6 +84,8 @@ export interface DisconnectAllSnapshot {
   controllers: ControllerInfo[];
   intents: ConnectIntentRecord[];
   entries: PlanEntry[];
+  /** The firmware's boot subsystems (NBFT), read through the Kernel port. */
+  boot: NbftBootFacts;
 }
 
 /**
@@ -103,7 +107,8 @@ export interface DisconnectAllHost {
 export async function snapshotForDisconnectAll(host: DisconnectAllHost): Promise<DisconnectAllSnapshot> {
   const h = checkHost(host, 'snapshotForDisconnectAll');
   const controllers = await h.kernel.listControllers();
-  if (h.registry === undefined) return { controllers, intents: [], entries: [] };
+  const boot = await readBootFacts(h.kernel);
+  if (h.registry === undefined) return { controllers, intents: [], entries: [], boot };
   const intents = h.registry.liveIntents();
   const { live, stale } = h.registry.list();
   const entries: PlanEntry[] = [...live, ...stale].map((e) => ({
@@ -111,7 +116,20 @@ export async function snapshotForDisconnectAll(host: DisconnectAllHost): Promise
     owner: e.owner,
     ...(e.error !== undefined ? { error: { message: e.error.message } } : {}),
   }));
-  return { controllers, intents, entries };
+  return { controllers, intents, entries, boot };
+}
+
+/**
+ * The NBFT part of the host snapshot. The tables do not change while the host runs, so when
+ * they are read does not matter. Fail safe: a tables directory that cannot even be listed is
+ * an unreadable table, not "no boot device".
+ */
+export async function readBootFacts(kernel: Kernel): Promise<NbftBootFacts> {
+  try {
+    return bootFactsOf(await kernel.nbftTables());
+  } catch (e) {
+    return { entries: [], errors: [{ table: 'NBFT', message: errorMessage(e) }] };
+  }
 }
 
 /**
@@ -132,7 +150,8 @@ export async function planFromHost(
     );
   }
   const s = await snapshotForDisconnectAll(h);
-  return planDisconnectAll(s.controllers, s.entries, s.intents, policy);
+  // the boot row wins over the ownership rows, so it is applied after them
+  return applyBootCritical(planDisconnectAll(s.controllers, s.entries, s.intents, policy), s.boot, policy);
 }
 
 /** A kernel and, optionally, a registry, checked by shape. */

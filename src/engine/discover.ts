@@ -24,6 +24,7 @@ import {
 import { type TargetIdentity, targetIdentity, targetMatches } from '../nvme/target.js';
 import { type ConnectInput, parseConnectOptions } from './options.js';
 import { mapPool } from './pool.js';
+import type { ExclusionTarget } from '../exclusions/entry.js';
 
 export interface DiscoverRequest {
   /** The caller's owner name: discovery controllers owned by anyone else are not used. */
@@ -36,6 +37,12 @@ export interface DiscoverRequest {
    * (a CLI plugin's policy), or null to use it.
    */
   vetoController?: (c: ControllerInfo, owner: string | null) => Promise<string | null> | string | null;
+  /**
+   * The exclusion lists' check (docs/exclusions.md): a reason when the target must not be
+   * connected, else null. Asked of every referral before it is followed and of every entry
+   * connect-all would connect; the discovery service the caller named is not asked.
+   */
+  excluded?: (target: ExclusionTarget) => string | null;
 }
 
 /** A decoded log entry with its transport name and the discovery service that served it. */
@@ -162,6 +169,12 @@ export async function discover(
           ...hostOptionsFor(first, transport),
           ...entryTarget(e, transport, DISCOVERY_NQN),
         });
+        const why = req.excluded?.(exclusionTargetOf(next)) ?? null;
+        if (why !== null) {
+          result.skipped.push({ source: `${transport} ${e.traddr}:${e.trsvcid}`, reason: why });
+          audit(ctx, { action: 'discover-skip', owner, reason: why, extra: describe(targetIdentity(next)) });
+          continue;
+        }
         queue.push({ opts: next, depth: depth + 1 });
       } catch (err) {
         result.failures.push({
@@ -172,6 +185,20 @@ export async function discover(
     }
   }
   return result;
+}
+
+/** What the exclusion lists are matched against: the connect options that name the target. */
+export function exclusionTargetOf(o: ConnectOptions): ExclusionTarget {
+  return {
+    transport: o.transport,
+    nqn: o.nqn,
+    traddr: o.traddr ?? null,
+    trsvcid: o.trsvcid ?? null,
+    host_traddr: o.host_traddr ?? null,
+    host_iface: o.host_iface ?? null,
+    hostnqn: o.hostnqn ?? null,
+    hostid: o.hostid ?? null,
+  };
 }
 
 function isDiscoveryController(c: ControllerInfo): boolean {
@@ -266,6 +293,11 @@ export type ConnectAllItem =
 export interface ConnectAllResult {
   discovery: DiscoverResult;
   results: ConnectAllItem[];
+  /** Entries not connected because an exclusion list names them, with the reason. */
+  excluded: {
+    target: { transport: string; traddr: string; trsvcid: string; subnqn: string };
+    reason: string;
+  }[];
 }
 
 /** Discover, then connect every NVM subsystem entry (once each) with bounded concurrency. */
@@ -275,7 +307,7 @@ function inputOf(input: unknown, what: string): ConnectInput {
 }
 
 function checkDiscoverRequest(v: unknown, what: string): DiscoverRequest {
-  const r = checkOptions(v, what, ['owner', 'maxReferralDepth', 'vetoController']);
+  const r = checkOptions(v, what, ['owner', 'maxReferralDepth', 'vetoController', 'excluded']);
   const out: DiscoverRequest = {};
   if (r.owner !== undefined) out.owner = r.owner as string | null;
   const depth = checkOptionalNumber(r.maxReferralDepth, what, 'maxReferralDepth', { integer: true });
@@ -286,16 +318,19 @@ function checkDiscoverRequest(v: unknown, what: string): DiscoverRequest {
     'vetoController',
   );
   if (veto !== undefined) out.vetoController = veto;
+  const excluded = checkOptionalFunction<DiscoverRequest['excluded']>(r.excluded, what, 'excluded');
+  if (excluded !== undefined) out.excluded = excluded;
   return out;
 }
 
-function checkConnectAllRequest(v: unknown): ConnectAllRequest {
-  const what = 'connectAll';
+/** A ConnectAllRequest, type-checked and read once (`what` names the caller in errors). */
+export function checkConnectAllRequest(v: unknown, what = 'connectAll'): ConnectAllRequest {
   // read once, then each part checked from the copy
   const r = checkOptions(v, what, [
     'owner',
     'maxReferralDepth',
     'vetoController',
+    'excluded',
     'force',
     'wait',
     'waitTimeoutMs',
@@ -321,11 +356,33 @@ export async function connectAll(
   const discovery = await discover(ctx, input, req);
   const base = parseConnectOptions({ nqn: DISCOVERY_NQN, ...input });
   const seen = new Set<string>();
+  const excluded: ConnectAllResult['excluded'] = [];
+  const optionsOf = (e: DiscoveredEntry & { transport: string }): ConnectInput => ({
+    ...hostOptionsFor(base, e.transport),
+    ...req.connectOptions,
+    ...entryTarget(e, e.transport, e.subnqn),
+  });
   const todo = discovery.entries.filter((e) => {
     if (e.kind !== 'nvm') return false;
     const k = `${e.trtype}|${e.traddr}|${e.trsvcid}|${e.subnqn}`;
     if (seen.has(k)) return false;
     seen.add(k);
+    if (e.transport !== null && req.excluded !== undefined) {
+      let why: string | null;
+      try {
+        why = req.excluded(
+          exclusionTargetOf(parseConnectOptions(optionsOf(e as DiscoveredEntry & { transport: string }))),
+        );
+      } catch {
+        why = null; // a bad entry fails in its connect below, with the reason
+      }
+      if (why !== null) {
+        const target = { transport: e.transport, traddr: e.traddr, trsvcid: e.trsvcid, subnqn: e.subnqn };
+        excluded.push({ target, reason: why });
+        audit(ctx, { action: 'connect-skip', owner: req.owner ?? null, reason: why, extra: target });
+        return false;
+      }
+    }
     return true;
   });
   // Read once for the batch, after discovery: listing every controller per connect made a
@@ -342,11 +399,7 @@ export async function connectAll(
         { trtype: e.trtype },
       );
     }
-    const opts: ConnectInput = {
-      ...hostOptionsFor(base, e.transport),
-      ...req.connectOptions,
-      ...entryTarget(e, e.transport, e.subnqn),
-    };
+    const opts = optionsOf(e as DiscoveredEntry & { transport: string });
     const request = {
       ...(req.owner !== undefined ? { owner: req.owner } : {}),
       ...(req.force !== undefined ? { force: req.force } : {}),
@@ -362,5 +415,5 @@ export async function connectAll(
       ? { target: { ...target, transport: e.transport as string }, ok: true, result: o.value }
       : { target: { ...target, transport: e.transport }, ok: false, error: errorMessage(o.error) };
   });
-  return { discovery, results };
+  return { discovery, results, excluded };
 }

@@ -19,6 +19,7 @@ import {
   type DiscoverResult,
   discover,
 } from './discover.js';
+import { connectNbft, type NbftConnectResult } from './nbft-connect.js';
 import type { ConnectInput, ConnectOptions } from './options.js';
 import { checkPolicy, type DisconnectAllPolicy, type PlanItem } from './plan.js';
 
@@ -47,6 +48,11 @@ export class Engine {
 
   connectAll(input: ConnectInput, req?: ConnectAllRequest): Promise<ConnectAllResult> {
     return connectAll(this.ctx, input, req);
+  }
+
+  /** `connect-all --nbft`: connect what the firmware's NBFT tables describe (engine/nbft-connect.ts). */
+  connectNbft(req?: ConnectAllRequest): Promise<NbftConnectResult> {
+    return connectNbft(this.ctx, req);
   }
 
   async disconnect(device: string): Promise<{ device: string; owner: string | null }> {

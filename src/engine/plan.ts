@@ -16,6 +16,11 @@ export interface DisconnectAllPolicy {
   force?: boolean;
   /** Only controllers of these transports (`-t tcp`). */
   transports?: readonly string[];
+  /**
+   * `--ignore-boot-critical`: boot devices (NBFT) are planned like any other controller.
+   * The one override of the boot-critical row (engine/boot-critical.ts).
+   */
+  ignoreBootCritical?: boolean;
 }
 
 /** What the plan needs of a registry entry; `error` set = the entry could not be read. */
@@ -49,11 +54,13 @@ export function planItemView(i: PlanItem): PlanItemView {
 /** Check a policy's types and rules; returns it read once into a plain object. */
 export function checkPolicy(p: DisconnectAllPolicy): DisconnectAllPolicy {
   const what = 'disconnect-all policy';
-  const r = checkRecord(p, what, ['owner', 'force', 'transports']);
+  const r = checkRecord(p, what, ['owner', 'force', 'transports', 'ignoreBootCritical']);
   const policy: DisconnectAllPolicy = {};
   if (r.owner !== undefined) policy.owner = r.owner as string;
   const force = checkOptionalBoolean(r.force, what, 'force');
   if (force !== undefined) policy.force = force;
+  const ignoreBoot = checkOptionalBoolean(r.ignoreBootCritical, what, 'ignoreBootCritical');
+  if (ignoreBoot !== undefined) policy.ignoreBootCritical = ignoreBoot;
   if (r.transports !== undefined) {
     if (!isStringArray(r.transports))
       throw invalidOption(

@@ -137,3 +137,30 @@ export function entryMatches(entry: ExclusionEntry, target: ExclusionTarget): bo
     exact(entry.hostid, target.hostid)
   );
 }
+
+/**
+ * The entry `disconnect --exclude` adds for a controller, as upstream's: transport, traddr,
+ * trsvcid (when set), subsystem NQN and host-iface (when set); the host identity is left out
+ * so the target stays excluded whichever host NQN a later connect uses. Null when the
+ * controller's fields do not make a valid entry (a loop controller has no address; it is
+ * still excluded by transport and NQN).
+ */
+export function exclusionOfController(c: {
+  transport: string;
+  subsysnqn: string;
+  address: { traddr?: string; trsvcid?: string; host_iface?: string };
+}): ExclusionEntry | null {
+  const fields: [string, string | undefined][] = [
+    ['transport', c.transport],
+    ['traddr', c.address.traddr],
+    ['trsvcid', c.address.trsvcid],
+    ['nqn', c.subsysnqn],
+    ['host-iface', c.address.host_iface],
+  ];
+  const text = fields
+    .filter(([, v]) => v !== undefined && v !== '' && !v.includes(';'))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(';');
+  const parsed = parseExclusionEntry(text);
+  return parsed.ok ? parsed.entry : null;
+}

@@ -1,8 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { checkOptions, checkOptionalString, invalidOption } from '../args.js';
-import { errnoOf } from '../errors.js';
-import { type ExclusionEntry, type ExclusionTarget, entryMatches, parseExclusionEntry } from './entry.js';
+import { errnoOf, NvmfError } from '../errors.js';
+import {
+  type ExclusionEntry,
+  type ExclusionTarget,
+  entryMatches,
+  formatExclusionEntry,
+  parseExclusionEntry,
+} from './entry.js';
 
 /**
  * The exclusion list files, as upstream nvme-cli lays them out under /etc: the default list
@@ -195,4 +201,125 @@ export function findExclusion(
 ): ExclusionRecord | null {
   for (const r of exclusions.records) if (entryMatches(r.entry, target)) return r;
   return null;
+}
+
+/** Where `addExclusion` and `removeExclusion` write: the default list, or drop-in `list`. */
+export function listFile(etc: string, list: string | null): string {
+  const { defaultList, dropInDir } = exclusionPaths(etc);
+  if (list === null) return defaultList;
+  if (typeof list !== 'string' || !LIST_NAME_RE.test(list))
+    throw invalidOption(
+      'exclusion list',
+      `a list name is letters, digits, ".", "_" and "-" (not starting with "."), got ${JSON.stringify(list)}`,
+    );
+  return path.join(dropInDir, `${list}.conf`);
+}
+
+const LIST_NAME_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
+
+/** Two entries set the same fields to the same values (canonical spellings, as parsed). */
+export function sameEntry(a: ExclusionEntry, b: ExclusionEntry): boolean {
+  const ka = Object.keys(a).sort();
+  const kb = Object.keys(b).sort();
+  return (
+    ka.length === kb.length &&
+    ka.every((k, i) => k === kb[i] && a[k as keyof ExclusionEntry] === b[k as keyof ExclusionEntry])
+  );
+}
+
+/**
+ * Add `entry` to a list file (created with its `[exclusions]` header when missing). The line
+ * is appended with one O_APPEND write, so concurrent adders never lose each other's entries;
+ * a `[exclusions]` header goes first in the same write when the file's last section is
+ * another one. An entry already in the file (same fields and values) is not added twice.
+ * Returns whether it was added.
+ */
+export async function addExclusion(
+  etc: string,
+  list: string | null,
+  entry: ExclusionEntry,
+): Promise<{ file: string; added: boolean }> {
+  const file = listFile(etc, list);
+  const line = `${LINE_KEY} = ${formatExclusionEntry(entry)}\n`;
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (e) {
+    if (errnoOf(e) !== 'ENOENT') throw fileError(file, e);
+    try {
+      await fs.promises.writeFile(file, `[${SECTION}]\n${line}`, { flag: 'wx', mode: 0o644 });
+      return { file, added: true };
+    } catch (e2) {
+      if (errnoOf(e2) !== 'EEXIST') throw fileError(file, e2);
+      text = await fs.promises.readFile(file, 'utf8');
+    }
+  }
+  if (parseExclusionFile(text, file, list).records.some((r) => sameEntry(r.entry, entry)))
+    return { file, added: false };
+  const needHeader = lastSection(text) !== SECTION;
+  const sep = text === '' || text.endsWith('\n') ? '' : '\n';
+  try {
+    await fs.promises.appendFile(file, `${sep}${needHeader ? `[${SECTION}]\n` : ''}${line}`);
+  } catch (e) {
+    throw fileError(file, e);
+  }
+  return { file, added: true };
+}
+
+/** The name of the section the end of `text` is in ('' before any header, null after a malformed one). */
+function lastSection(text: string): string | null {
+  let section: string | null = '';
+  for (const raw of text.split('\n')) {
+    const s = raw.trim();
+    if (!s.startsWith('[')) continue;
+    const end = s.indexOf(']');
+    section = end < 0 ? null : s.slice(1, end).trim();
+  }
+  return section;
+}
+
+/**
+ * Remove every `exclusion =` line of a list file whose entry is `entry` (same fields and
+ * values). The file is rewritten whole (a temporary file renamed over it, its mode kept);
+ * other lines, comments included, stay as they were. Returns how many lines went.
+ */
+export async function removeExclusion(
+  etc: string,
+  list: string | null,
+  entry: ExclusionEntry,
+): Promise<{ file: string; removed: number }> {
+  const file = listFile(etc, list);
+  let text: string;
+  let mode: number;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+    mode = (await fs.promises.stat(file)).mode & 0o7777;
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return { file, removed: 0 };
+    throw fileError(file, e);
+  }
+  const drop = new Set(
+    parseExclusionFile(text, file, list)
+      .records.filter((r) => sameEntry(r.entry, entry))
+      .map((r) => r.line),
+  );
+  if (drop.size === 0) return { file, removed: 0 };
+  const kept = text.split('\n').filter((_l, i) => !drop.has(i + 1));
+  const tmp = `${file}.tmp.${process.pid}`;
+  try {
+    await fs.promises.writeFile(tmp, kept.join('\n'), { mode });
+    await fs.promises.rename(tmp, file);
+  } catch (e) {
+    await fs.promises.rm(tmp, { force: true });
+    throw fileError(file, e);
+  }
+  return { file, removed: drop.size };
+}
+
+function fileError(file: string, e: unknown): NvmfError {
+  return new NvmfError('EIO', `cannot write the exclusion list ${file}: ${errnoOf(e) ?? String(e)}`, {
+    file,
+    errno: errnoOf(e),
+  });
 }

@@ -16,6 +16,7 @@ import { describeTarget, isGoneErrno, kernelError } from './errno.js';
 import { type AdminIoctl, discoveryReader, loadAdminIoctl } from './ioctl.js';
 import type { ConnectReply, ControllerInfo, Kernel } from './port.js';
 import { readBootId } from './host-facts.js';
+import { type NbftTableRead, readNbftTables } from './nbft.js';
 import * as sysfs from './sysfs.js';
 import { parseSupportedOptions } from '../nvme/options.js';
 
@@ -171,6 +172,10 @@ export class LinuxKernel implements Kernel {
 
   blockDeviceExists(name: string): boolean {
     return sysfs.blockDeviceExists(this.roots.dev, name);
+  }
+
+  nbftTables(): Promise<NbftTableRead[]> {
+    return readNbftTables(this.roots);
   }
 
   async discoveryLogPage(device: string): Promise<Uint8Array> {

@@ -10,6 +10,8 @@
  * what it means for a user. Option strings can hold secrets, so they never go into errors.
  */
 
+import type { NbftTableRead } from './nbft.js';
+
 /** The parsed `address` sysfs attribute (`traddr=...,trsvcid=...,host_traddr=...`). */
 export interface ControllerAddress {
   traddr?: string;
@@ -89,4 +91,11 @@ export interface Kernel extends HostFacts {
 
   /** The whole discovery log page (header + numrec entries) of a discovery controller. */
   discoveryLogPage(device: string): Promise<Uint8Array>;
+
+  /**
+   * The firmware's NBFT tables (`firmware/acpi/tables/NBFT*` under the sysfs root), each
+   * decoded or with its error: part of the host's facts, since a controller serving an NBFT
+   * subsystem entry is the boot device (DESIGN §4a). [] when the host has none.
+   */
+  nbftTables(): Promise<NbftTableRead[]>;
 }

@@ -24,6 +24,7 @@ import * as st from './sim/state.js';
 import { defaultTrsvcid, loadTargets, type SimPort, type SimTargets, samePort } from './sim/targets.js';
 import { drain, enqueue, pendingEvents, readUdevLog, type UdevLogRecord } from './sim/udev-queue.js';
 import { readBootId } from './host-facts.js';
+import { acpiTablesDir, type NbftTableRead, readNbftTables } from './nbft.js';
 import * as sysfs from './sysfs.js';
 
 export type { SimConfig } from './sim/config.js';
@@ -891,6 +892,11 @@ export class SimKernel implements Kernel {
     this.scheduleDrain();
   }
 
+  /** The tables `simNbft` installed, read as on Linux (the same reader, the sim's sysfs root). */
+  nbftTables(): Promise<NbftTableRead[]> {
+    return readNbftTables(this.roots);
+  }
+
   async discoveryLogPage(device: string): Promise<Uint8Array> {
     const inst = sysfs.assertDevice(device);
     const cfg = readConfig(this.layout);
@@ -1153,6 +1159,39 @@ export function simClearFaults(dir: string, device?: string): Promise<SimFault[]
 
 export function simFaults(dir: string): SimFault[] {
   return listFaults(simLayout(dir));
+}
+
+const NBFT_NAME_RE = /^NBFT([1-9][0-9]*)?$/;
+
+/**
+ * Install an NBFT blob as the firmware would have left it: `sys/firmware/acpi/tables/NAME`
+ * (default `NBFT`; the kernel names later tables of one signature `NBFT1`, `NBFT2`, ...),
+ * readable by its owner only, as the kernel's 0400. The bytes are not checked: the kernel
+ * exposes whatever the firmware wrote, a corrupt table included. Returns the file's path.
+ */
+export function simNbft(dir: string, file: string, o: { name?: string } = {}): string {
+  const l = simLayout(checkString(dir, 'simNbft', 'dir'));
+  readConfig(l); // a sim host, not any directory
+  const name = checkOptions(o, 'simNbft', ['name']).name ?? 'NBFT';
+  if (typeof name !== 'string' || !NBFT_NAME_RE.test(name))
+    throw new NvmfError(
+      'EINVALID_VALUE',
+      `an NBFT table is named NBFT, NBFT1, NBFT2, ...; got ${JSON.stringify(name)}`,
+      {},
+    );
+  checkString(file, 'simNbft', 'file');
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw new NvmfError('EIO', `cannot read ${file}: ${errnoOf(e) ?? String(e)}`, { file });
+  }
+  const tables = acpiTablesDir(l.sys);
+  fs.mkdirSync(tables, { recursive: true });
+  const dest = `${tables}/${name}`;
+  writeAtomic(dest, bytes);
+  fs.chmodSync(dest, 0o400);
+  return dest;
 }
 
 /** `NVMF_KERNEL=sim:DIR` -> the sim with DIR's roots (NVMF_*_ROOT still override); else linux. */

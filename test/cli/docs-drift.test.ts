@@ -18,13 +18,14 @@ const COMMANDS: [string[], string][] = [
   [['disconnect-all'], 'nvmf-disconnect-all'],
   [['list'], 'nvmf-list'],
   [['monitor'], 'nvmf-monitor'],
+  [['nbft', 'show'], 'nvmf-nbft'],
+  ...['list', 'add', 'remove'].map((s): [string[], string] => [['exclusion', s], 'nvmf-exclusion']),
   ...['list', 'retrieve', 'update', 'delete', 'claim', 'gc', 'watch', 'log', 'export'].map(
     (s): [string[], string] => [['registry', s], 'nvmf-registry'],
   ),
-  ...['init', 'udev-settle', 'fail', 'expire', 'target-down', 'target-up'].map((s): [string[], string] => [
-    ['sim', s],
-    'nvmf-sim',
-  ]),
+  ...['init', 'udev-settle', 'fail', 'expire', 'target-down', 'target-up', 'nbft'].map(
+    (s): [string[], string] => [['sim', s], 'nvmf-sim'],
+  ),
   ...['install', 'uninstall', 'status'].map((s): [string[], string] => [['udev', s], 'nvmf-udev']),
 ];
 

@@ -60,6 +60,7 @@ function harness(results: DisconnectAllResult[], format: 'normal' | 'json') {
     namespaces: async () => [],
     blockDeviceExists: () => false,
     discoveryLogPage: refuse,
+    nbftTables: async () => [],
   };
   const plugin: NvmfPlugin = { name: 'fake', disconnectAllRegistry: async () => registry };
   const ctx: CliContext = createContext(

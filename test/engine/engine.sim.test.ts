@@ -284,6 +284,22 @@ describe('discover and connect-all', () => {
     expect(await h.kernel.listControllers()).toEqual([]);
   });
 
+  it('an excluded referral is not followed, with the reason; the service named by the caller is not asked', async () => {
+    const asked: string[] = [];
+    const r = await discover(h.ctx, DISC1, {
+      owner: 'stas',
+      excluded: (t) => {
+        asked.push(`${t.traddr}:${t.trsvcid} ${t.nqn}`);
+        return t.traddr === '10.0.0.2' ? 'excluded by test' : null;
+      },
+    });
+    expect(asked).not.toContain(`10.0.0.1:8009 ${DISCOVERY_NQN}`);
+    expect(asked).toContain(`10.0.0.2:8009 ${DISCOVERY_NQN}`);
+    expect(r.skipped).toContainEqual({ source: 'tcp 10.0.0.2:8009', reason: 'excluded by test' });
+    expect(r.entries.some((e) => e.subnqn === NQN_C)).toBe(false);
+    expect(h.events.some((e) => e.action === 'discover-skip' && e.reason === 'excluded by test')).toBe(true);
+  });
+
   it('skips a discovery controller owned by someone else, on the referral path too', async () => {
     // a persistent discovery controller on the referred-to service, owned by another orchestrator
     const d2 = await connect(

@@ -296,6 +296,7 @@ describe('the engine on the simulated kernel', () => {
     await check('Engine.connect', 2, (i, r) => engine.connect(i as never, r as never), 100);
     await check('Engine.discover', 2, (i, r) => engine.discover(i as never, r as never), 100);
     await check('Engine.connectAll', 2, (i, r) => engine.connectAll(i as never, r as never), 100);
+    await check('Engine.connectNbft', 1, (r) => engine.connectNbft(r as never), 100);
     await check('Engine.disconnect', 1, (d) => engine.disconnect(d as string), 100);
     await check('Engine.disconnectAll', 2, (p, o) => engine.disconnectAll(p as never, o as never), 100);
     await check('connect', 3, (c, i, r) => api.connect(c as never, i as never, r as never), 100);
@@ -334,7 +335,7 @@ describe('the engine on the simulated kernel', () => {
     expect(tree(work)).toEqual([]);
   }, 600_000);
 
-  it('the simulated kernel: SimKernel and its methods, simInit, simUdevSettle, kernelFromEnv', async () => {
+  it('the simulated kernel: SimKernel and its methods, simInit, simUdevSettle, simNbft, kernelFromEnv', async () => {
     const k = h.kernel as simEntry.SimKernel;
     await check('new SimKernel', 1, (o) => new api.SimKernel(o as never).close(), 100);
     await check('SimKernel.connect', 1, (o) => k.connect(o as string), 100);
@@ -344,6 +345,7 @@ describe('the engine on the simulated kernel', () => {
     await check('SimKernel.blockDeviceExists', 1, (d) => k.blockDeviceExists(d as string), 100);
     await check('SimKernel.deleteController', 1, (d) => k.deleteController(d as string), 100);
     await check('SimKernel.discoveryLogPage', 1, (d) => k.discoveryLogPage(d as string), 100);
+    await check('SimKernel.nbftTables', 0, () => k.nbftTables(), 5);
     await check(
       'simInit',
       2,
@@ -353,6 +355,8 @@ describe('the engine on the simulated kernel', () => {
     await check('simInit (targets)', 1, (o) => api.simInit(path.join(sb.base, 'sim-t'), o as never), 100);
     await check('simUdevSettle', 2, (d, o) => api.simUdevSettle(d as string, o as never), 100);
     await check('simUdevSettle (dir)', 1, (o) => api.simUdevSettle(h.dir, o as never), 100);
+    await check('simNbft', 3, (d, f, o) => api.simNbft(d as string, f as string, o as never), 100);
+    await check('simNbft (dir)', 2, (f, o) => api.simNbft(h.dir, f as string, o as never), 100);
     await check('kernelFromEnv', 1, (e) => api.kernelFromEnv(e as never), 100);
     await check('defaultSleep', 1, (ms) =>
       api.defaultSleep(typeof ms === 'number' ? Math.min(ms, 5) : (ms as number)),

@@ -34,6 +34,14 @@ fi
   cat "$script"
 } >"$io/run.sh"
 
+# The firmware's boot table: an NBFT (ACPI) built by the test's encoder, describing a boot
+# subsystem on the guest's own nvmet port (test/kernel/lib/nbft-boot.ts); the guest kernel
+# exposes it as /sys/firmware/acpi/tables/NBFT. Only scenario 13 connects that subsystem.
+if ! (cd "$project" && node --import tsx test/kernel/nbft-table.ts "$io/NBFT.bin"); then
+  echo "vm.sh: building the NBFT table failed" >&2
+  exit 2
+fi
+
 case ${NVMF_KT_ACCEL:-tcg} in
   tcg) accel=(-accel tcg,thread=multi -cpu max) ;;
   kvm) accel=(-accel kvm -cpu host) ;;
@@ -49,6 +57,7 @@ timeout --foreground -k 10 "${NVMF_KT_TIMEOUT:-3000}" \
   -kernel "$img/vmlinuz" -initrd "$img/initrd.gz" -append "$append" \
   -drive "file=$img/rootfs.ext4,format=raw,if=virtio,snapshot=on" \
   -device virtio-rng-pci \
+  -acpitable "file=$io/NBFT.bin" \
   -blockdev null-co,node-name=ktnvme,size=67108864 -device nvme,serial=nvmfkt0001,drive=ktnvme \
   -virtfs "local,path=$project,mount_tag=project,security_model=none,multidevs=remap,id=project" \
   -virtfs "local,path=$io,mount_tag=ktio,security_model=none,id=ktio" \

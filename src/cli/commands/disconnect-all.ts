@@ -8,6 +8,7 @@ export interface DisconnectAllOptions {
   yes?: boolean;
   dryRun?: boolean;
   transport?: string[];
+  ignoreBootCritical?: boolean;
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -19,6 +20,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--owner <name>', "only this orchestrator's controllers", ownerArg('--owner'))
     .option('--force', 'every fabrics controller, owned or not (PCIe/local ones never)')
     .option('-t, --transport <trtype>', 'only controllers of this transport (repeatable)', collect)
+    .option('--ignore-boot-critical', 'plan boot devices (NBFT) like any other controller (--force does not)')
     .option('-y, --yes', 'do not ask for the typed confirmation')
     .option('--dry-run', 'print the plan and change nothing')
     .addHelpText(
@@ -30,7 +32,12 @@ Which controllers go (registry owner of a fabrics controller):
   X            skip         disconnect   disconnect
   Y            skip         skip         disconnect
   unreadable   skip         skip         disconnect
+  boot (NBFT)  skip         skip         skip (--ignore-boot-critical overrides)
   PCIe/local   never        never        never
+
+A boot device is a controller serving a subsystem entry of the firmware's NBFT table; when
+an NBFT table cannot be read, every fabrics controller is skipped (the reason names the
+table), since the boot device cannot be told.
 
 On a terminal the plan is shown and a typed 'yes' is required; without a terminal --yes is
 required. Exit 3 when some disconnects failed. With the registry plugin disabled only

@@ -211,6 +211,23 @@ export function register(program: Command, ctx: CliContext): void {
       );
   }
   sim
+    .command('nbft')
+    .description(
+      "install an NBFT blob as the firmware's boot table (sys/firmware/acpi/tables/NBFT of the simulated host)",
+    )
+    .argument('<dir>', 'directory of the simulated host')
+    .argument('<file>', 'the table, as bytes (not checked: a corrupt table is installed as given)')
+    .option('--name <name>', 'the sysfs name: NBFT (default), NBFT1, NBFT2, ...')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  nvmf sim nbft /tmp/host boot.nbft\n  nvmf sim nbft /tmp/host second.nbft --name NBFT1',
+    )
+    .action(async (dir: string, file: string, opts: { name?: string }) => {
+      const { simNbft } = await import('../../kernel/sim.js');
+      const installed = simNbft(dir, file, opts.name !== undefined ? { name: opts.name } : {});
+      ctx.result({ table: installed }, () => `NBFT table installed at ${installed}\n`);
+    });
+  sim
     .command('expire')
     .description(
       'remove a controller the way the kernel does when ctrl-loss-tmo expires (no delete_controller write)',

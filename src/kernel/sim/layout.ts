@@ -55,7 +55,7 @@ export function simRoots(dir: string): Roots {
 let tmpCounter = 0;
 
 /** Readers in other processes must never see a half-written attribute or state file. */
-export function writeAtomic(file: string, data: string): void {
+export function writeAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.tmp.${process.pid}.${tmpCounter++}`;
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
