@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildNbft, sampleInput } from '../nbft/build.js';
 import { MAIN, nvmf, REPO, tempHost } from './helpers.js';
 import { NQN, type SimHost, tableHost } from './sim-host.js';
 
@@ -106,6 +107,27 @@ describe('every -o json output matches its schema in docs/schemas', () => {
     expectShape('sim-udev-settle', json(sim, ['sim', 'udev-settle', dir]));
     json(sim, ['connect', ...ADDR, '-s', '4420', '-n', NQN(1)]);
     expectShape('sim-expire', json(sim, ['sim', 'expire', dir, 'nvme0']));
+  });
+
+  it('nbft show, connect-all --nbft, sim nbft, exclusion list/add/remove', () => {
+    const sim = simHost('nbft');
+    const table = sampleInput();
+    const boot = { ...table.subsystems[0]!, traddr: '127.0.0.1', trsvcid: '4420', subsysNqn: NQN(1) };
+    table.subsystems = [{ ...boot, discoveryIndex: null }];
+    const file = path.join(sim.dir, '..', 'nbft.bin');
+    fs.writeFileSync(file, buildNbft(table));
+    expectShape('sim-nbft', json(sim.env, ['sim', 'nbft', sim.dir, file]));
+    expectShape('nbft-show', json(sim.env, ['nbft', 'show']));
+    // the sample table's discovery descriptor names a service nobody serves here: exit 3
+    expectShape('connect-all-nbft', json(sim.env, ['connect-all', '--nbft'], 3));
+    const shown = json(sim.env, ['nbft', 'show']) as {
+      tables: { subsystems: { controllers: string[] }[] }[];
+    };
+    expectShape('nbft-show', shown);
+    expect(shown.tables[0]!.subsystems[0]!.controllers).toEqual(['nvme0']);
+    expectShape('exclusion-add', json(sim.env, ['exclusion', 'add', `nqn=${NQN(2)}`]));
+    expectShape('exclusion-list', json(sim.env, ['exclusion', 'list']));
+    expectShape('exclusion-remove', json(sim.env, ['exclusion', 'remove', `nqn=${NQN(2)}`]));
   });
 
   it('udev status, install, uninstall (into private roots)', () => {
