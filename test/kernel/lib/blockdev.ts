@@ -133,7 +133,8 @@ export function writeDurably(file: string, text: string): void {
   }
 }
 
-export const KT_MOUNT_PREFIX = '/mnt/kt-';
+/** Our mountpoints' prefix (not /mnt/kt-: the guest's io share is /mnt/kt-io). */
+export const KT_MOUNT_PREFIX = '/mnt/ktu-';
 export const DM_NAME = 'kt-lin';
 
 /** A device-mapper linear device over all of `/dev/DEV`; returns its `dm-N` name. */

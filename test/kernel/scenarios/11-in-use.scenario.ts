@@ -43,8 +43,8 @@ import {
 } from '../lib/guest.js';
 
 let nqn = '';
-const MNT = '/mnt/kt-data';
-const MNT_DM = '/mnt/kt-dm';
+const MNT = '/mnt/ktu-data';
+const MNT_DM = '/mnt/ktu-dm';
 
 before(() => {
   releaseAll();
