@@ -162,6 +162,17 @@ test('fact: mounted, one path goes and the head stays; the last goes and the hea
   }
   assert.ok(writeError, 'a write to the filesystem fails');
   udevSettle();
+  // A new connect to the subsystem while the mount still holds the old head: where it lands.
+  const again = await connectPath(nqn, target.trsvcid);
+  const againHead = headsOf(again)[0]!;
+  const againSubsys = readlinkSync(`/sys/block/${againHead}/device`).split('/').pop()!;
+  const againDev = majMin(againHead);
+  assert.ok(
+    mounts().some((x) => x.mountpoint === MNT && x.majMin === dev),
+    'the old mount is still the removed head',
+  );
+  rawDelete(again);
+  udevSettle();
   run('umount', MNT);
   await waitFor(`${subsys} goes once unmounted`, () => !existsSync(`/sys/class/nvme-subsystem/${subsys}`));
   fact('multipath.delete-under-mount', {
@@ -170,6 +181,7 @@ test('fact: mounted, one path goes and the head stays; the last goes and the hea
     lastDeleteMs: lastMs,
     subsystemOutlivesControllersWhileMounted: lingering,
     writeAfterLastPath: writeError,
+    reconnectWhileMounted: { device: again, head: againHead, subsystem: againSubsys, headDev: againDev },
   });
 });
 
