@@ -10,7 +10,8 @@
  *   says `verdict.kind == "previous"`, disconnect-all treats the controller as unowned, and
  *   `registry gc` removes the entry.
  *
- * The `fact:` test checks the kernel and udev side; `verdict:` tests need the verdict work.
+ * The second test checks the kernel and udev side first (its `fact:` assertions); every
+ * assertion that needs the verdict work says `verdict:`.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
