@@ -21,9 +21,10 @@ say() { printf '[kt-build %(%T)T] %s\n' -1 "$*" >&2; }
 # The guest only needs the NVMe-oF host and target, null_blk for a namespace, and what boots
 # it (virtio disk, ext4, 9p). Loading no other drivers keeps udev's coldplug short. The PCIe
 # driver (nvme) is there for the emulated local controller, but only loaded by the scenario that
-# needs one: elsewhere a PCIe nvme0 would shift every instance number.
+# needs one: elsewhere a PCIe nvme0 would shift every instance number. dm_mod (linear targets
+# are built in) is there for the in-use scenarios' device-mapper holder.
 guest_modules="nvme nvme-core nvme-fabrics nvme-tcp nvmet nvmet-tcp null_blk configfs \
-  virtio_pci virtio_blk virtio_rng crc32c_generic ext4 9p 9pnet_virtio autofs4"
+  virtio_pci virtio_blk virtio_rng crc32c_generic ext4 9p 9pnet_virtio autofs4 dm_mod"
 initrd_modules="crc32c_generic virtio_pci virtio_blk ext4 9pnet_virtio 9p"
 
 mirror=${NVMF_KT_MIRROR:-}

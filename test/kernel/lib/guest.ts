@@ -41,8 +41,11 @@ export const target = {
   nqn2: envOrThrow('KT_NQN2'),
   traddr: envOrThrow('KT_TRADDR'),
   trsvcid: envOrThrow('KT_TRSVCID'),
+  /** A second port, listening only while a subsystem is linked to it (dataTargetUp). */
+  trsvcid2: envOrThrow('KT_TRSVCID2'),
   discoveryNqn: envOrThrow('KT_DISCOVERY_NQN'),
   nvmetPort: envOrThrow('KT_NVMET_PORT'),
+  nvmetPort2: envOrThrow('KT_NVMET_PORT2'),
 };
 
 const NVMET_SUBSYSTEMS = '/sys/kernel/config/nvmet/subsystems';
@@ -138,6 +141,57 @@ export async function readInFlight(device: string): Promise<() => Promise<void>>
   const done = new Promise<void>((resolve) => dd.on('exit', () => resolve()));
   await wait('the read in flight', () => !idle(inflight()));
   return () => done;
+}
+
+const DATA_NULLB = '/sys/kernel/config/nullb/ktdata';
+const DATA_NQN = 'nqn.2014-08.org.nvmf-registry:kt-data';
+const DATA_PORTS = () => [target.nvmetPort, target.nvmetPort2];
+
+/**
+ * A subsystem that can hold a filesystem, exported only while a test needs it, on both tcp
+ * ports (trsvcid and trsvcid2), so two controllers to it are two paths of one namespace under
+ * native multipath: one namespace on a memory-backed configfs null_blk device (`/dev/ktdata`,
+ * 64 MiB; the module's nullb0 discards writes). The data survives its controllers, not
+ * dataTargetDown. Returns its NQN.
+ */
+export function dataTargetUp(): string {
+  if (!existsSync(DATA_NULLB)) {
+    mkdirSync(DATA_NULLB, { recursive: true });
+    writeFileSync(`${DATA_NULLB}/size`, '64');
+    writeFileSync(`${DATA_NULLB}/memory_backed`, '1');
+    writeFileSync(`${DATA_NULLB}/power`, '1');
+    udevSettle();
+  }
+  const sub = path.join(NVMET_SUBSYSTEMS, DATA_NQN);
+  if (!existsSync(`${sub}/namespaces/1`)) {
+    mkdirSync(`${sub}/namespaces/1`, { recursive: true });
+    writeFileSync(`${sub}/attr_allow_any_host`, '1');
+    writeFileSync(`${sub}/namespaces/1/device_path`, '/dev/ktdata');
+    writeFileSync(`${sub}/namespaces/1/enable`, '1');
+  }
+  for (const port of DATA_PORTS()) {
+    const link = path.join(port, 'subsystems', DATA_NQN);
+    if (lstatSync(link, { throwIfNoEntry: false }) === undefined) symlinkSync(sub, link);
+  }
+  return DATA_NQN;
+}
+
+/** Remove what dataTargetUp made (its controllers must be gone); port 2 stops listening. */
+export function dataTargetDown(): void {
+  for (const port of DATA_PORTS()) {
+    const link = path.join(port, 'subsystems', DATA_NQN);
+    if (lstatSync(link, { throwIfNoEntry: false }) !== undefined) unlinkSync(link);
+  }
+  const sub = path.join(NVMET_SUBSYSTEMS, DATA_NQN);
+  if (existsSync(`${sub}/namespaces/1`)) {
+    writeFileSync(`${sub}/namespaces/1/enable`, '0');
+    rmdirSync(`${sub}/namespaces/1`);
+  }
+  if (existsSync(sub)) rmdirSync(sub);
+  if (existsSync(DATA_NULLB)) {
+    writeFileSync(`${DATA_NULLB}/power`, '0');
+    rmdirSync(DATA_NULLB);
+  }
 }
 
 /** Give subsystem `nqn` back to the port (nothing to do when it is linked). */
@@ -242,20 +296,20 @@ export interface CliResult {
 
 export const CLI = path.join(PROJECT, 'build/src/cli/main.js');
 
-/** Runs the built `nvmf` CLI with the guest's real roots. */
-export function nvmf(args: string[], input?: string): CliResult {
+/** Runs the built `nvmf` CLI with the guest's real roots (`env` adds to the environment). */
+export function nvmf(args: string[], input?: string, env: Record<string, string> = {}): CliResult {
   requirePath(CLI, 'the nvmf CLI (npm run build; src/cli/main.ts)');
   const r = spawnSync(process.execPath, [CLI, ...args], {
     encoding: 'utf8',
     input: input ?? '',
-    env: { ...process.env, NVMF_KERNEL: '' },
+    env: { ...process.env, NVMF_KERNEL: '', ...env },
     timeout: 120_000,
   });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-export function nvmfJson<T>(args: string[]): T {
-  const r = nvmf([...args, '-o', 'json']);
+export function nvmfJson<T>(args: string[], env: Record<string, string> = {}): T {
+  const r = nvmf([...args, '-o', 'json'], undefined, env);
   if (r.status !== 0) throw new Error(`nvmf ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
   return JSON.parse(r.stdout) as T;
 }
