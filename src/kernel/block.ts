@@ -242,7 +242,10 @@ export async function readHostSnapshot(roots: BlockRoots): Promise<HostSnapshot>
  * other controllers of the subsystems their multipath heads belong to (the heads' other
  * paths), plus mounts and swap. What an execution re-checks under the device lock.
  */
-export async function readHostSnapshotOf(roots: BlockRoots, devices: readonly string[]): Promise<HostSnapshot> {
+export async function readHostSnapshotOf(
+  roots: BlockRoots,
+  devices: readonly string[],
+): Promise<HostSnapshot> {
   const wanted = new Set<string>();
   for (const d of devices) {
     wanted.add(d);

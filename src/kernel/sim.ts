@@ -1200,9 +1200,13 @@ export function simDownLinks(dir: string): st.SimLink[] {
 function blockArg(what: string, v: string): string {
   const name = typeof v === 'string' ? v.replace(/^\/dev\//, '') : '';
   if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) {
-    throw new NvmfError('EINVALID_DEVICE', `${what}: "${String(v)}" is not a block device name (e.g. nvme0n1, nvme0n1p1, dm-0)`, {
-      device: String(v),
-    });
+    throw new NvmfError(
+      'EINVALID_DEVICE',
+      `${what}: "${String(v)}" is not a block device name (e.g. nvme0n1, nvme0n1p1, dm-0)`,
+      {
+        device: String(v),
+      },
+    );
   }
   return name;
 }
@@ -1264,9 +1268,13 @@ export async function simMount(dir: string, device: string, mountPoint: string):
 
 function mountPointArg(what: string, v: string): string {
   if (typeof v !== 'string' || !v.startsWith('/') || v.includes('\0')) {
-    throw new NvmfError('EINVALID_VALUE', `${what}: the mount point must be an absolute path, got ${JSON.stringify(v)}`, {
-      value: String(v),
-    });
+    throw new NvmfError(
+      'EINVALID_VALUE',
+      `${what}: the mount point must be an absolute path, got ${JSON.stringify(v)}`,
+      {
+        value: String(v),
+      },
+    );
   }
   return v.length > 1 ? v.replace(/\/+$/, '') : v;
 }
@@ -1308,9 +1316,13 @@ function holderDev(what: string, holder: string): string {
   if (dm) return `253:${Number(dm[1])}`;
   const md = /^md(\d{1,6})$/.exec(holder);
   if (md) return `9:${Number(md[1])}`;
-  throw new NvmfError('EINVALID_DEVICE', `${what}: holder "${holder}" must be a device-mapper (dm-N) or md (mdN) name`, {
-    device: holder,
-  });
+  throw new NvmfError(
+    'EINVALID_DEVICE',
+    `${what}: holder "${holder}" must be a device-mapper (dm-N) or md (mdN) name`,
+    {
+      device: holder,
+    },
+  );
 }
 
 /**
@@ -1329,7 +1341,8 @@ export async function simHold(
   const name = blockArg('sim hold', device);
   const h = blockArg('sim hold', holder);
   const hdev = holderDev('sim hold', h);
-  if (name === h) throw new NvmfError('EINVALID_VALUE', `sim hold: ${name} cannot hold itself`, { device: name });
+  if (name === h)
+    throw new NvmfError('EINVALID_VALUE', `sim hold: ${name} cannot hold itself`, { device: name });
   return transact(l, (s) => {
     blockDevOf(l, 'sim hold', name);
     const claim = claimOf(s.blockUse, name, { mounts: true });
@@ -1347,7 +1360,8 @@ export async function simHold(
       x === name ||
       (!seen.has(x) &&
         (seen.add(x), Object.entries(u.holders).some(([k, v]) => v.slaves.includes(x) && above(k, seen))));
-    if (above(h)) throw new NvmfError('EKERNEL', `sim hold: ${h} already sits above ${name}`, { errno: 'EINVAL' });
+    if (above(h))
+      throw new NvmfError('EKERNEL', `sim hold: ${h} already sits above ${name}`, { errno: 'EINVAL' });
     u.holders[h] = { dev: hdev, slaves: [...(existing?.slaves ?? []), name] };
     m.linkHolder(l, name, h);
     return { ...u.holders };

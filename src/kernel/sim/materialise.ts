@@ -200,7 +200,7 @@ function removeBlock(l: SimLayout, name: string, d: string): string[] {
     if (e.startsWith(`${name}p`) && /^\d+$/.test(e.slice(name.length + 1)))
       removed.push(...removeBlock(l, e, path.join(d, e)));
   }
-  let dev: string | null = null;
+  let dev: string | null;
   try {
     dev = fs.readFileSync(path.join(d, 'dev'), 'utf8').trim();
   } catch {
