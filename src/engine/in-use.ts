@@ -1,4 +1,5 @@
 import type { HostSnapshot } from '../kernel/block.js';
+import { naturalCompare } from '../nvme/names.js';
 import type { PlanItem } from './plan.js';
 
 /**
@@ -46,34 +47,43 @@ const usesCache = new WeakMap<HostSnapshot, Map<string, InUseFact[]>>();
 function usesByDisk(s: HostSnapshot): Map<string, InUseFact[]> {
   const cached = usesCache.get(s);
   if (cached !== undefined) return cached;
-  const mountsByDev = new Map<string, string[]>();
-  for (const m of s.mounts) {
-    const list = mountsByDev.get(m.dev);
-    if (list === undefined) mountsByDev.set(m.dev, [m.mountPoint]);
-    else list.push(m.mountPoint);
-  }
-  const swapped = new Set(s.swaps.map((w) => w.device).filter((d): d is string => d !== null));
   const out = new Map<string, InUseFact[]>();
-  for (const disk of Object.keys(s.disks)) {
-    const facts: InUseFact[] = [];
-    /** Uses of block `name` reached from NVMe device `device` through `holders`. */
-    const walk = (name: string, device: string, holders: string[], seen: Set<string>): void => {
-      if (seen.has(name)) return;
-      seen.add(name);
-      const b = s.blocks[name];
-      const base = { disk, device, ...(holders.length > 0 ? { holders } : {}) };
-      const dev = b?.dev ?? null;
-      for (const mp of (dev !== null ? mountsByDev.get(dev) : undefined) ?? [])
-        facts.push({ ...base, use: 'mounted', mountPoint: mp });
-      if (swapped.has(name)) facts.push({ ...base, use: 'swap' });
-      for (const h of b?.holders ?? []) walk(h, device, [...holders, h], seen);
-    };
-    walk(disk, disk, [], new Set());
-    for (const p of s.blocks[disk]?.partitions ?? []) walk(p, p, [], new Set([disk]));
-    if (facts.length > 0) out.set(disk, facts);
+  /** Follow a use of block `name` down to the namespace disks; `above`: holders met, lowest first. */
+  const walk = (
+    name: string,
+    above: string[],
+    use: Omit<InUseFact, 'disk' | 'device'>,
+    seen: Set<string>,
+  ): void => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const b = s.blocks[name];
+    const disk = s.disks[name] !== undefined ? name : (b?.partitionOf ?? null);
+    if (disk !== null && s.disks[disk] !== undefined) {
+      const fact: InUseFact = { disk, device: name, ...(above.length > 0 ? { holders: above } : {}), ...use };
+      const list = out.get(disk);
+      if (list === undefined) out.set(disk, [fact]);
+      else list.push(fact);
+      return;
+    }
+    for (const lower of b?.slaves ?? []) walk(lower, [name, ...above], use, seen);
+  };
+  for (const m of s.mounts) {
+    if (m.device !== null) walk(m.device, [], { use: 'mounted', mountPoint: m.mountPoint }, new Set());
   }
+  for (const w of s.swaps) if (w.device !== null) walk(w.device, [], { use: 'swap' }, new Set());
+  for (const facts of out.values()) facts.sort(byDevice);
   usesCache.set(s, out);
   return out;
+}
+
+/** Facts in device order (natural), mounts before swap, then by mount point: stable output. */
+function byDevice(a: InUseFact, b: InUseFact): number {
+  return (
+    naturalCompare(a.device ?? '', b.device ?? '') ||
+    (a.use === b.use ? 0 : a.use === 'mounted' ? -1 : 1) ||
+    (a.mountPoint ?? '').localeCompare(b.mountPoint ?? '')
+  );
 }
 
 /**

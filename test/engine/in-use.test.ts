@@ -6,7 +6,15 @@ import { connect } from '../../src/engine/connect.js';
 import { disconnect, executeDisconnectAll, planFromHost } from '../../src/engine/disconnect.js';
 import type { DisconnectAllPolicy } from '../../src/engine/plan.js';
 import { isNvmfError } from '../../src/errors.js';
-import { SimKernel, simHold, simMount, simScanSettle, simSwapon, simUmount } from '../../src/kernel/sim.js';
+import {
+  SimKernel,
+  simHold,
+  simMount,
+  simRoots,
+  simScanSettle,
+  simSwapon,
+  simUmount,
+} from '../../src/kernel/sim.js';
 import { makeSim, type SimHost } from './sim-helpers.js';
 
 /**
@@ -174,7 +182,7 @@ describe('disconnect-all plan: the in-use pass', () => {
   it('unreadable mountinfo: every controller is in use (fail-safe)', async () => {
     host = await threeControllers();
     const emptyProc = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmf-noproc-'));
-    const kernel = new SimKernel({ dir: host.dir, roots: { proc: emptyProc } });
+    const kernel = new SimKernel({ dir: host.dir, roots: { ...simRoots(host.dir), proc: emptyProc } });
     try {
       for (const policy of [{}, { force: true }]) {
         const plan = await planFromHost({ kernel, registry: host.registry }, policy);
@@ -274,5 +282,56 @@ describe('targeted disconnect', () => {
     await simMount(host.dir, 'nvme0n1p2', '/data');
     await disconnect(host.ctx, 'nvme1');
     await expect(disconnect(host.ctx, 'nvme0')).rejects.toThrow(/in use: nvme0n1p2 mounted at \/data/);
+  });
+});
+
+describe('host snapshot readers', () => {
+  it('without multipath each controller has its own disk and partitions', async () => {
+    host = await makeSim({ multipath: false }, TARGETS);
+    for (const trsvcid of ['4420', '4421']) {
+      await connect(host.ctx, { transport: 'tcp', traddr: '10.0.0.1', trsvcid, nqn: MP });
+    }
+    await simScanSettle(host.dir, { now: true });
+    const snap = await host.kernel.hostSnapshot();
+    expect(snap.namespaces).toEqual({ nvme0: ['nvme0n1'], nvme1: ['nvme1n1'] });
+    expect(snap.disks['nvme1n1']?.paths).toEqual(['nvme1']);
+    await simMount(host.dir, 'nvme1n1p2', '/data');
+    expect(summary(await planFromHost(host.ctx, {}))).toEqual({
+      nvme0: 'disconnect',
+      nvme1: 'in use: nvme1n1p2 mounted at /data',
+    });
+  });
+
+  it('parse mountinfo and swaps as procfs writes them, escapes included', async () => {
+    const { parseMountinfo, parseSwaps } = await import('../../src/kernel/block.js');
+    expect(
+      parseMountinfo(
+        '21 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n' +
+          '99 21 259:4 /sub /mnt/a\\040b rw master:3 shared:9 - xfs /dev/nvme1n1p1 rw\n' +
+          'junk line\n',
+      ),
+    ).toEqual([
+      { dev: '8:1', mountPoint: '/', fstype: 'ext4', source: '/dev/sda1', device: null },
+      { dev: '259:4', mountPoint: '/mnt/a b', fstype: 'xfs', source: '/dev/nvme1n1p1', device: null },
+    ]);
+    expect(
+      parseSwaps(
+        'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/dev/dm-1                               partition\t8388604\t\t0\t\t-2\n/swap\\040file file\t1024\t0\t-3\n',
+      ),
+    ).toEqual([
+      { path: '/dev/dm-1', device: 'dm-1' },
+      { path: '/swap file', device: null },
+    ]);
+  });
+
+  it('a filesystem on an anonymous device (btrfs) is matched by its /dev source', async () => {
+    host = await threeControllers();
+    await simMount(host.dir, 'nvme2n1', '/data');
+    // rewrite the line as btrfs shows it: major 0, the source names the device
+    const file = path.join(host.dir, 'proc', 'self', 'mountinfo');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/ 259:\d+ \/ \/data /, ' 0:45 / /data '));
+    expect(summary(await planFromHost(host.ctx, {}))).toMatchObject({
+      nvme2: 'in use: nvme2n1 mounted at /data',
+    });
   });
 });
