@@ -24,6 +24,7 @@ export type { ConnectRequest, ConnectResult } from './engine/connect.js';
 export { Engine, type EngineOptions } from './engine/engine.js';
 export type { ConnectInput, ConnectOptions } from './engine/options.js';
 export type { DisconnectAllPolicy, PlanItem } from './engine/plan.js';
+export type { InUseFact } from './engine/in-use.js';
 export { type ErrorCode, errnoOf, isNvmfError, NvmfError } from './errors.js';
 export { type Host, type OpenHostOptions, openHost } from './host.js';
 export { DEFAULT_ETC_ROOT, type HostIdentity, hostIdentity } from './host-identity.js';
@@ -36,6 +37,7 @@ export type {
   Kernel,
   SubsystemType,
 } from './kernel/port.js';
+export type { BlockFact, DiskFact, HostSnapshot, MountFact, SwapFact } from './kernel/block.js';
 export { checkDevice, checkOwner, checkValue, checkWritableAttr } from './registry/names.js';
 export type { GcReport, GcOptions } from './registry/gc.js';
 export type { ConnectIntent, ConnectTarget } from './registry/intents.js';
