@@ -244,7 +244,7 @@ export function readBlockSide(roots: BlockRoots, controllers: readonly Controlle
 /** The real directory a sysfs link leads to; null when it leads nowhere. */
 function realDir(link: string): string | null {
   try {
-    return fs.realpathSync(link);
+    return fs.realpathSync.native(link);
   } catch {
     return null;
   }
@@ -254,7 +254,7 @@ function realDir(link: string): string | null {
 function devName(devRoot: string, source: string): string | null {
   const rel = source.slice('/dev/'.length);
   try {
-    return path.basename(fs.realpathSync(path.join(devRoot, rel)));
+    return path.basename(fs.realpathSync.native(path.join(devRoot, rel)));
   } catch {
     return rel.includes('/') ? null : rel;
   }
