@@ -334,7 +334,15 @@ function runScan(
       ...(headMinor !== undefined ? { headMinor } : {}),
     });
     events.push(
-      ...st.nsAttachEvents(c.instance, sub.instance, h, newHead, scan.multipath, headMinor ?? minor),
+      ...st.nsAttachEvents(
+        c.instance,
+        sub.instance,
+        h,
+        newHead,
+        scan.multipath,
+        headMinor ?? minor,
+        partMinors.length,
+      ),
     );
     c.heads.push(h);
   }
@@ -546,8 +554,9 @@ function removeController(
       const others = sub.controllers.some((o) => o !== inst && ctrlOf(s, o)?.heads.includes(h));
       const headMinor = sub.headMinors?.[String(h)];
       const minor = (cfg.multipath ? headMinor : c.minors?.[String(h)]) ?? 0;
+      const parts = (cfg.multipath ? sub.partMinors : c.partMinors)?.[String(h)]?.length ?? 0;
       const removed = m.detachNamespace(l, inst, sub.instance, h, !others, cfg.multipath);
-      events.push(...st.nsDetachEvents(inst, sub.instance, h, !others, cfg.multipath, minor));
+      events.push(...st.nsDetachEvents(inst, sub.instance, h, !others, cfg.multipath, minor, parts));
       if (!others && sub.headMinors) delete sub.headMinors[String(h)];
       if (!others && sub.partMinors) delete sub.partMinors[String(h)];
       dropHeld(l, s, removed);

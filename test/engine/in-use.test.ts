@@ -10,6 +10,7 @@ import {
   SimKernel,
   simHold,
   simMount,
+  simPendingEvents,
   simRoots,
   simScanSettle,
   simSwapon,
@@ -333,5 +334,18 @@ describe('host snapshot readers', () => {
     expect(summary(await planFromHost(host.ctx, {}))).toMatchObject({
       nvme2: 'in use: nvme2n1 mounted at /data',
     });
+  });
+
+  it('partitions are announced after their disk and removed before it, as device_add_disk and del_gendisk do', async () => {
+    host = await makeSim(undefined, TARGETS);
+    await connect(host.ctx, { transport: 'tcp', traddr: '10.0.0.2', trsvcid: '4420', nqn: ONE });
+    await simScanSettle(host.dir, { now: true });
+    const block = (action: string): string[] =>
+      simPendingEvents(host!.dir)
+        .filter((e) => e.action === action && (e.subsystem === 'block' || e.subsystem === 'nvme-generic'))
+        .map((e) => e.kernel);
+    expect(block('add')).toEqual(['nvme0n1', 'nvme0n1p1', 'nvme0n1p2', 'ng0n1']);
+    await disconnect(host.ctx, 'nvme0');
+    expect(block('remove')).toEqual(['ng0n1', 'nvme0n1p1', 'nvme0n1p2', 'nvme0n1']);
   });
 });

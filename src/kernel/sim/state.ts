@@ -244,10 +244,11 @@ export function hwmonEvent(action: 'add' | 'remove', ctrl: number, hwmon: number
 
 /**
  * What one namespace announces when the scan attaches it, in 6.1's order (docs/kernel-tests.md,
- * "Event order"): the disk's bdi, the disk, its generic char device. With native multipath the
- * usable disk is the subsystem's head `nvme<S>n<H>` with `ng<S>n<H>`, announced only by the
- * namespace's first path; the per-controller path disk is hidden and sends nothing. Without
- * multipath every controller has its own `nvme<C>n<H>` and `ng<C>n<H>`.
+ * "Event order"): the disk's bdi, the disk, its partitions (device_add_disk scans the table,
+ * then announces the disk and each partition), its generic char device. With native
+ * multipath the usable disk is the subsystem's head `nvme<S>n<H>` with `ng<S>n<H>`, announced
+ * only by the namespace's first path; the per-controller path disk is hidden and sends
+ * nothing. Without multipath every controller has its own `nvme<C>n<H>` and `ng<C>n<H>`.
  */
 export function nsAttachEvents(
   ctrl: number,
@@ -256,18 +257,21 @@ export function nsAttachEvents(
   newHead: boolean,
   multipath: boolean,
   minor: number,
+  partitions = 0,
 ): SimUevent[] {
   if (multipath && !newHead) return [];
   const parent = multipath ? `/devices/virtual/nvme-subsystem/nvme-subsys${subsys}` : `${CTL}/nvme${ctrl}`;
   const owner = multipath ? subsys : ctrl;
+  const disk = `nvme${owner}n${head}`;
   return [
     { action: 'add', subsystem: 'bdi', kernel: `259:${minor}`, devpath: `/devices/virtual/bdi/259:${minor}` },
-    {
+    { action: 'add', subsystem: 'block', kernel: disk, devpath: `${parent}/${disk}` },
+    ...Array.from({ length: partitions }, (_, i): SimUevent => ({
       action: 'add',
       subsystem: 'block',
-      kernel: `nvme${owner}n${head}`,
-      devpath: `${parent}/nvme${owner}n${head}`,
-    },
+      kernel: `${disk}p${i + 1}`,
+      devpath: `${parent}/${disk}/${disk}p${i + 1}`,
+    })),
     {
       action: 'add',
       subsystem: 'nvme-generic',
@@ -277,7 +281,7 @@ export function nsAttachEvents(
   ];
 }
 
-/** Removal in 6.1's order: the char device, then del_gendisk's bdi and disk. */
+/** Removal in 6.1's order: the char device, then del_gendisk's partitions, bdi and disk. */
 export function nsDetachEvents(
   ctrl: number,
   subsys: number,
@@ -285,10 +289,15 @@ export function nsDetachEvents(
   lastPath: boolean,
   multipath: boolean,
   minor: number,
+  partitions = 0,
 ): SimUevent[] {
-  const [bdi, block, generic] = nsAttachEvents(ctrl, subsys, head, lastPath, multipath, minor);
-  if (!bdi || !block || !generic) return [];
-  return [generic, bdi, block].map((e) => ({ ...e, action: 'remove' }));
+  const all = nsAttachEvents(ctrl, subsys, head, lastPath, multipath, minor, partitions);
+  if (all.length === 0) return [];
+  const bdi = all[0] as SimUevent;
+  const block = all[1] as SimUevent;
+  const generic = all[all.length - 1] as SimUevent;
+  const parts = all.slice(2, -1);
+  return [generic, ...parts, bdi, block].map((e) => ({ ...e, action: 'remove' }));
 }
 
 /**
