@@ -49,9 +49,13 @@ export class Engine {
     return connectAll(this.ctx, input, req);
   }
 
-  async disconnect(device: string): Promise<{ device: string; owner: string | null }> {
+  /** Refuses a controller in use (`EIN_USE`, the facts in `details.inUse`) unless `ignoreInUse`. */
+  async disconnect(
+    device: string,
+    opts: { ignoreInUse?: boolean } = {},
+  ): Promise<{ device: string; owner: string | null }> {
     checkDevice(device);
-    return disconnect(this.ctx, device);
+    return disconnect(this.ctx, device, opts);
   }
 
   async disconnectAll(
