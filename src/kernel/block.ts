@@ -234,6 +234,10 @@ export function readBlockSide(roots: BlockRoots, controllers: readonly Controlle
       if (name !== null) m.device = usedDevice(path.join(classBlock, name));
     }
   }
+  // Without /sys/dev/block no mount can be matched to a disk: unknown, not "none mounted".
+  if (Object.keys(disks).length > 0 && mounts.some((m) => !m.dev.startsWith('0:') && m.device === null)) {
+    if (!fs.existsSync(byDev)) unreadable.push(`block device numbers (${byDev} is missing)`);
+  }
   const swaps = swapsText === null ? [] : parseSwaps(swapsText);
   for (const w of swaps) {
     if (w.device !== null && usedDevice(path.join(classBlock, w.device)) === null) w.device = null;

@@ -202,6 +202,16 @@ describe('disconnect-all plan: the in-use pass', () => {
   });
 });
 
+describe('a sysfs without device numbers', () => {
+  it('cannot match mounts to disks: every controller is in use', async () => {
+    host = await threeControllers();
+    fs.rmSync(path.join(host.dir, 'sys', 'dev', 'block'), { recursive: true });
+    for (const i of await planFromHost(host.ctx, {})) {
+      expect(i.reason).toMatch(/^in use: cannot read block device numbers \(.*dev\/block is missing\)$/);
+    }
+  });
+});
+
 describe('disconnect-all execution re-checks in use', () => {
   it('a filesystem mounted between plan and execution makes its controller skip', async () => {
     host = await threeControllers();
