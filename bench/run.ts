@@ -1,18 +1,20 @@
 import os from 'node:os';
 import { disconnectAllBench } from './disconnect-all.js';
+import { hostSnapshotBench } from './host-snapshot.js';
 import { BASE, impls } from './impl.js';
 import { oneShot } from './oneshot.js';
 import { orchestrator } from './orchestrator.js';
 
 /**
  * `npm run bench`: the figures a user feels, each against a baseline measured in the same
- * run. NVMF_BENCH=oneshot,orchestrator,disconnect-all picks parts; NVMF_BENCH_AGAINST=DIR
+ * run. NVMF_BENCH=oneshot,orchestrator,disconnect-all,host-snapshot picks parts; NVMF_BENCH_AGAINST=DIR
  * also measures another built checkout, alternated with ours (see impl.ts).
  */
 const PARTS: Record<string, (i: Awaited<ReturnType<typeof impls>>) => Promise<string[]>> = {
   oneshot: (i) => oneShot(i, Number(process.env['NVMF_BENCH_RUNS'] ?? 21)),
   orchestrator,
   'disconnect-all': disconnectAllBench,
+  'host-snapshot': () => hostSnapshotBench(),
 };
 
 const load = (): string =>

@@ -27,6 +27,7 @@ export type { DisconnectAllPolicy, PlanItem } from './engine/plan.js';
 export type { NbftConnectItem, NbftConnectResult } from './engine/nbft-connect.js';
 export type { NbftTableRead } from './kernel/nbft.js';
 export type { NbftTable } from './nbft/decode.js';
+export type { InUseFact } from './engine/in-use.js';
 export { type ErrorCode, errnoOf, isNvmfError, NvmfError } from './errors.js';
 export { type Host, type OpenHostOptions, openHost } from './host.js';
 export { DEFAULT_ETC_ROOT, type HostIdentity, hostIdentity } from './host-identity.js';
@@ -39,6 +40,7 @@ export type {
   Kernel,
   SubsystemType,
 } from './kernel/port.js';
+export type { BlockFact, DiskFact, HostSnapshot, MountFact, SwapFact } from './kernel/block.js';
 export { checkDevice, checkOwner, checkValue, checkWritableAttr } from './registry/names.js';
 export type { GcReport, GcOptions } from './registry/gc.js';
 export type { ConnectIntent, ConnectTarget } from './registry/intents.js';

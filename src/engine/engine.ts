@@ -55,9 +55,13 @@ export class Engine {
     return connectNbft(this.ctx, req);
   }
 
-  async disconnect(device: string): Promise<{ device: string; owner: string | null }> {
+  /** Refuses a controller in use (`EIN_USE`, the facts in `details.inUse`) unless `ignoreInUse`. */
+  async disconnect(
+    device: string,
+    opts: { ignoreInUse?: boolean } = {},
+  ): Promise<{ device: string; owner: string | null }> {
     checkDevice(device);
-    return disconnect(this.ctx, device);
+    return disconnect(this.ctx, device, opts);
   }
 
   async disconnectAll(

@@ -9,9 +9,11 @@ export {
   disconnectAll,
   type ExecuteDeps,
   executeDisconnectAll,
+  inUseOf,
   planFromHost,
   snapshotForDisconnectAll,
 } from './disconnect.js';
+export { applyInUse, describeInUse, type InUseFact, inUseFacts, inUseReason } from './in-use.js';
 export {
   type ConnectAllItem,
   type ConnectAllRequest,

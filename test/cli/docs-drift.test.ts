@@ -23,9 +23,19 @@ const COMMANDS: [string[], string][] = [
   ...['list', 'retrieve', 'update', 'delete', 'claim', 'gc', 'watch', 'log', 'export'].map(
     (s): [string[], string] => [['registry', s], 'nvmf-registry'],
   ),
-  ...['init', 'udev-settle', 'fail', 'expire', 'target-down', 'target-up', 'nbft'].map(
-    (s): [string[], string] => [['sim', s], 'nvmf-sim'],
-  ),
+  ...[
+    'init',
+    'udev-settle',
+    'fail',
+    'expire',
+    'target-down',
+    'target-up',
+    'mount',
+    'umount',
+    'swapon',
+    'hold',
+    'nbft',
+  ].map((s): [string[], string] => [['sim', s], 'nvmf-sim']),
   ...['install', 'uninstall', 'status'].map((s): [string[], string] => [['udev', s], 'nvmf-udev']),
 ];
 

@@ -303,14 +303,21 @@ describe('simulated kernel', () => {
       sysfs: path.join(dir, 'sys'),
       dev: path.join(dir, 'dev'),
       registry: path.join(dir, 'run/nvme/registry'),
+      proc: path.join(dir, 'proc'),
     });
-    const b = await kernelFromEnv({ NVMF_KERNEL: `sim:${dir}`, NVMF_REGISTRY_ROOT: '/tmp/elsewhere' });
+    const b = await kernelFromEnv({
+      NVMF_KERNEL: `sim:${dir}`,
+      NVMF_REGISTRY_ROOT: '/tmp/elsewhere',
+      NVMF_PROC_ROOT: '/tmp/noproc',
+    });
     expect(b.roots.registry).toBe('/tmp/elsewhere');
+    expect(b.roots.proc).toBe('/tmp/noproc');
     (a.kernel as SimKernel).close();
     (b.kernel as SimKernel).close();
     const c = await kernelFromEnv({ NVMF_SYSFS_ROOT: '/tmp/x' });
     expect(c.kernel.kind).toBe('linux');
     expect(c.roots.sysfs).toBe('/tmp/x');
+    expect(c.roots.proc).toBe('/proc');
     await expect(kernelFromEnv({ NVMF_KERNEL: 'bogus' })).rejects.toMatchObject({ code: 'EINVALID_VALUE' });
   });
 

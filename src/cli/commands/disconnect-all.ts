@@ -9,6 +9,7 @@ export interface DisconnectAllOptions {
   dryRun?: boolean;
   transport?: string[];
   ignoreBootCritical?: boolean;
+  ignoreInUse?: boolean;
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -21,6 +22,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--force', 'every fabrics controller, owned or not (PCIe/local ones never)')
     .option('-t, --transport <trtype>', 'only controllers of this transport (repeatable)', collect)
     .option('--ignore-boot-critical', 'plan boot devices (NBFT) like any other controller (--force does not)')
+    .option(
+      '--ignore-in-use',
+      'also disconnect controllers whose disks are mounted, swap or held (data loss)',
+    )
     .option('-y, --yes', 'do not ask for the typed confirmation')
     .option('--dry-run', 'print the plan and change nothing')
     .addHelpText(
@@ -32,8 +37,13 @@ Which controllers go (registry owner of a fabrics controller):
   X            skip         disconnect   disconnect
   Y            skip         skip         disconnect
   unreadable   skip         skip         disconnect
+  in use       skip         skip         skip (--ignore-in-use overrides)
   boot (NBFT)  skip         skip         skip (--ignore-boot-critical overrides)
   PCIe/local   never        never        never
+
+In use: deleting it, with the others the plan deletes, would leave a namespace disk with no
+live path while the disk, a partition or a holder above them (dm, md, LVM) is mounted or
+swap. Of two live paths of a mounted multipath disk one may go; the last is refused.
 
 A boot device is a controller serving a subsystem entry of the firmware's NBFT table; when
 an NBFT table cannot be read, every fabrics controller is skipped (the reason names the

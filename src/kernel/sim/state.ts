@@ -36,7 +36,9 @@ export interface SimController {
    * The namespace scan nvme_start_ctrl queued before the reply; it runs after it (async work),
    * and a delete flushes it first. `multipath` is fixed when queued so the scan needs no config.
    */
-  scan?: { dueAt: number; namespaces: number; multipath: boolean };
+  scan?: { dueAt: number; namespaces: number; multipath: boolean; partitions?: number };
+  /** Without multipath: block minors of each disk's partitions, by head (p1, p2, ...). */
+  partMinors?: Record<string, number[]>;
 }
 
 export interface SimSubsystemState {
@@ -47,6 +49,42 @@ export interface SimSubsystemState {
   controllers: number[];
   /** Block minors of the multipath head disks by head instance (a head lives while a path does). */
   headMinors?: Record<string, number>;
+  /** Block minors of each head's partitions, by head instance (p1, p2, ...). */
+  partMinors?: Record<string, number[]>;
+}
+
+/** A filesystem mounted on the simulated host (`nvmf sim mount`). */
+export interface SimMount {
+  id: number;
+  /** Block device name (`nvme0n1`, `nvme0n1p1`, `dm-0`) and its `major:minor` at mount time. */
+  device: string;
+  dev: string;
+  mountPoint: string;
+}
+
+/** An active swap area on a block device (`nvmf sim swapon`). */
+export interface SimSwap {
+  device: string;
+  dev: string;
+}
+
+/** A device-mapper or md device stacked on other block devices (`nvmf sim hold`). */
+export interface SimHolder {
+  dev: string;
+  /** The block devices it holds (its `slaves/`). */
+  slaves: string[];
+}
+
+/** What the host does with its block devices: mounts, swap, holders (the sim's /proc and holders). */
+export interface SimBlockUse {
+  mounts: SimMount[];
+  swaps: SimSwap[];
+  holders: Record<string, SimHolder>;
+  nextMountId: number;
+}
+
+export function emptyBlockUse(): SimBlockUse {
+  return { mounts: [], swaps: [], holders: {}, nextMountId: 100 };
 }
 
 /** A subsystem's link to a port on the target (nvmet: ports/N/subsystems/NQN). */
@@ -65,10 +103,18 @@ export interface SimState {
   targetCntlids: Record<string, number[]>;
   /** Links of the configured targets that are taken away (simTargetDown) until given back. */
   downLinks: SimLink[];
+  blockUse: SimBlockUse;
 }
 
 export function emptyState(): SimState {
-  return { version: 1, controllers: {}, subsystems: {}, targetCntlids: {}, downLinks: [] };
+  return {
+    version: 1,
+    controllers: {},
+    subsystems: {},
+    targetCntlids: {},
+    downLinks: [],
+    blockUse: emptyBlockUse(),
+  };
 }
 
 /** The kernel's defaults (NVMF_DEF_RECONNECT_DELAY, NVMF_DEF_CTRL_LOSS_TMO), in seconds. */
@@ -93,14 +139,31 @@ export function usedInstances(s: SimState): Set<number> {
   return used;
 }
 
-/** Minors of major 259 in use: every disk, hidden path disks included (blk_alloc_ext_minor). */
+/**
+ * Minors of major 259 in use: every disk, hidden path disks and partitions included
+ * (blk_alloc_ext_minor), and those of removed devices still mounted, swapped on or held:
+ * the kernel frees a minor only when the last reference to its gendisk goes.
+ */
 export function usedMinors(s: SimState): Set<number> {
   const used = new Set<number>();
-  for (const c of Object.values(s.controllers)) for (const m of Object.values(c.minors ?? {})) used.add(m);
-  for (const sub of Object.values(s.subsystems))
+  for (const c of Object.values(s.controllers)) {
+    for (const m of Object.values(c.minors ?? {})) used.add(m);
+    for (const ms of Object.values(c.partMinors ?? {})) for (const m of ms) used.add(m);
+  }
+  for (const sub of Object.values(s.subsystems)) {
     for (const m of Object.values(sub.headMinors ?? {})) used.add(m);
+    for (const ms of Object.values(sub.partMinors ?? {})) for (const m of ms) used.add(m);
+  }
+  const u = s.blockUse;
+  for (const dev of [...u.mounts.map((m) => m.dev), ...u.swaps.map((w) => w.dev)]) {
+    const [major, minor] = dev.split(':');
+    if (major === String(BLOCK_EXT_MAJOR)) used.add(Number(minor));
+  }
   return used;
 }
+
+/** The major of NVMe disks and partitions (BLOCK_EXT_MAJOR). */
+export const BLOCK_EXT_MAJOR = 259;
 
 export function usedHwmons(s: SimState): Set<number> {
   const used = new Set<number>();
@@ -181,10 +244,11 @@ export function hwmonEvent(action: 'add' | 'remove', ctrl: number, hwmon: number
 
 /**
  * What one namespace announces when the scan attaches it, in 6.1's order (docs/kernel-tests.md,
- * "Event order"): the disk's bdi, the disk, its generic char device. With native multipath the
- * usable disk is the subsystem's head `nvme<S>n<H>` with `ng<S>n<H>`, announced only by the
- * namespace's first path; the per-controller path disk is hidden and sends nothing. Without
- * multipath every controller has its own `nvme<C>n<H>` and `ng<C>n<H>`.
+ * "Event order"): the disk's bdi, the disk, its partitions (device_add_disk scans the table,
+ * then announces the disk and each partition), its generic char device. With native
+ * multipath the usable disk is the subsystem's head `nvme<S>n<H>` with `ng<S>n<H>`, announced
+ * only by the namespace's first path; the per-controller path disk is hidden and sends
+ * nothing. Without multipath every controller has its own `nvme<C>n<H>` and `ng<C>n<H>`.
  */
 export function nsAttachEvents(
   ctrl: number,
@@ -193,18 +257,21 @@ export function nsAttachEvents(
   newHead: boolean,
   multipath: boolean,
   minor: number,
+  partitions = 0,
 ): SimUevent[] {
   if (multipath && !newHead) return [];
   const parent = multipath ? `/devices/virtual/nvme-subsystem/nvme-subsys${subsys}` : `${CTL}/nvme${ctrl}`;
   const owner = multipath ? subsys : ctrl;
+  const disk = `nvme${owner}n${head}`;
   return [
     { action: 'add', subsystem: 'bdi', kernel: `259:${minor}`, devpath: `/devices/virtual/bdi/259:${minor}` },
-    {
+    { action: 'add', subsystem: 'block', kernel: disk, devpath: `${parent}/${disk}` },
+    ...Array.from({ length: partitions }, (_, i): SimUevent => ({
       action: 'add',
       subsystem: 'block',
-      kernel: `nvme${owner}n${head}`,
-      devpath: `${parent}/nvme${owner}n${head}`,
-    },
+      kernel: `${disk}p${i + 1}`,
+      devpath: `${parent}/${disk}/${disk}p${i + 1}`,
+    })),
     {
       action: 'add',
       subsystem: 'nvme-generic',
@@ -214,7 +281,7 @@ export function nsAttachEvents(
   ];
 }
 
-/** Removal in 6.1's order: the char device, then del_gendisk's bdi and disk. */
+/** Removal in 6.1's order: the char device, then del_gendisk's partitions, bdi and disk. */
 export function nsDetachEvents(
   ctrl: number,
   subsys: number,
@@ -222,10 +289,15 @@ export function nsDetachEvents(
   lastPath: boolean,
   multipath: boolean,
   minor: number,
+  partitions = 0,
 ): SimUevent[] {
-  const [bdi, block, generic] = nsAttachEvents(ctrl, subsys, head, lastPath, multipath, minor);
-  if (!bdi || !block || !generic) return [];
-  return [generic, bdi, block].map((e) => ({ ...e, action: 'remove' }));
+  const all = nsAttachEvents(ctrl, subsys, head, lastPath, multipath, minor, partitions);
+  if (all.length === 0) return [];
+  const bdi = all[0] as SimUevent;
+  const block = all[1] as SimUevent;
+  const generic = all[all.length - 1] as SimUevent;
+  const parts = all.slice(2, -1);
+  return [generic, ...parts, bdi, block].map((e) => ({ ...e, action: 'remove' }));
 }
 
 /**

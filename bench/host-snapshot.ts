@@ -1,0 +1,103 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { planFromHost } from '../src/engine/disconnect.js';
+import { mapPool } from '../src/engine/pool.js';
+import { SimKernel, simHold, simInit, simMount, simScanSettle } from '../src/kernel/sim.js';
+import { Registry } from '../src/registry/registry.js';
+import { BASE, median, ms } from './impl.js';
+
+/**
+ * The host snapshot and the disconnect-all plan made from it (issue 13 item 8): a simulated
+ * host of CONTROLLERS fabrics controllers with NAMESPACES namespaces each (one subsystem
+ * each, so every controller is the only path of its four heads, the most disks to read) and
+ * MOUNTS filesystems mounted on them, a fifth of them through a device-mapper holder. Times
+ * `kernel.hostSnapshot()` alone and `planFromHost` (snapshot, intents, registry entries, the
+ * ownership rows and the in-use pass: what one `disconnect-all --dry-run` computes), median
+ * of RUNS, against the 50 ms target. Only this build: the figure is absolute.
+ */
+const CONTROLLERS = Number(process.env['NVMF_BENCH_CONTROLLERS'] ?? 1000);
+const NAMESPACES = 4;
+const MOUNTS = 100;
+const RUNS = 15;
+const TARGET_MS = 50;
+
+export async function buildHost(dir: string): Promise<void> {
+  const nqn = (i: number): string => `nqn.2024-01.io.example:snap${i}`;
+  await simInit(dir, {
+    targets: {
+      subsystems: Array.from({ length: CONTROLLERS }, (_, i) => ({
+        nqn: nqn(i),
+        ports: [{ transport: 'tcp', traddr: '10.0.0.1', trsvcid: '4420' }],
+        namespaces: NAMESPACES,
+      })),
+      discovery: [],
+    },
+    config: { udev: { mode: 'manual', delayMs: 0, rulesFile: null, programs: {} } },
+  });
+  const kernel = new SimKernel({ dir });
+  try {
+    const made = await mapPool(
+      Array.from({ length: CONTROLLERS }, (_, i) => i),
+      8,
+      (i) => kernel.connect(`nqn=${nqn(i)},transport=tcp,traddr=10.0.0.1,trsvcid=4420`),
+    );
+    for (const r of made) if (!r.ok) throw r.error;
+  } finally {
+    kernel.close();
+  }
+  await simScanSettle(dir, { now: true });
+  // Mounts spread over the host: head n1 of every tenth controller; a fifth through dm-N.
+  for (let m = 0; m < MOUNTS; m++) {
+    const head = `nvme${(m * 10) % CONTROLLERS}n${1 + Math.floor((m * 10) / CONTROLLERS)}`;
+    if (m % 5 === 0) {
+      await simHold(dir, head, `dm-${m}`);
+      await simMount(dir, `dm-${m}`, `/srv/vol${m}`);
+    } else {
+      await simMount(dir, head, `/data/vol${m}`);
+    }
+  }
+}
+
+export async function hostSnapshotBench(): Promise<string[]> {
+  const dir = fs.mkdtempSync(path.join(BASE.dir, 'nvmf-bench-snap-'));
+  try {
+    const t0 = performance.now();
+    await buildHost(dir);
+    const built = performance.now() - t0;
+    const kernel = new SimKernel({ dir });
+    const registry = Registry.open({ roots: kernel.roots, audit: { record() {} }, host: kernel });
+    try {
+      const snap: number[] = [];
+      const plan: number[] = [];
+      const planCpu: number[] = [];
+      let skipped = 0;
+      for (let i = 0; i < RUNS; i++) {
+        let t = performance.now();
+        const s = await kernel.hostSnapshot();
+        snap.push(performance.now() - t);
+        if (Object.keys(s.disks).length !== CONTROLLERS * NAMESPACES || s.unreadable.length > 0)
+          throw new Error(
+            `snapshot saw ${Object.keys(s.disks).length} disks, unreadable ${s.unreadable.join('; ')}`,
+          );
+        const cpu = process.cpuUsage();
+        t = performance.now();
+        const p = await planFromHost({ kernel, registry }, {});
+        plan.push(performance.now() - t);
+        const used = process.cpuUsage(cpu);
+        planCpu.push((used.user + used.system) / 1000);
+        skipped = p.filter((x) => x.reason.startsWith('in use: ')).length;
+      }
+      if (skipped !== MOUNTS) throw new Error(`${skipped} controllers in use, expected ${MOUNTS}`);
+      const planMs = median(plan);
+      return [
+        `host snapshot: ${CONTROLLERS} controllers x ${NAMESPACES} namespaces, ${MOUNTS} mounts (${MOUNTS / 5} through dm holders), sim built in ${ms(built)}; median of ${RUNS}`,
+        `  kernel.hostSnapshot(): ${ms(median(snap))} (min ${ms(Math.min(...snap))})`,
+        `  planFromHost (one snapshot + registry + ownership + in use): ${ms(planMs)} wall (min ${ms(Math.min(...plan))}), ${ms(median(planCpu))} CPU (min ${ms(Math.min(...planCpu))}); ${skipped} controllers in use; target < ${TARGET_MS} ms: ${planMs < TARGET_MS ? 'met' : 'NOT met'}`,
+      ];
+    } finally {
+      kernel.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
