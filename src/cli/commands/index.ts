@@ -14,5 +14,6 @@ export const coreCommands: readonly CommandDescriptor[] = [
   { name: 'list', load: () => import('./list.js') },
   { name: 'monitor', load: () => import('./monitor.js') },
   { name: 'sim', load: () => import('./sim.js') },
+  { name: 'demo', load: () => import('./demo.js') },
   { name: 'udev', load: () => import('./udev.js') },
 ];
