@@ -132,10 +132,7 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<void>
     );
     step(['disconnect-all', '--dry-run']);
 
-    say(
-      'Even --force keeps what is in use: one path of the database may go, the\n' +
-        'last one may not.',
-    );
+    say('Even --force keeps what is in use: one path of the database may go, the\n' + 'last one may not.');
     step(['disconnect-all', '--force', '--dry-run']);
 
     say('Run the plain disconnect-all (--yes instead of typing yes at the prompt).');
