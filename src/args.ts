@@ -124,10 +124,13 @@ export function checkOptionalText(v: unknown, what: string, name: string): strin
 }
 
 /** Roots given as an option (`roots.registry`, `roots.sysfs`, `roots.dev`): non-empty strings. */
-export function checkRoots(v: unknown, what: string): { registry?: string; sysfs?: string; dev?: string } {
-  const r = checkOptions(v, `${what} roots`, ['registry', 'sysfs', 'dev']);
-  const roots: { registry?: string; sysfs?: string; dev?: string } = {};
-  for (const k of ['registry', 'sysfs', 'dev'] as const) {
+export function checkRoots(
+  v: unknown,
+  what: string,
+): { registry?: string; sysfs?: string; dev?: string; proc?: string } {
+  const r = checkOptions(v, `${what} roots`, ['registry', 'sysfs', 'dev', 'proc']);
+  const roots: { registry?: string; sysfs?: string; dev?: string; proc?: string } = {};
+  for (const k of ['registry', 'sysfs', 'dev', 'proc'] as const) {
     const s = checkOptionalString(r[k], what, `roots.${k}`);
     if (s === '') throw invalidOption(what, `roots.${k} must not be empty`);
     if (s !== undefined) roots[k] = s;

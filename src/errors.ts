@@ -31,7 +31,9 @@ export type ErrorCode =
   | 'EUSAGE'
   | 'ECONFIG'
   | 'EABORTED'
-  | 'EPARTIAL';
+  | 'EPARTIAL'
+  // a disconnect refused because the controller's disks are mounted, swap or held (in-use.ts)
+  | 'EIN_USE';
 
 export class NvmfError extends Error {
   override readonly name = 'NvmfError';

@@ -12,27 +12,33 @@ export interface Roots {
   readonly sysfs: string;
   /** Device-node directory, default `/dev` (`NVMF_DEV_ROOT`). */
   readonly dev: string;
+  /** procfs mount, default `/proc` (`NVMF_PROC_ROOT`): mounts and swap come from there. */
+  readonly proc: string;
 }
 
 export const DEFAULT_ROOTS: Roots = Object.freeze({
   registry: '/run/nvme/registry',
   sysfs: '/sys',
   dev: '/dev',
+  proc: '/proc',
 });
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /** The environment variables that move the roots. */
-export const ENV_KEYS = ['NVMF_REGISTRY_ROOT', 'NVMF_SYSFS_ROOT', 'NVMF_DEV_ROOT'] as const;
+export const ENV_KEYS = ['NVMF_REGISTRY_ROOT', 'NVMF_SYSFS_ROOT', 'NVMF_DEV_ROOT', 'NVMF_PROC_ROOT'] as const;
 
 /** Roots from the environment, falling back to `base` (the host defaults unless given). */
 export function rootsFromEnv(env: Env = process.env, base: Roots = DEFAULT_ROOTS): Roots {
   const e = checkOptions(env, 'rootsFromEnv env', ENV_KEYS);
-  const b = checkOptions(base, 'rootsFromEnv base', ['registry', 'sysfs', 'dev']);
+  const b = checkOptions(base, 'rootsFromEnv base', ['registry', 'sysfs', 'dev', 'proc']);
   const pick = (name: (typeof ENV_KEYS)[number], key: keyof Roots): string => {
     const v = checkOptionalString(e[name], 'rootsFromEnv', `env.${name}`);
     if (v !== undefined && v !== '') return path.resolve(v);
-    const fallback = checkOptionalString(b[key], 'rootsFromEnv', `base.${key}`);
+    // a caller's base written before the proc root existed falls back to the host's /proc
+    const fallback =
+      checkOptionalString(b[key], 'rootsFromEnv', `base.${key}`) ??
+      (key === 'proc' ? DEFAULT_ROOTS.proc : undefined);
     if (fallback === undefined || fallback === '')
       throw invalidOption('rootsFromEnv', `base.${key} must be a path`);
     return fallback;
@@ -41,6 +47,7 @@ export function rootsFromEnv(env: Env = process.env, base: Roots = DEFAULT_ROOTS
     registry: pick('NVMF_REGISTRY_ROOT', 'registry'),
     sysfs: pick('NVMF_SYSFS_ROOT', 'sysfs'),
     dev: pick('NVMF_DEV_ROOT', 'dev'),
+    proc: pick('NVMF_PROC_ROOT', 'proc'),
   };
 }
 

@@ -13,6 +13,7 @@ export function disconnectAllRequest(opts: DisconnectAllOptions): DisconnectAllP
     force: opts.force === true,
     ...(opts.owner !== undefined ? { owner: opts.owner } : {}),
     ...(opts.transport !== undefined && opts.transport.length > 0 ? { transports: opts.transport } : {}),
+    ...(opts.ignoreInUse === true ? { ignoreInUse: true } : {}),
   };
   // the library owns the rule (--owner with --force, owner grammar)
   checkPolicy(req);
@@ -81,7 +82,12 @@ export async function runDisconnectAll(ctx: CliContext, opts: DisconnectAllOptio
     if (!ok) throw new NvmfError('EABORTED', 'aborted: confirmation not given; nothing was disconnected', {});
   }
   const audit = await ctx.auditor();
-  const done = await executeDisconnectAll(plan, { ...host, audit, force: req.force === true });
+  const done = await executeDisconnectAll(plan, {
+    ...host,
+    audit,
+    force: req.force === true,
+    ignoreInUse: req.ignoreInUse === true,
+  });
   const results = done.results;
   ctx.result({ plan: done.plan.map(planItemView), results }, () => renderResults(results));
   const failed = results.filter((r) => !r.ok).length;

@@ -30,6 +30,7 @@ const KERNEL_METHODS = [
   'bootId',
   'deleteController',
   'namespaces',
+  'hostSnapshot',
   'blockDeviceExists',
   'discoveryLogPage',
 ] as const;

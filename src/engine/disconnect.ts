@@ -1,6 +1,6 @@
 import type { Auditor } from '../audit/event.js';
 import { isNvmfError, NvmfError } from '../errors.js';
-import type { ControllerInfo, Kernel } from '../kernel/port.js';
+import type { ControllerInfo, HostSnapshot, Kernel } from '../kernel/port.js';
 import type { ConnectIntentRecord } from '../registry/intents.js';
 import { checkDevice } from '../registry/names.js';
 import type { Registry } from '../registry/registry.js';
@@ -29,6 +29,7 @@ import {
   checkPolicy,
   planDisconnectAll,
 } from './plan.js';
+import { applyInUse, type InUseFact, inUseFacts, inUseReason } from './in-use.js';
 import { mapPool } from './pool.js';
 
 export const DEFAULT_DISCONNECT_CONCURRENCY = 16;
@@ -44,9 +45,12 @@ export type DisconnectAllResult = { device: string; ok: true } | { device: strin
 export async function disconnect(
   ctx: EngineContext,
   device: string,
+  opts: { ignoreInUse?: boolean } = {},
 ): Promise<{ device: string; owner: string | null }> {
   ctx = checkContext(ctx, 'disconnect');
   checkDevice(device);
+  const o = checkOptions(opts, 'disconnect', ['ignoreInUse']);
+  const ignoreInUse = checkOptionalBoolean(o.ignoreInUse, 'disconnect', 'ignoreInUse') === true;
   const c = await ctx.kernel.controller(device);
   if (c === null) {
     throw new NvmfError('ENO_CONTROLLER', `${device} does not exist; list controllers with "nvmf list"`, {
@@ -68,6 +72,17 @@ export async function disconnect(
   } catch {
     owner = null;
   }
+  if (!ignoreInUse) {
+    const facts = await inUseOf(ctx, device);
+    if (facts.length > 0) {
+      audit(ctx, { action: 'disconnect-failed', device, owner, error: inUseReason(facts) });
+      throw new NvmfError(
+        'EIN_USE',
+        `${device} is ${inUseReason(facts)}; unmount or stop using it, or pass --ignore-in-use (ignoreInUse) to disconnect it anyway`,
+        { device, inUse: facts },
+      );
+    }
+  }
   try {
     await ctx.kernel.deleteController(device);
   } catch (e) {
@@ -78,7 +93,19 @@ export async function disconnect(
   return { device, owner };
 }
 
+/**
+ * Why deleting `device` alone would be unsafe now (in-use.ts), from a fresh read of that
+ * controller, the other paths of its namespaces, mounts and swap; empty when it may go.
+ */
+export async function inUseOf(ctx: Pick<EngineContext, 'kernel'>, device: string): Promise<InUseFact[]> {
+  checkDevice(device);
+  const snap = await ctx.kernel.hostSnapshot([device]);
+  return inUseFacts(snap, device, new Set());
+}
+
 export interface DisconnectAllSnapshot {
+  /** The host as read once (controllers, namespaces, paths, holders, mounts, swap). */
+  host: HostSnapshot;
   controllers: ControllerInfo[];
   intents: ConnectIntentRecord[];
   entries: PlanEntry[];
@@ -102,8 +129,9 @@ export interface DisconnectAllHost {
  */
 export async function snapshotForDisconnectAll(host: DisconnectAllHost): Promise<DisconnectAllSnapshot> {
   const h = checkHost(host, 'snapshotForDisconnectAll');
-  const controllers = await h.kernel.listControllers();
-  if (h.registry === undefined) return { controllers, intents: [], entries: [] };
+  const snap = await h.kernel.hostSnapshot();
+  const controllers = snap.controllers;
+  if (h.registry === undefined) return { host: snap, controllers, intents: [], entries: [] };
   const intents = h.registry.liveIntents();
   const { live, stale } = h.registry.list();
   const entries: PlanEntry[] = [...live, ...stale].map((e) => ({
@@ -111,7 +139,7 @@ export async function snapshotForDisconnectAll(host: DisconnectAllHost): Promise
     owner: e.owner,
     ...(e.error !== undefined ? { error: { message: e.error.message } } : {}),
   }));
-  return { controllers, intents, entries };
+  return { host: snap, controllers, intents, entries };
 }
 
 /**
@@ -132,7 +160,11 @@ export async function planFromHost(
     );
   }
   const s = await snapshotForDisconnectAll(h);
-  return planDisconnectAll(s.controllers, s.entries, s.intents, policy);
+  // The passes of the contract, first match wins: PCIe/transport and ownership rows
+  // (plan.ts), then the guards that turn a "disconnect" into a skip: boot-critical (NBFT)
+  // first, then in use.
+  const owned = planDisconnectAll(s.controllers, s.entries, s.intents, policy);
+  return applyInUse(owned, s.host, { ignoreInUse: policy.ignoreInUse === true });
 }
 
 /** A kernel and, optionally, a registry, checked by shape. */
@@ -146,7 +178,16 @@ function checkHost(v: unknown, what: string): DisconnectAllHost {
 /** The dependencies of an execution, read once and checked by shape. */
 function checkExecuteDeps(v: unknown): ExecuteDeps {
   const what = 'executeDisconnectAll';
-  const d = checkRecord(v, what, ['kernel', 'registry', 'audit', 'concurrency', 'force', 'beforeDelete']);
+  const d = checkRecord(v, what, [
+    'kernel',
+    'registry',
+    'audit',
+    'concurrency',
+    'force',
+    'ignoreInUse',
+    'beforeRecheck',
+    'beforeDelete',
+  ]);
   const out: ExecuteDeps = { kernel: checkKernel(d.kernel, what) };
   if (d.registry !== undefined) out.registry = checkRegistry(d.registry, what);
   if (d.audit !== undefined) out.audit = checkAuditor(d.audit, what);
@@ -154,6 +195,14 @@ function checkExecuteDeps(v: unknown): ExecuteDeps {
   if (concurrency !== undefined) out.concurrency = concurrency;
   const force = checkOptionalBoolean(d.force, what, 'force');
   if (force !== undefined) out.force = force;
+  const ignoreInUse = checkOptionalBoolean(d.ignoreInUse, what, 'ignoreInUse');
+  if (ignoreInUse !== undefined) out.ignoreInUse = ignoreInUse;
+  const pause = checkOptionalFunction<(device: string) => Promise<void>>(
+    d.beforeRecheck,
+    what,
+    'beforeRecheck',
+  );
+  if (pause !== undefined) out.beforeRecheck = pause;
   const hook = checkOptionalFunction<(device: string) => Promise<void>>(d.beforeDelete, what, 'beforeDelete');
   if (hook !== undefined) out.beforeDelete = hook;
   return out;
@@ -171,7 +220,7 @@ function checkPlan(v: unknown): readonly PlanItem[] {
     throw isNvmfError(e) ? e : refuse();
   }
   return items.map((item) => {
-    const keys = ['device', 'transport', 'owner', 'action', 'reason', 'controller'] as const;
+    const keys = ['device', 'transport', 'owner', 'action', 'reason', 'controller', 'inUse'] as const;
     const i = checkRecord(item, 'executeDisconnectAll plan item', keys);
     const c = i.controller === undefined ? {} : checkRecord(i.controller, 'plan item controller', ['device']);
     if (
@@ -190,8 +239,12 @@ export interface ExecuteDeps {
   registry?: Registry;
   audit?: Auditor;
   concurrency?: number;
-  /** The plan was made with --force: only the controller's identity is re-checked. */
+  /** The plan was made with --force: ownership is not re-checked (in use still is). */
   force?: boolean;
+  /** The plan was made with --ignore-in-use: in use is not re-checked. */
+  ignoreInUse?: boolean;
+  /** Test hook: runs before a candidate's re-check (lock held when there is a registry). */
+  beforeRecheck?: (device: string) => Promise<void>;
   /** Test hook: runs after a candidate passed its re-check, before its delete (lock held). */
   beforeDelete?: (device: string) => Promise<void>;
 }
@@ -253,17 +306,34 @@ export async function executeDisconnectAll(
   }
   const chosen = items.filter((i) => i.action === 'disconnect');
   /** Candidates that turned out not to need a disconnect, by device, with the reason (audited). */
-  const skipped = new Map<string, string>();
-  const skip = (item: PlanItem, reason: string): null => {
-    skipped.set(item.device, reason);
+  const skipped = new Map<string, { reason: string; inUse?: InUseFact[] }>();
+  const skip = (item: PlanItem, reason: string, inUse?: InUseFact[]): null => {
+    skipped.set(item.device, { reason, ...(inUse !== undefined ? { inUse } : {}) });
     audit(ctxAudit, { action: 'disconnect-all-skip', device: item.device, owner: item.owner, reason });
     return null;
+  };
+  /**
+   * In use now, from a fresh read of this controller's part of the host. Every candidate not
+   * skipped counts as going, deleted already or not, so of two candidates that are the last
+   * paths of a disk mounted since the plan, the first to decide stays and the other goes. The
+   * decision and the skip are one synchronous step after the read, so two candidates never
+   * decide from the same set.
+   */
+  const inUseNow = async (item: PlanItem): Promise<InUseFact[]> => {
+    const snap = await deps.kernel.hostSnapshot([item.device]);
+    const going = new Set(chosen.filter((c) => c !== item && !skipped.has(c.device)).map((c) => c.device));
+    return inUseFacts(snap, item.device, going);
   };
   const outcomes = await mapPool(chosen, deps.concurrency ?? DEFAULT_DISCONNECT_CONCURRENCY, async (item) => {
     const reg = deps.force === true ? undefined : deps.registry;
     const step = async (): Promise<true | null> => {
+      await deps.beforeRecheck?.(item.device);
       const why = await recheck(item, deps.kernel, reg);
       if (why !== null) return skip(item, `changed since planned: ${why}`);
+      if (deps.ignoreInUse !== true) {
+        const facts = await inUseNow(item);
+        if (facts.length > 0) return skip(item, inUseReason(facts), facts);
+      }
       await deps.beforeDelete?.(item.device);
       return deleteOne(item);
     };
@@ -304,8 +374,8 @@ export async function executeDisconnectAll(
     results.push(o.ok ? { device, ok: true } : { device, ok: false, error: errorMessage(o.error) });
   });
   const carriedOut = items.map((item): PlanItem => {
-    const reason = item.action === 'disconnect' ? skipped.get(item.device) : undefined;
-    return reason === undefined ? item : { ...item, action: 'skip', reason };
+    const why = item.action === 'disconnect' ? skipped.get(item.device) : undefined;
+    return why === undefined ? item : { ...item, action: 'skip', ...why };
   });
   return { plan: carriedOut, results };
 }
@@ -348,6 +418,7 @@ export async function disconnectAll(
     registry: ctx.registry,
     audit: ctx.audit,
     force: policy.force === true,
+    ignoreInUse: policy.ignoreInUse === true,
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
   });
 }

@@ -1,6 +1,7 @@
 import { checkOptionalBoolean, checkRecord, describe, invalidOption } from '../args.js';
 import { NvmfError } from '../errors.js';
 import type { ControllerInfo } from '../kernel/port.js';
+import type { InUseFact } from './in-use.js';
 import { type ConnectIntentRecord, intentMatches } from '../registry/intents.js';
 import { checkOwner } from '../registry/names.js';
 
@@ -16,6 +17,8 @@ export interface DisconnectAllPolicy {
   force?: boolean;
   /** Only controllers of these transports (`-t tcp`). */
   transports?: readonly string[];
+  /** `--ignore-in-use`: the in-use guard (in-use.ts) does not skip anything. */
+  ignoreInUse?: boolean;
 }
 
 /** What the plan needs of a registry entry; `error` set = the entry could not be read. */
@@ -37,23 +40,34 @@ export interface PlanItem {
   readonly action: 'disconnect' | 'skip';
   readonly reason: string;
   readonly controller: ControllerInfo;
+  /** An in-use skip's facts (in-use.ts); JSON shows them as `inUse`. */
+  readonly inUse?: readonly InUseFact[];
 }
 
 /** The fields of a plan item the JSON contract shows (DESIGN §10), without the controller. */
 export type PlanItemView = Omit<PlanItem, 'controller'>;
 
 export function planItemView(i: PlanItem): PlanItemView {
-  return { device: i.device, transport: i.transport, owner: i.owner, action: i.action, reason: i.reason };
+  return {
+    device: i.device,
+    transport: i.transport,
+    owner: i.owner,
+    action: i.action,
+    reason: i.reason,
+    ...(i.inUse !== undefined ? { inUse: i.inUse } : {}),
+  };
 }
 
 /** Check a policy's types and rules; returns it read once into a plain object. */
 export function checkPolicy(p: DisconnectAllPolicy): DisconnectAllPolicy {
   const what = 'disconnect-all policy';
-  const r = checkRecord(p, what, ['owner', 'force', 'transports']);
+  const r = checkRecord(p, what, ['owner', 'force', 'transports', 'ignoreInUse']);
   const policy: DisconnectAllPolicy = {};
   if (r.owner !== undefined) policy.owner = r.owner as string;
   const force = checkOptionalBoolean(r.force, what, 'force');
   if (force !== undefined) policy.force = force;
+  const ignoreInUse = checkOptionalBoolean(r.ignoreInUse, what, 'ignoreInUse');
+  if (ignoreInUse !== undefined) policy.ignoreInUse = ignoreInUse;
   if (r.transports !== undefined) {
     if (!isStringArray(r.transports))
       throw invalidOption(

@@ -10,7 +10,8 @@ import {
   invalidOption,
 } from '../args.js';
 import { errnoOf, NvmfError } from '../errors.js';
-import type { Roots } from '../roots.js';
+import { DEFAULT_ROOTS, type Roots } from '../roots.js';
+import { type HostSnapshot, readHostSnapshot, readHostSnapshotOf } from './block.js';
 import { type DiscoveryReadOptions, readDiscoveryLog } from './admin-cmd.js';
 import { describeTarget, isGoneErrno, kernelError } from './errno.js';
 import { type AdminIoctl, discoveryReader, loadAdminIoctl } from './ioctl.js';
@@ -20,7 +21,8 @@ import * as sysfs from './sysfs.js';
 import { parseSupportedOptions } from '../nvme/options.js';
 
 export interface LinuxKernelOptions {
-  roots: Pick<Roots, 'sysfs' | 'dev'>;
+  /** `proc` defaults to `/proc`. */
+  roots: Pick<Roots, 'sysfs' | 'dev'> & Partial<Pick<Roots, 'proc'>>;
   /** Inject the admin ioctl (tests); default loads koffi on first discovery. */
   adminIoctl?: () => Promise<AdminIoctl>;
   discovery?: DiscoveryReadOptions;
@@ -45,18 +47,20 @@ export { parseSupportedOptions } from '../nvme/options.js';
 
 export class LinuxKernel implements Kernel {
   readonly kind: 'linux' | 'sim' = 'linux';
-  readonly roots: Pick<Roots, 'sysfs' | 'dev'>;
+  readonly roots: Pick<Roots, 'sysfs' | 'dev' | 'proc'>;
   private readonly ioctl: () => Promise<AdminIoctl>;
   private readonly discoveryOptions: DiscoveryReadOptions;
 
   constructor(o: LinuxKernelOptions) {
     const what = 'new LinuxKernel';
     const r = checkRecord(o, what, ['roots', 'adminIoctl', 'discovery']);
-    const roots = checkRecord(r.roots, `${what} roots`, ['sysfs', 'dev']);
+    const roots = checkRecord(r.roots, `${what} roots`, ['sysfs', 'dev', 'proc']);
     const sysfsRoot = checkOptionalString(roots.sysfs, what, 'roots.sysfs');
     const devRoot = checkOptionalString(roots.dev, what, 'roots.dev');
+    const procRoot = checkOptionalString(roots.proc, what, 'roots.proc');
     if (!sysfsRoot || !devRoot) throw invalidOption(what, 'roots.sysfs and roots.dev must be paths');
-    this.roots = { sysfs: sysfsRoot, dev: devRoot };
+    if (procRoot === '') throw invalidOption(what, 'roots.proc must be a path');
+    this.roots = { sysfs: sysfsRoot, dev: devRoot, proc: procRoot ?? DEFAULT_ROOTS.proc };
     this.ioctl =
       checkOptionalFunction<() => Promise<AdminIoctl>>(r.adminIoctl, what, 'adminIoctl') ?? loadAdminIoctl;
     const d = checkOptions(r.discovery, `${what} discovery`, ['chunk', 'maxRetries', 'maxRecords']);
@@ -167,6 +171,12 @@ export class LinuxKernel implements Kernel {
 
   namespaces(device: string): Promise<string[]> {
     return sysfs.namespaces(this.roots.sysfs, device);
+  }
+
+  hostSnapshot(devices?: readonly string[]): Promise<HostSnapshot> {
+    if (devices === undefined) return readHostSnapshot(this.roots);
+    for (const d of devices) sysfs.assertDevice(d);
+    return readHostSnapshotOf(this.roots, devices);
   }
 
   blockDeviceExists(name: string): boolean {

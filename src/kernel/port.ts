@@ -41,6 +41,9 @@ export interface ControllerInfo {
   subsystemType: SubsystemType;
 }
 
+export type { HostSnapshot } from './block.js';
+import type { HostSnapshot } from './block.js';
+
 export interface ConnectReply {
   instance: number;
   cntlid: number;
@@ -80,6 +83,13 @@ export interface Kernel extends HostFacts {
 
   /** Write `1` to `delete_controller`. Synchronous in the kernel: when it returns, the node is gone. */
   deleteController(device: string): Promise<void>;
+
+  /**
+   * One read of the host (DESIGN §4a): controllers, their namespaces and multipath paths,
+   * partitions, holders, mounts and swap. With `devices`, only those controllers and the
+   * other paths of their namespaces (a re-check's read); mounts and swap are always whole.
+   */
+  hostSnapshot(devices?: readonly string[]): Promise<HostSnapshot>;
 
   /** Block devices of the controller's namespaces (`nvme3n1`, ...), natural order. */
   namespaces(device: string): Promise<string[]>;

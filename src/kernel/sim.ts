@@ -23,13 +23,14 @@ import { optionTable, parseKernelOptions } from './sim/options.js';
 import * as st from './sim/state.js';
 import { defaultTrsvcid, loadTargets, type SimPort, type SimTargets, samePort } from './sim/targets.js';
 import { drain, enqueue, pendingEvents, readUdevLog, type UdevLogRecord } from './sim/udev-queue.js';
+import { type HostSnapshot, readHostSnapshot, readHostSnapshotOf } from './block.js';
 import { readBootId } from './host-facts.js';
 import * as sysfs from './sysfs.js';
 
 export type { SimConfig } from './sim/config.js';
 export { SIM_DELETE_ERRNOS, type SimFault, type SimFaultOp } from './sim/faults.js';
 export { simLayout, simRoots } from './sim/layout.js';
-export type { SimLink } from './sim/state.js';
+export type { SimBlockUse, SimHolder, SimLink, SimMount, SimSwap } from './sim/state.js';
 export type { SimPort, SimTargets } from './sim/targets.js';
 export type { UdevLogRecord } from './sim/udev-queue.js';
 
@@ -74,6 +75,7 @@ interface StoredState {
   subsystems: st.SimState['subsystems'];
   targetCntlids: st.SimState['targetCntlids'];
   downLinks?: st.SimLink[];
+  blockUse?: st.SimBlockUse;
 }
 
 function ctrlDirOf(l: SimLayout): string {
@@ -123,6 +125,7 @@ function readState(l: SimLayout): st.SimState & { gen: number } {
     subsystems: stored.subsystems ?? {},
     targetCntlids: stored.targetCntlids ?? {},
     downLinks: stored.downLinks ?? [],
+    blockUse: stored.blockUse ?? (stored.blockUse = st.emptyBlockUse()),
   };
 }
 
@@ -142,6 +145,7 @@ function writeState(l: SimLayout, s: st.SimState & { gen: number }, dirty: Set<n
     subsystems: s.subsystems,
     targetCntlids: s.targetCntlids,
     ...(s.downLinks.length > 0 ? { downLinks: s.downLinks } : {}),
+    blockUse: s.blockUse,
   };
   writeAtomic(l.state, JSON.stringify(stored));
   cache = { file: l.state, gen, controllers: s.controllers, stored, stamp: fileStamp(l.state) };
@@ -310,15 +314,37 @@ function runScan(
       minors.add(headMinor);
       sub.headMinors = { ...sub.headMinors, [h]: headMinor };
     }
+    // The usable disk's partition scan (a head's, or the disk's without multipath).
+    const partMinors: number[] = [];
+    if (!scan.multipath || newHead) {
+      for (let i = 0; i < (scan.partitions ?? 0); i++) {
+        const pm = st.lowestFree(minors);
+        minors.add(pm);
+        partMinors.push(pm);
+      }
+      if (partMinors.length > 0) {
+        if (scan.multipath) sub.partMinors = { ...sub.partMinors, [h]: partMinors };
+        else c.partMinors = { ...c.partMinors, [h]: partMinors };
+      }
+    }
     m.attachNamespace(l, c.instance, sub.instance, h, {
       multipath: scan.multipath,
       minor,
+      partMinors,
       ...(headMinor !== undefined ? { headMinor } : {}),
     });
     events.push(
       ...st.nsAttachEvents(c.instance, sub.instance, h, newHead, scan.multipath, headMinor ?? minor),
     );
     c.heads.push(h);
+  }
+}
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
   }
 }
 
@@ -520,9 +546,11 @@ function removeController(
       const others = sub.controllers.some((o) => o !== inst && ctrlOf(s, o)?.heads.includes(h));
       const headMinor = sub.headMinors?.[String(h)];
       const minor = (cfg.multipath ? headMinor : c.minors?.[String(h)]) ?? 0;
-      m.detachNamespace(l, inst, sub.instance, h, !others, cfg.multipath);
+      const removed = m.detachNamespace(l, inst, sub.instance, h, !others, cfg.multipath);
       events.push(...st.nsDetachEvents(inst, sub.instance, h, !others, cfg.multipath, minor));
       if (!others && sub.headMinors) delete sub.headMinors[String(h)];
+      if (!others && sub.partMinors) delete sub.partMinors[String(h)];
+      dropHeld(l, s, removed);
     }
   }
   m.removeControllerNode(l, inst);
@@ -542,6 +570,22 @@ function removeController(
       events.push(st.subsysEvent('remove', sub.instance));
       delete s.subsystems[c.subsys];
     }
+  }
+}
+
+/**
+ * Block devices that went away (a deleted namespace disk and its partitions) are no longer a
+ * holder's slaves. The holders themselves stay, as device-mapper and md devices do when a
+ * device under them disappears, and so do mounts and swap on anything: Linux deletes a
+ * controller whatever its disks serve (the filesystem then sees I/O errors).
+ */
+function dropHeld(l: SimLayout, s: st.SimState, removed: readonly string[]): void {
+  if (removed.length === 0) return;
+  for (const [name, h] of Object.entries(s.blockUse.holders)) {
+    const gone = h.slaves.filter((x) => removed.includes(x));
+    if (gone.length === 0) continue;
+    for (const x of gone) m.unlinkHolder(l, name, x);
+    h.slaves = h.slaves.filter((x) => !removed.includes(x));
   }
 }
 
@@ -642,11 +686,15 @@ export class SimKernel implements Kernel {
       const t = cfg.targets;
       let errno: string | null = null;
       let namespaces = 0;
+      let partitions = 0;
       if (!listening(t, s, portOf(c))) errno = 'ECONNREFUSED';
       else if (!c.discovery) {
         const sub = servedSubsystem(t, s, c);
         if (sub === null) errno = 'EIO';
-        else namespaces = sub.namespaces;
+        else {
+          namespaces = sub.namespaces;
+          partitions = sub.partitions ?? 0;
+        }
       }
       if (errno !== null) {
         removeController(l, cfg, s, instance, events, dirty);
@@ -677,7 +725,12 @@ export class SimKernel implements Kernel {
       let scanDueAt: number | null = null;
       if (namespaces > 0) {
         scanDueAt = Date.now() + scanDelayOf(cfg);
-        c.scan = { dueAt: scanDueAt, namespaces, multipath: cfg.multipath };
+        c.scan = {
+          dueAt: scanDueAt,
+          namespaces,
+          multipath: cfg.multipath,
+          ...(partitions > 0 ? { partitions } : {}),
+        };
         writeScanMarker(l, instance, scanDueAt);
       }
       c.state = 'live';
@@ -824,6 +877,30 @@ export class SimKernel implements Kernel {
 
   blockDeviceExists(name: string): boolean {
     return sysfs.blockDeviceExists(this.layout.dev, name);
+  }
+
+  /**
+   * The host as sysfs and procfs show it, after the scans and recovery steps that came due.
+   * The roots are the sim's own: DIR/sys, DIR/dev, DIR/proc (NVMF_PROC_ROOT moves the last).
+   */
+  async hostSnapshot(devices?: readonly string[]): Promise<HostSnapshot> {
+    await this.runDueRecoveries();
+    // A scan that came due has run in the kernel by now (any transaction runs due scans first).
+    let markers: string[] = [];
+    try {
+      markers = fs.readdirSync(this.layout.scans);
+    } catch {
+      // no scans directory: none queued
+    }
+    const now = Date.now();
+    if (markers.some((n) => Number(readOr(scanMarker(this.layout, Number(n)), 'Infinity')) <= now)) {
+      await transact(this.layout, () => undefined);
+      this.scheduleDrain();
+    }
+    const roots = { sysfs: this.layout.sys, dev: this.layout.dev, proc: this.roots.proc };
+    if (devices === undefined) return readHostSnapshot(roots);
+    for (const d of devices) sysfs.assertDevice(d);
+    return readHostSnapshotOf(roots, devices);
   }
 
   async deleteController(device: string): Promise<void> {
@@ -1007,6 +1084,7 @@ export async function simInit(dir: string, o: SimInitOptions = {}): Promise<SimC
     if (!fs.existsSync(l.state))
       writeAtomic(l.state, JSON.stringify({ gen: 0, subsystems: {}, targetCntlids: {} }));
     if (!fs.existsSync(l.seqnum)) writeAtomic(l.seqnum, `${INITIAL_SEQNUM}\n`);
+    if (!fs.existsSync(`${l.proc}/self/mountinfo`)) m.writeProc(l, st.emptyBlockUse());
     writeAtomic(`${l.dev}/nvme-fabrics`, `${cfg.fabricsOptions}\n`);
     return cfg;
   });
@@ -1116,6 +1194,185 @@ function kernelOf(dir: string, roots: Roots | undefined): SimKernel {
 /** Links taken away with simTargetDown and not given back. */
 export function simDownLinks(dir: string): st.SimLink[] {
   return readState(simLayout(dir)).downLinks;
+}
+
+/** A block device name as `nvmf sim mount|swapon|hold` take it (`/dev/` prefix allowed). */
+function blockArg(what: string, v: string): string {
+  const name = typeof v === 'string' ? v.replace(/^\/dev\//, '') : '';
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) {
+    throw new NvmfError(
+      'EINVALID_DEVICE',
+      `${what}: "${String(v)}" is not a block device name (e.g. nvme0n1, nvme0n1p1, dm-0)`,
+      {
+        device: String(v),
+      },
+    );
+  }
+  return name;
+}
+
+/** `name`'s `major:minor` on the simulated host; a clear error for a hidden path or an unknown name. */
+function blockDevOf(l: SimLayout, what: string, name: string): string {
+  const p = /^nvme(\d+)c(\d+)n(\d+)$/.exec(name);
+  if (p) {
+    throw new NvmfError(
+      'EINVALID_DEVICE',
+      `${what}: ${name} is a hidden multipath path (no device node); use its head nvme${p[1]}n${p[3]}`,
+      { device: name },
+    );
+  }
+  const dir = m.blockDir(l, name);
+  const dev = dir === null ? null : sysfs.readAttrSync(dir, 'dev');
+  if (dev === null) {
+    throw new NvmfError(
+      'EINVALID_DEVICE',
+      `${what}: ${name} is not a block device of the simulated host ${l.dir} (see its sys/class/block)`,
+      { device: name },
+    );
+  }
+  return dev;
+}
+
+/** What already claims `name` exclusively (a holder, swap, a mount), as the kernel would refuse with EBUSY. */
+function claimOf(u: st.SimBlockUse, name: string, o: { mounts: boolean }): string | null {
+  const holder = Object.entries(u.holders).find(([, h]) => h.slaves.includes(name));
+  if (holder) return `held by ${holder[0]}`;
+  if (u.swaps.some((w) => w.device === name)) return 'active swap';
+  const mount = o.mounts ? u.mounts.find((x) => x.device === name) : undefined;
+  return mount ? `mounted at ${mount.mountPoint}` : null;
+}
+
+function busy(what: string, name: string, claim: string): NvmfError {
+  return new NvmfError('EKERNEL', `${what}: ${name} is busy (${claim})`, { device: name, errno: 'EBUSY' });
+}
+
+/**
+ * Mount a filesystem on block device `device` (a disk, partition or holder) at `mountPoint`:
+ * it appears in the host's `proc/self/mountinfo` with the device's major:minor. A device a
+ * holder or swap claims is busy (EBUSY), as for mount(8). Returns the mounts.
+ */
+export async function simMount(dir: string, device: string, mountPoint: string): Promise<st.SimMount[]> {
+  const l = simLayout(dir);
+  readConfig(l);
+  const name = blockArg('sim mount', device);
+  const point = mountPointArg('sim mount', mountPoint);
+  return transact(l, (s) => {
+    const dev = blockDevOf(l, 'sim mount', name);
+    const claim = claimOf(s.blockUse, name, { mounts: false });
+    if (claim !== null) throw busy('sim mount', name, claim);
+    s.blockUse.mounts.push({ id: s.blockUse.nextMountId++, device: name, dev, mountPoint: point });
+    m.writeProc(l, s.blockUse);
+    return [...s.blockUse.mounts];
+  });
+}
+
+function mountPointArg(what: string, v: string): string {
+  if (typeof v !== 'string' || !v.startsWith('/') || v.includes('\0')) {
+    throw new NvmfError(
+      'EINVALID_VALUE',
+      `${what}: the mount point must be an absolute path, got ${JSON.stringify(v)}`,
+      {
+        value: String(v),
+      },
+    );
+  }
+  return v.length > 1 ? v.replace(/\/+$/, '') : v;
+}
+
+/** Unmount the filesystem mounted last at `mountPoint`; not mounted there is EINVAL, as umount(8) says. */
+export async function simUmount(dir: string, mountPoint: string): Promise<st.SimMount[]> {
+  const l = simLayout(dir);
+  readConfig(l);
+  const point = mountPointArg('sim umount', mountPoint);
+  return transact(l, (s) => {
+    const i = s.blockUse.mounts.map((x) => x.mountPoint).lastIndexOf(point);
+    if (i < 0) {
+      throw new NvmfError('EKERNEL', `sim umount: ${point}: not mounted`, { errno: 'EINVAL', value: point });
+    }
+    s.blockUse.mounts.splice(i, 1);
+    m.writeProc(l, s.blockUse);
+    return [...s.blockUse.mounts];
+  });
+}
+
+/** Activate swap on block device `device` (`proc/swaps`); busy when mounted, held or already swap. */
+export async function simSwapon(dir: string, device: string): Promise<st.SimSwap[]> {
+  const l = simLayout(dir);
+  readConfig(l);
+  const name = blockArg('sim swapon', device);
+  return transact(l, (s) => {
+    const dev = blockDevOf(l, 'sim swapon', name);
+    const claim = claimOf(s.blockUse, name, { mounts: true });
+    if (claim !== null) throw busy('sim swapon', name, claim);
+    s.blockUse.swaps.push({ device: name, dev });
+    m.writeProc(l, s.blockUse);
+    return [...s.blockUse.swaps];
+  });
+}
+
+/** The `major:minor` a holder gets: device-mapper's dynamic major (253 here) or md's 9. */
+function holderDev(what: string, holder: string): string {
+  const dm = /^dm-(\d{1,6})$/.exec(holder);
+  if (dm) return `253:${Number(dm[1])}`;
+  const md = /^md(\d{1,6})$/.exec(holder);
+  if (md) return `9:${Number(md[1])}`;
+  throw new NvmfError(
+    'EINVALID_DEVICE',
+    `${what}: holder "${holder}" must be a device-mapper (dm-N) or md (mdN) name`,
+    {
+      device: holder,
+    },
+  );
+}
+
+/**
+ * Stack holder `holder` (dm-N or mdN; created when new) on block device `device`, as
+ * device-mapper, LVM or md do: `device/holders/<holder>` and `holder/slaves/<device>`. The
+ * holder is itself a block device that can be mounted, swapped on or held. A mounted or swap
+ * device is busy. Returns the holders.
+ */
+export async function simHold(
+  dir: string,
+  device: string,
+  holder: string,
+): Promise<Record<string, st.SimHolder>> {
+  const l = simLayout(dir);
+  readConfig(l);
+  const name = blockArg('sim hold', device);
+  const h = blockArg('sim hold', holder);
+  const hdev = holderDev('sim hold', h);
+  if (name === h)
+    throw new NvmfError('EINVALID_VALUE', `sim hold: ${name} cannot hold itself`, { device: name });
+  return transact(l, (s) => {
+    blockDevOf(l, 'sim hold', name);
+    const claim = claimOf(s.blockUse, name, { mounts: true });
+    if (claim !== null) throw busy('sim hold', name, claim);
+    const u = s.blockUse;
+    const existing = u.holders[h];
+    if (existing === undefined) {
+      if (m.blockDir(l, h) !== null) {
+        throw new NvmfError('EINVALID_DEVICE', `sim hold: ${h} exists and is not a holder`, { device: h });
+      }
+      m.writeHolder(l, h, hdev);
+    }
+    // A cycle (a holder under itself) is what the kernel's bd_link_disk_holder refuses.
+    const above = (x: string, seen = new Set<string>()): boolean =>
+      x === name ||
+      (!seen.has(x) &&
+        (seen.add(x), Object.entries(u.holders).some(([k, v]) => v.slaves.includes(x) && above(k, seen))));
+    if (above(h))
+      throw new NvmfError('EKERNEL', `sim hold: ${h} already sits above ${name}`, { errno: 'EINVAL' });
+    u.holders[h] = { dev: hdev, slaves: [...(existing?.slaves ?? []), name] };
+    m.linkHolder(l, name, h);
+    return { ...u.holders };
+  });
+}
+
+/** Mounts, swap and holders of the simulated host. */
+export function simBlockUse(dir: string): st.SimBlockUse {
+  const l = simLayout(dir);
+  readConfig(l);
+  return readState(l).blockUse;
 }
 
 /** Kernel-initiated removal of `device` (ctrl-loss-tmo expiry), from any process. */

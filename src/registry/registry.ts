@@ -123,6 +123,7 @@ export class Registry {
       registry: path.resolve(opts.roots?.registry ?? fromEnv.registry),
       sysfs: path.resolve(opts.roots?.sysfs ?? fromEnv.sysfs),
       dev: path.resolve(opts.roots?.dev ?? fromEnv.dev),
+      proc: path.resolve(opts.roots?.proc ?? fromEnv.proc),
     };
     this.root = this.roots.registry;
     this.audit = opts.audit;

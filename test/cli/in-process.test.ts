@@ -58,6 +58,12 @@ function harness(results: DisconnectAllResult[], format: 'normal' | 'json') {
       present.delete(d);
     },
     namespaces: async () => [],
+    // a host whose controllers serve no disks and nothing is mounted
+    hostSnapshot: async (devices) => {
+      const cs = [...present].filter((d) => devices === undefined || devices.includes(d)).map(controller);
+      const namespaces = Object.fromEntries(cs.map((c) => [c.device, []]));
+      return { controllers: cs, namespaces, disks: {}, blocks: {}, mounts: [], swaps: [], unreadable: [] };
+    },
     blockDeviceExists: () => false,
     discoveryLogPage: refuse,
   };

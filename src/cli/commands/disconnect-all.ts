@@ -8,6 +8,7 @@ export interface DisconnectAllOptions {
   yes?: boolean;
   dryRun?: boolean;
   transport?: string[];
+  ignoreInUse?: boolean;
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -19,6 +20,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--owner <name>', "only this orchestrator's controllers", ownerArg('--owner'))
     .option('--force', 'every fabrics controller, owned or not (PCIe/local ones never)')
     .option('-t, --transport <trtype>', 'only controllers of this transport (repeatable)', collect)
+    .option(
+      '--ignore-in-use',
+      'also disconnect controllers whose disks are mounted, swap or held (data loss)',
+    )
     .option('-y, --yes', 'do not ask for the typed confirmation')
     .option('--dry-run', 'print the plan and change nothing')
     .addHelpText(
@@ -30,7 +35,12 @@ Which controllers go (registry owner of a fabrics controller):
   X            skip         disconnect   disconnect
   Y            skip         skip         disconnect
   unreadable   skip         skip         disconnect
+  in use       skip         skip         skip (--ignore-in-use overrides)
   PCIe/local   never        never        never
+
+In use: deleting it, with the others the plan deletes, would leave a namespace disk with no
+live path while the disk, a partition or a holder above them (dm, md, LVM) is mounted or
+swap. Of two live paths of a mounted multipath disk one may go; the last is refused.
 
 On a terminal the plan is shown and a typed 'yes' is required; without a terminal --yes is
 required. Exit 3 when some disconnects failed. With the registry plugin disabled only

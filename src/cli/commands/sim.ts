@@ -211,6 +211,60 @@ export function register(program: Command, ctx: CliContext): void {
       );
   }
   sim
+    .command('mount')
+    .description(
+      'mount a filesystem on a block device of the simulated host (its proc/self/mountinfo); deleting the controller does not unmount it, as on Linux',
+    )
+    .argument('<dir>', 'directory of the simulated host')
+    .argument('<dev>', 'block device: a namespace disk (nvme0n1), a partition (nvme0n1p1) or a holder (dm-0)')
+    .argument('<mountpoint>', 'absolute path; / makes it the root filesystem')
+    .action(async (dir: string, dev: string, mountPoint: string) => {
+      const { simMount } = await import('../../kernel/sim.js');
+      const mounts = await simMount(dir, dev, mountPoint);
+      ctx.result({ mounts }, () => renderMounts(mounts));
+    });
+  sim
+    .command('umount')
+    .description('unmount the filesystem mounted last at a mount point of the simulated host')
+    .argument('<dir>', 'directory of the simulated host')
+    .argument('<mountpoint>', 'absolute path')
+    .action(async (dir: string, mountPoint: string) => {
+      const { simUmount } = await import('../../kernel/sim.js');
+      const mounts = await simUmount(dir, mountPoint);
+      ctx.result({ mounts }, () => renderMounts(mounts));
+    });
+  sim
+    .command('swapon')
+    .description('activate swap on a block device of the simulated host (its proc/swaps)')
+    .argument('<dir>', 'directory of the simulated host')
+    .argument('<dev>', 'block device: nvme0n1, nvme0n1p2, dm-1, ...')
+    .action(async (dir: string, dev: string) => {
+      const { simSwapon } = await import('../../kernel/sim.js');
+      const swaps = await simSwapon(dir, dev);
+      ctx.result({ swaps }, () => swaps.map((w) => `swap: /dev/${w.device} (${w.dev})\n`).join(''));
+    });
+  sim
+    .command('hold')
+    .description(
+      'stack a device-mapper (dm-N) or md (mdN) device on a block device, as LVM, dm or md do (holders/ and slaves/)',
+    )
+    .argument('<dir>', 'directory of the simulated host')
+    .argument('<dev>', 'block device held: nvme0n1, nvme0n1p1, or another holder')
+    .argument('<holder>', 'dm-N or mdN; created when new, itself mountable')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  nvmf sim hold /tmp/host nvme0n1p1 dm-0\n  nvmf sim mount /tmp/host dm-0 /srv',
+    )
+    .action(async (dir: string, dev: string, holder: string) => {
+      const { simHold } = await import('../../kernel/sim.js');
+      const holders = await simHold(dir, dev, holder);
+      ctx.result({ holders }, () =>
+        Object.entries(holders)
+          .map(([h, v]) => `${h} (${v.dev}) holds ${v.slaves.length > 0 ? v.slaves.join(', ') : 'nothing'}\n`)
+          .join(''),
+      );
+    });
+  sim
     .command('expire')
     .description(
       'remove a controller the way the kernel does when ctrl-loss-tmo expires (no delete_controller write)',
@@ -226,4 +280,9 @@ export function register(program: Command, ctx: CliContext): void {
         () => `${dev} removed by the simulated kernel (ctrl-loss-tmo expired)\n`,
       );
     });
+}
+
+function renderMounts(mounts: readonly { device: string; dev: string; mountPoint: string }[]): string {
+  if (mounts.length === 0) return 'nothing mounted from the simulated disks\n';
+  return mounts.map((m) => `/dev/${m.device} (${m.dev}) on ${m.mountPoint}\n`).join('');
 }

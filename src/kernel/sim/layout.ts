@@ -8,6 +8,8 @@ export interface SimLayout {
   dir: string;
   sys: string;
   dev: string;
+  /** The host's procfs: `self/mountinfo` and `swaps`. */
+  proc: string;
   registry: string;
   meta: string;
   config: string;
@@ -30,6 +32,7 @@ export function simLayout(dir: string): SimLayout {
     dir: d,
     sys: path.join(d, 'sys'),
     dev: path.join(d, 'dev'),
+    proc: path.join(d, 'proc'),
     registry: path.join(d, 'run', 'nvme', 'registry'),
     meta,
     config: path.join(meta, 'config.json'),
@@ -49,7 +52,7 @@ export function simRoots(dir: string): Roots {
   if (typeof dir !== 'string' || dir === '')
     throw invalidOption('simRoots', `dir must be the simulated host's directory, got ${describe(dir)}`);
   const l = simLayout(dir);
-  return { sysfs: l.sys, dev: l.dev, registry: l.registry };
+  return { sysfs: l.sys, dev: l.dev, registry: l.registry, proc: l.proc };
 }
 
 let tmpCounter = 0;

@@ -36,7 +36,9 @@ export interface SimController {
    * The namespace scan nvme_start_ctrl queued before the reply; it runs after it (async work),
    * and a delete flushes it first. `multipath` is fixed when queued so the scan needs no config.
    */
-  scan?: { dueAt: number; namespaces: number; multipath: boolean };
+  scan?: { dueAt: number; namespaces: number; multipath: boolean; partitions?: number };
+  /** Without multipath: block minors of each disk's partitions, by head (p1, p2, ...). */
+  partMinors?: Record<string, number[]>;
 }
 
 export interface SimSubsystemState {
@@ -47,6 +49,42 @@ export interface SimSubsystemState {
   controllers: number[];
   /** Block minors of the multipath head disks by head instance (a head lives while a path does). */
   headMinors?: Record<string, number>;
+  /** Block minors of each head's partitions, by head instance (p1, p2, ...). */
+  partMinors?: Record<string, number[]>;
+}
+
+/** A filesystem mounted on the simulated host (`nvmf sim mount`). */
+export interface SimMount {
+  id: number;
+  /** Block device name (`nvme0n1`, `nvme0n1p1`, `dm-0`) and its `major:minor` at mount time. */
+  device: string;
+  dev: string;
+  mountPoint: string;
+}
+
+/** An active swap area on a block device (`nvmf sim swapon`). */
+export interface SimSwap {
+  device: string;
+  dev: string;
+}
+
+/** A device-mapper or md device stacked on other block devices (`nvmf sim hold`). */
+export interface SimHolder {
+  dev: string;
+  /** The block devices it holds (its `slaves/`). */
+  slaves: string[];
+}
+
+/** What the host does with its block devices: mounts, swap, holders (the sim's /proc and holders). */
+export interface SimBlockUse {
+  mounts: SimMount[];
+  swaps: SimSwap[];
+  holders: Record<string, SimHolder>;
+  nextMountId: number;
+}
+
+export function emptyBlockUse(): SimBlockUse {
+  return { mounts: [], swaps: [], holders: {}, nextMountId: 100 };
 }
 
 /** A subsystem's link to a port on the target (nvmet: ports/N/subsystems/NQN). */
@@ -65,10 +103,18 @@ export interface SimState {
   targetCntlids: Record<string, number[]>;
   /** Links of the configured targets that are taken away (simTargetDown) until given back. */
   downLinks: SimLink[];
+  blockUse: SimBlockUse;
 }
 
 export function emptyState(): SimState {
-  return { version: 1, controllers: {}, subsystems: {}, targetCntlids: {}, downLinks: [] };
+  return {
+    version: 1,
+    controllers: {},
+    subsystems: {},
+    targetCntlids: {},
+    downLinks: [],
+    blockUse: emptyBlockUse(),
+  };
 }
 
 /** The kernel's defaults (NVMF_DEF_RECONNECT_DELAY, NVMF_DEF_CTRL_LOSS_TMO), in seconds. */
@@ -93,14 +139,31 @@ export function usedInstances(s: SimState): Set<number> {
   return used;
 }
 
-/** Minors of major 259 in use: every disk, hidden path disks included (blk_alloc_ext_minor). */
+/**
+ * Minors of major 259 in use: every disk, hidden path disks and partitions included
+ * (blk_alloc_ext_minor), and those of removed devices still mounted, swapped on or held:
+ * the kernel frees a minor only when the last reference to its gendisk goes.
+ */
 export function usedMinors(s: SimState): Set<number> {
   const used = new Set<number>();
-  for (const c of Object.values(s.controllers)) for (const m of Object.values(c.minors ?? {})) used.add(m);
-  for (const sub of Object.values(s.subsystems))
+  for (const c of Object.values(s.controllers)) {
+    for (const m of Object.values(c.minors ?? {})) used.add(m);
+    for (const ms of Object.values(c.partMinors ?? {})) for (const m of ms) used.add(m);
+  }
+  for (const sub of Object.values(s.subsystems)) {
     for (const m of Object.values(sub.headMinors ?? {})) used.add(m);
+    for (const ms of Object.values(sub.partMinors ?? {})) for (const m of ms) used.add(m);
+  }
+  const u = s.blockUse;
+  for (const dev of [...u.mounts.map((m) => m.dev), ...u.swaps.map((w) => w.dev)]) {
+    const [major, minor] = dev.split(':');
+    if (major === String(BLOCK_EXT_MAJOR)) used.add(Number(minor));
+  }
   return used;
 }
+
+/** The major of NVMe disks and partitions (BLOCK_EXT_MAJOR). */
+export const BLOCK_EXT_MAJOR = 259;
 
 export function usedHwmons(s: SimState): Set<number> {
   const used = new Set<number>();

@@ -16,6 +16,8 @@ export interface SimSubsystem {
   ports: SimPort[];
   /** Number of namespaces (nsid 1..n). */
   namespaces: number;
+  /** Partitions on each namespace (a partition table the host's partition scan finds); default 0. */
+  partitions?: number;
   /** Host NQNs allowed to connect; absent = any host (nvmet's allow_any_host). */
   allowedHosts?: string[];
 }
@@ -94,6 +96,9 @@ export function parseTargets(v: unknown): SimTargets {
     const ns = r['namespaces'] ?? 1;
     if (typeof ns !== 'number' || !Number.isInteger(ns) || ns < 0 || ns > 1024)
       bad('namespaces must be an integer 0..1024', w);
+    const parts = r['partitions'] ?? 0;
+    if (typeof parts !== 'number' || !Number.isInteger(parts) || parts < 0 || parts > 128)
+      bad('partitions must be an integer 0..128', w);
     const hosts = r['allowedHosts'];
     if (hosts !== undefined && (!Array.isArray(hosts) || hosts.some((h) => typeof h !== 'string')))
       bad('allowedHosts must be an array of NQNs', w);
@@ -101,6 +106,7 @@ export function parseTargets(v: unknown): SimTargets {
       nqn,
       ports,
       namespaces: ns,
+      ...(parts > 0 ? { partitions: parts } : {}),
       ...(hosts !== undefined ? { allowedHosts: hosts as string[] } : {}),
     };
   });
