@@ -59,6 +59,21 @@ function demoEnv(dir: string): NodeJS.ProcessEnv {
   };
 }
 
+/** A command as a shell shows it, continued with backslashes to stay within 80 columns. */
+function shellLines(words: readonly string[]): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const w of words) {
+    if (line !== '' && line.length + 1 + w.length > 77) {
+      lines.push(`${line} \\`);
+      line = `   ${w}`;
+    } else {
+      line = line === '' ? w : `${line} ${w}`;
+    }
+  }
+  return [...lines, line].join('\n');
+}
+
 export interface DemoOptions {
   keep: boolean;
 }
@@ -76,7 +91,8 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<void>
   /** Run one step: show it as a shell line, print its output, stop the tour if it fails. */
   const step = (args: string[], opts: { quiet?: boolean } = {}): string => {
     const shown = args.map((a) => (a === dir ? '"$HOST"' : a)).join(' ');
-    if (opts.quiet !== true) out(`\n$ nvmf ${shown}\n`);
+    if (opts.quiet !== true)
+      out(`\n${shellLines(['$', 'nvmf', ...args.map((a) => (a === dir ? '"$HOST"' : a))])}\n`);
     const r = spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8' });
     if (r.status !== 0) {
       throw new NvmfError(
@@ -99,7 +115,7 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<void>
     const targets = path.join(base, 'targets.json');
     fs.writeFileSync(targets, JSON.stringify(TARGETS, null, 2) + '\n');
     say(
-      `A simulated NVMe-oF host, HOST=${dir}\n` +
+      `A simulated NVMe-oF host in a temporary directory:\n  HOST=${dir}\n` +
         'Every command below runs with NVMF_KERNEL=sim:$HOST: nothing on this\n' +
         'machine is touched.',
     );
