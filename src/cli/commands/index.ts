@@ -16,5 +16,6 @@ export const coreCommands: readonly CommandDescriptor[] = [
   { name: 'exclusion', load: () => import('./exclusion.js') },
   { name: 'monitor', load: () => import('./monitor.js') },
   { name: 'sim', load: () => import('./sim.js') },
+  { name: 'demo', load: () => import('./demo.js') },
   { name: 'udev', load: () => import('./udev.js') },
 ];
