@@ -15,4 +15,5 @@ export const coreCommands: readonly CommandDescriptor[] = [
   { name: 'monitor', load: () => import('./monitor.js') },
   { name: 'sim', load: () => import('./sim.js') },
   { name: 'udev', load: () => import('./udev.js') },
+  { name: 'systemd', load: () => import('./systemd.js') },
 ];
