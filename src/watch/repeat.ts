@@ -1,0 +1,41 @@
+import fs from 'node:fs';
+
+/** Rounds after which `repeatWhileChanging` stops even if the directory keeps changing. */
+export const MAX_ROUNDS = 10;
+
+/**
+ * Run `fn`, and run it again while `dir` changed (inotify, one level) during the last run,
+ * at most MAX_ROUNDS times. Every registry writer of this package creates and removes its
+ * lock file (and connect intents) in the registry root around each change, so a watch of the
+ * root sees owner and attribute changes inside entries too. A missing `dir` cannot be watched:
+ * `fn` then runs once. Returns the number of runs.
+ */
+export async function repeatWhileChanging(dir: string, fn: () => Promise<void>): Promise<number> {
+  const seen = { changed: false };
+  let watcher: fs.FSWatcher | null;
+  try {
+    watcher = fs.watch(dir, { persistent: false }, () => {
+      seen.changed = true;
+    });
+    // The directory itself removed or the watch lost: we cannot tell what happened, run again.
+    watcher.on('error', () => {
+      seen.changed = true;
+    });
+  } catch {
+    watcher = null;
+  }
+  let rounds = 0;
+  try {
+    do {
+      seen.changed = false;
+      rounds++;
+      await fn();
+      // One turn of the event loop polls I/O, so an event the kernel queued before this point
+      // has reached the callback; a change that lands after it is the path unit's again.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    } while (watcher !== null && seen.changed && rounds < MAX_ROUNDS);
+  } finally {
+    watcher?.close();
+  }
+  return rounds;
+}
