@@ -56,6 +56,8 @@ export interface SystemdOptions {
   systemctl?: string | false;
   /** sd_booted's directory, present when systemd is the init system. */
   runtimeDir?: string;
+  /** Directories systemd reads units from (tests name a temp dir; else systemd's own list). */
+  searchPath?: readonly string[];
 }
 
 /**
@@ -173,7 +175,7 @@ function resolve(opts: SystemdOptions): Resolved {
   const warnings: string[] = [];
   let sc: Resolved['systemctl'];
   if (opts.systemctl === false) sc = { skip: 'not asked to (--no-systemctl)' };
-  else if (!SEARCH_PATH.includes(unitDir)) {
+  else if (!(opts.searchPath ?? SEARCH_PATH).includes(unitDir)) {
     sc = { skip: `${unitDir} is not on systemd's unit search path (a staged install)` };
     warnings.push(
       `systemd does not read units from ${unitDir}: right for a staged install, not for this host`,
