@@ -30,8 +30,11 @@ export async function repeatWhileChanging(dir: string, fn: () => Promise<void>):
       seen.changed = false;
       rounds++;
       await fn();
-      // One turn of the event loop polls I/O, so an event the kernel queued before this point
-      // has reached the callback; a change that lands after it is the path unit's again.
+      // Let a whole poll phase run before looking: from inside a poll-phase callback (an I/O
+      // completion, as at the end of an export) the next check phase comes before the next
+      // poll, so one setImmediate would look before the kernel's queued event is read; the
+      // second runs after a poll. A change that lands later is the path unit's to see again.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       await new Promise<void>((resolve) => setImmediate(resolve));
     } while (watcher !== null && seen.changed && rounds < MAX_ROUNDS);
   } finally {
