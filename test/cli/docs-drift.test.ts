@@ -26,6 +26,7 @@ const COMMANDS: [string[], string][] = [
     'nvmf-sim',
   ]),
   ...['install', 'uninstall', 'status'].map((s): [string[], string] => [['udev', s], 'nvmf-udev']),
+  ...['install', 'uninstall', 'status'].map((s): [string[], string] => [['systemd', s], 'nvmf-systemd']),
 ];
 
 /** Long option names in commander's help, without the ones every command has. */

@@ -159,13 +159,13 @@ test('install, follow connect and disconnect, gc a stale entry, uninstall', asyn
   }
   console.log(`kt-fact systemd.hand_write_inside_entry_triggers ${handTriggered} (observed 15 s)`);
 
-  // 4. Disconnect, with the refresh timer back (as installed): the controller goes, the udev
-  //    rule removes the entry, the line goes.
+  // 4. Disconnect: the controller goes, the udev rule's helper removes the entry (under the
+  //    lock), the line goes.
   await waitFor(
     'no export running',
     () => show('nvmf-registry-export.service', 'ActiveState') !== 'activating',
   );
-  execFileSync('systemctl', ['start', 'nvmf-registry-export.timer']);
+  prev = invocation();
   t0 = Date.now();
   const d = nvmf(['disconnect', '-d', c.device]);
   assert.equal(d.status, 0, d.stderr);
@@ -175,21 +175,20 @@ test('install, follow connect and disconnect, gc a stale entry, uninstall', asyn
     () =>
       !textfile().includes(`device="${c.device}"`) && textfile().includes('nvmf_registry_stale_entries 0'),
   );
+  assert.notEqual(invocation(), prev, 'the path unit started the export after the disconnect');
   console.log(`kt-fact systemd.disconnect_to_textfile_ms ${Date.now() - t0}`);
 
   // 5. A stale entry made by hand (no controller nvme42): the mkdir in the root triggers the
   //    export (stale 1); the gc timer's service removes it, which triggers the export again.
   const stale = path.join(REGISTRY_ROOT, 'nvme42');
+  await waitFor('no export running', ranSince(prev));
+  prev = invocation();
   mkdirSync(stale, { recursive: true });
   writeFileSync(path.join(stale, 'seqnum'), '1\n');
   writeFileSync(path.join(stale, 'owner'), 'kt-stale\n');
   await waitFor('the stale entry counted', () => textfile().includes('nvmf_registry_stale_entries 1'));
-  // gc's removal alone must refresh the textfile: the refresh timer is stopped again.
-  await waitFor(
-    'no export running',
-    () => show('nvmf-registry-export.service', 'ActiveState') !== 'activating',
-  );
-  execFileSync('systemctl', ['stop', 'nvmf-registry-export.timer']);
+  assert.notEqual(invocation(), prev, 'the path unit started the export after the mkdir');
+  await waitFor('no export running', ranSince(prev));
   prev = invocation();
   execFileSync('systemctl', ['start', 'nvmf-registry-gc.service']);
   assert.equal(show('nvmf-registry-gc.service', 'Result'), 'success');
