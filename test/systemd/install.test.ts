@@ -237,8 +237,8 @@ describe('install, status, uninstall', () => {
       'systemd is not running',
     );
     const staged = installSystemd(opts({ searchPath: undefined }));
-    expect(staged.systemctl.reason).toMatch(/not on systemd's unit search path/);
-    expect(staged.warnings[0]).toMatch(/staged install/);
+    expect(staged.systemctl.reason).toMatch(/not on systemd's search path/);
+    expect(staged.warnings[0]).toMatch(/a staged install only/);
     expect(systemdStatus(opts({ systemctl: false })).units.every((u) => u.enabled === null)).toBe(true);
     expect(called()).toEqual([]);
   });

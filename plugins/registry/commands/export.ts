@@ -13,8 +13,8 @@ export function register(parent: Command, ctx: CliContext): void {
     )
     .addHelpText(
       'after',
-      "\n--repeat-on-change is for a systemd path unit's service: the path unit does not watch while\n" +
-        'its service runs, so a change made during the export would otherwise wait for the next one.\n' +
+      "\n--repeat-on-change is for a systemd path unit's service: a path unit does not watch\n" +
+        'while its service runs, so a change made during the export would wait for the next.\n' +
         '\nExamples:\n  nvmf registry export --format prometheus --path /var/lib/node_exporter/textfile/nvmf.prom\n' +
         '  nvmf registry export',
     )
