@@ -176,10 +176,8 @@ function resolve(opts: SystemdOptions): Resolved {
   let sc: Resolved['systemctl'];
   if (opts.systemctl === false) sc = { skip: 'not asked to (--no-systemctl)' };
   else if (!(opts.searchPath ?? SEARCH_PATH).includes(unitDir)) {
-    sc = { skip: `${unitDir} is not on systemd's unit search path (a staged install)` };
-    warnings.push(
-      `systemd does not read units from ${unitDir}: right for a staged install, not for this host`,
-    );
+    sc = { skip: `${unitDir} is not on systemd's search path` };
+    warnings.push(`systemd does not read ${unitDir}: a staged install only`);
   } else if (!systemdRunning(opts.runtimeDir ?? SYSTEMD_RUNTIME_DIR)) sc = { skip: 'systemd is not running' };
   else sc = { exe: opts.systemctl ?? pickEnv(env, 'NVMF_SYSTEMCTL', 'systemctl') };
   return { unitDir, config, texts, files, systemctl: sc, warnings };
