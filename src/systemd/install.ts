@@ -106,13 +106,17 @@ export interface SystemdUninstallResult {
   systemctl: SystemctlReport;
 }
 
-interface Resolved {
+interface Located {
   unitDir: string;
-  config: UnitConfig;
-  texts: Map<UnitName, Buffer>;
   files: Map<UnitName, string>;
+  textfile: string;
   systemctl: { exe: string } | { skip: string };
   warnings: string[];
+}
+
+interface Resolved extends Located {
+  config: UnitConfig;
+  texts: Map<UnitName, Buffer>;
 }
 
 function pickEnv(env: Env, name: string, fallback: string): string {
@@ -133,13 +137,12 @@ function defaultNvmf(templatesDir: string): string[] {
     throw fsError(e, 'read', path.join(root, 'package.json'), STAGED);
   }
   if (bin === undefined) throw new NvmfError('EIO', `${root}/package.json names no nvmf bin`, {});
-  const script = path.resolve(root, bin);
-  if (!fs.existsSync(script)) {
-    throw new NvmfError('EIO', `the nvmf bin ${script} is missing; build the package first (npm run build)`, {
-      path: script,
-    });
-  }
-  return [process.execPath, script];
+  return [process.execPath, path.resolve(root, bin)];
+}
+
+/** The command's executables that are not there (a package not built, a node moved). */
+function missing(nvmf: readonly string[]): string[] {
+  return nvmf.filter((p) => !fs.existsSync(p));
 }
 
 function installedText(file: string): string | null {
@@ -151,36 +154,43 @@ function installedText(file: string): string | null {
   }
 }
 
-function resolve(opts: SystemdOptions): Resolved {
+/** Where things are and whether systemctl may run: all that uninstall needs. */
+function locate(opts: SystemdOptions): Located {
   const env = opts.env ?? process.env;
   const unitDir = path.resolve(opts.unitDir ?? pickEnv(env, 'NVMF_SYSTEMD_UNIT_DIR', DEFAULT_UNIT_DIR));
   const files = new Map(UNIT_NAMES.map((n) => [n, path.join(unitDir, n)] as const));
-  const templatesDir = opts.templatesDir ?? findUnitTemplates();
-  const nvmf = (opts.nvmf ?? defaultNvmf(templatesDir)).map((p) => checkPlain(p, 'the nvmf command'));
   const installedService = installedText(files.get(EXPORT_SERVICE) as string);
   const textfile = path.resolve(
     opts.textfile ?? (installedService !== null ? textfileOf(installedService) : null) ?? DEFAULT_TEXTFILE,
   );
-  const config: UnitConfig = {
-    nvmf,
-    registryRoot: checkPlain(
-      path.resolve(opts.registryRoot ?? rootsFromEnv(pickRootEnv(env)).registry),
-      'the registry root',
-    ),
-    textfile: checkPlain(textfile, 'the textfile'),
-    environment: bakedEnvironment(env),
-  };
-  const texts = new Map<UnitName, Buffer>();
-  for (const [name, text] of renderUnits(templatesDir, config)) texts.set(name, Buffer.from(text));
   const warnings: string[] = [];
-  let sc: Resolved['systemctl'];
+  let sc: Located['systemctl'];
   if (opts.systemctl === false) sc = { skip: 'not asked to (--no-systemctl)' };
   else if (!(opts.searchPath ?? SEARCH_PATH).includes(unitDir)) {
     sc = { skip: `${unitDir} is not on systemd's search path` };
     warnings.push(`systemd does not read ${unitDir}: a staged install only`);
   } else if (!systemdRunning(opts.runtimeDir ?? SYSTEMD_RUNTIME_DIR)) sc = { skip: 'systemd is not running' };
   else sc = { exe: opts.systemctl ?? pickEnv(env, 'NVMF_SYSTEMCTL', 'systemctl') };
-  return { unitDir, config, texts, files, systemctl: sc, warnings };
+  return { unitDir, files, textfile, systemctl: sc, warnings };
+}
+
+/** `locate`, plus the units as install would write them now. */
+function resolve(opts: SystemdOptions): Resolved {
+  const env = opts.env ?? process.env;
+  const l = locate(opts);
+  const templatesDir = opts.templatesDir ?? findUnitTemplates();
+  const config: UnitConfig = {
+    nvmf: (opts.nvmf ?? defaultNvmf(templatesDir)).map((p) => checkPlain(p, 'the nvmf command')),
+    registryRoot: checkPlain(
+      path.resolve(opts.registryRoot ?? rootsFromEnv(pickRootEnv(env)).registry),
+      'the registry root',
+    ),
+    textfile: checkPlain(l.textfile, 'the textfile'),
+    environment: bakedEnvironment(env),
+  };
+  const texts = new Map<UnitName, Buffer>();
+  for (const [name, text] of renderUnits(templatesDir, config)) texts.set(name, Buffer.from(text));
+  return { ...l, config, texts };
 }
 
 /** rootsFromEnv takes only its own keys. */
@@ -197,7 +207,7 @@ function unitStates(r: Resolved): Array<UnitFile> {
 }
 
 /** Run systemctl steps in order, stopping at the first failure. */
-function runSteps(r: Resolved, steps: string[][]): SystemctlReport {
+function runSteps(r: Located, steps: string[][]): SystemctlReport {
   if ('skip' in r.systemctl) return { state: 'skipped', reason: r.systemctl.skip, ran: [] };
   const ran: string[] = [];
   for (const args of steps) {
@@ -216,6 +226,7 @@ const describeConfig = (c: UnitConfig) => ({
 export function systemdStatus(opts: SystemdOptions = {}): SystemdStatus {
   const r = resolve(opts);
   const files = unitStates(r);
+  for (const p of missing(r.config.nvmf)) r.warnings.push(`the units run ${p}, which is missing`);
   let states = new Map<string, UnitState>();
   let sc: SystemdStatus['systemctl'];
   if ('skip' in r.systemctl) sc = { queried: false, reason: r.systemctl.skip };
@@ -253,6 +264,16 @@ export function systemdStatus(opts: SystemdOptions = {}): SystemdStatus {
  */
 export function installSystemd(opts: SystemdOptions = {}): SystemdInstallResult {
   const r = resolve(opts);
+  const gone = missing(r.config.nvmf);
+  if (gone.length > 0) {
+    throw new NvmfError(
+      'EIO',
+      `${gone.join(' and ')} missing: the units could not run it (build the package first: npm run build)`,
+      {
+        path: gone[0],
+      },
+    );
+  }
   const units = unitStates(r).map((f) => {
     if (!f.current) writeAtomic(f.path, r.texts.get(f.name) as Buffer, UNIT_MODE, STAGED);
     return { name: f.name, path: f.path, changed: !f.current };
@@ -290,7 +311,7 @@ export function installSystemd(opts: SystemdOptions = {}): SystemdInstallResult 
  * units systemd still runs would leave them running unseen.
  */
 export function uninstallSystemd(opts: SystemdOptions = {}): SystemdUninstallResult {
-  const r = resolve(opts);
+  const r = locate(opts);
   const present = UNIT_NAMES.filter((n) => fs.existsSync(r.files.get(n) as string));
   const triggers = TRIGGER_UNITS.filter((n) => present.includes(n));
   const services = ([EXPORT_SERVICE, GC_SERVICE] as UnitName[]).filter((n) => present.includes(n));
@@ -306,7 +327,7 @@ export function uninstallSystemd(opts: SystemdOptions = {}): SystemdUninstallRes
       path: r.files.get(name) as string,
       removed: removed.has(name),
     })),
-    textfile: { path: r.config.textfile, removed: textfileRemoved },
+    textfile: { path: r.textfile, removed: textfileRemoved },
     systemctl,
   });
   if (stopped !== null && stopped.state === 'failed') return result(new Set(), false, stopped);
@@ -318,6 +339,6 @@ export function uninstallSystemd(opts: SystemdOptions = {}): SystemdUninstallRes
       ? (stopped ?? runSteps(r, []))
       : { ...reloaded, ran: [...(stopped?.ran ?? []), ...reloaded.ran] };
   // Only a textfile the export service wrote: with no unit of ours there, leave the path alone.
-  const textfileRemoved = present.includes(EXPORT_SERVICE) && removeFile(r.config.textfile, STAGED);
+  const textfileRemoved = present.includes(EXPORT_SERVICE) && removeFile(r.textfile, STAGED);
   return result(removed, textfileRemoved, report);
 }

@@ -56,7 +56,7 @@ function opts(extra: SystemdOptions = {}): SystemdOptions {
     unitDir,
     textfile: path.join(dir, 'textfile', 'nvmf.prom'),
     registryRoot: '/run/nvme/registry',
-    nvmf: ['/usr/bin/node', '/opt/nvmf/build/cli/nvmf.cjs'],
+    nvmf: [process.execPath, MAIN],
     systemctl: systemctlExe,
     runtimeDir: dir,
     searchPath: [unitDir],
@@ -225,6 +225,16 @@ describe('install, status, uninstall', () => {
       'systemctl enable nvmf-registry-export.path nvmf-registry-export.timer nvmf-registry-gc.timer',
     ]);
     expect(systemdStatus(opts()).upToDate).toBe(true);
+  });
+
+  it('install refuses a command that is not there; status warns; uninstall does not need it', () => {
+    installSystemd(opts());
+    const gone = opts({ nvmf: [process.execPath, path.join(dir, 'no', 'nvmf.cjs')] });
+    expect(() => installSystemd(gone)).toThrow(/nvmf\.cjs missing: the units could not run it/);
+    expect(systemdStatus(gone).warnings).toContain(
+      `the units run ${path.join(dir, 'no', 'nvmf.cjs')}, which is missing`,
+    );
+    expect(uninstallSystemd(gone).units.every((u) => u.removed)).toBe(true);
   });
 
   it('systemctl is never run: when asked not to, without systemd, or for a staged directory', () => {
