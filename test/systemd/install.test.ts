@@ -314,3 +314,15 @@ describe('the installed services run as written', () => {
     }
   });
 });
+
+describe('nvmf systemd install with the registry plugin off', () => {
+  it('refuses (exit 1, nothing written): the units run registry commands', () => {
+    const r = nvmf(
+      { PATH: process.env['PATH'] ?? '/usr/bin:/bin', NVMF_PLUGINS: 'none', NVMF_SYSTEMD_UNIT_DIR: unitDir },
+      ['systemd', 'install', '--no-systemctl'],
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/registry plugin is turned off/);
+    expect(fs.existsSync(unitDir)).toBe(false);
+  });
+});

@@ -76,6 +76,14 @@ Examples:
   nvmf systemd install --textfile /var/lib/node_exporter/textfile/nvmf.prom`,
     )
     .action(async (o: Opts) => {
+      if (!ctx.plugins.isEnabled('registry')) {
+        const { NvmfError } = await import('../../errors.js');
+        throw new NvmfError(
+          'ECONFIG',
+          "the registry plugin is turned off (NVMF_PLUGINS or nvmf.json): the units run 'nvmf registry export' and 'nvmf registry gc', which it provides",
+          {},
+        );
+      }
       const { installSystemd } = await import('../../systemd/install.js');
       const r = installSystemd(await options(ctx, o));
       for (const w of r.warnings) ctx.note(`warning: ${w}`, true);
