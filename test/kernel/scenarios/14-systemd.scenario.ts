@@ -159,6 +159,51 @@ test('install, follow connect and disconnect, gc a stale entry, uninstall', asyn
   }
   console.log(`kt-fact systemd.hand_write_inside_entry_triggers ${handTriggered} (observed 15 s)`);
 
+  // 3b. Measured, not asserted: systemd's own behaviour for a change made while the export
+  //     service runs. The service is held in a drop-in ExecStartPre (a stalled step, before
+  //     our command starts) while a second entry appears; then 15 s are watched for systemd
+  //     starting the service again. The export itself reads after the change, so the textfile
+  //     is right either way; what is measured is whether systemd queued the event.
+  const dropIn = path.join(UNIT_DIR, 'nvmf-registry-export.service.d');
+  mkdirSync(dropIn, { recursive: true });
+  writeFileSync(path.join(dropIn, 'kt-hold.conf'), '[Service]\nExecStartPre=/bin/sleep 10\n');
+  execFileSync('systemctl', ['daemon-reload']);
+  await waitFor(
+    'no export running',
+    () => show('nvmf-registry-export.service', 'ActiveState') !== 'activating',
+  );
+  prev = invocation();
+  mkdirSync(path.join(REGISTRY_ROOT, 'nvme50'));
+  await waitFor(
+    'the held export started',
+    () => invocation() !== prev && show('nvmf-registry-export.service', 'ActiveState') === 'activating',
+  );
+  const held = invocation();
+  mkdirSync(path.join(REGISTRY_ROOT, 'nvme51'));
+  const stillHeld = show('nvmf-registry-export.service', 'ActiveState') === 'activating';
+  await waitFor('the held export done', ranSince(prev));
+  assert.ok(textfile().includes('nvmf_registry_stale_entries 2'), 'the export read after both changes');
+  let retriggered = true;
+  try {
+    await waitFor('a second export', () => invocation() !== held, 15_000);
+  } catch {
+    retriggered = false;
+  }
+  console.log(
+    `kt-fact systemd.change_during_run_retriggers ${retriggered} (change made while running: ${stillHeld}; observed 15 s)`,
+  );
+  rmSync(dropIn, { recursive: true, force: true });
+  execFileSync('systemctl', ['daemon-reload']);
+  await waitFor(
+    'no export running',
+    () => show('nvmf-registry-export.service', 'ActiveState') !== 'activating',
+  );
+  rmSync(path.join(REGISTRY_ROOT, 'nvme50'), { recursive: true });
+  rmSync(path.join(REGISTRY_ROOT, 'nvme51'), { recursive: true });
+  await waitFor('the two entries gone from the textfile', () =>
+    textfile().includes('nvmf_registry_stale_entries 0'),
+  );
+
   // 4. Disconnect: the controller goes, the udev rule's helper removes the entry (under the
   //    lock), the line goes.
   await waitFor(
