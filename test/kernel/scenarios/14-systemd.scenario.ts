@@ -4,7 +4,8 @@
  * owner shows up, a disconnect (the udev rule removes the entry) drops it; the gc timer's
  * service removes a stale entry made by hand; uninstall takes everything away. Also measures
  * what the path unit triggers on (`kt-fact systemd.*` lines), with the refresh timer stopped
- * so that only the path unit can start the export.
+ * so that only the path unit can start the export, and whether systemd starts the export
+ * again for a change made while it ran.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
