@@ -282,7 +282,10 @@ export function installSystemd(opts: SystemdOptions = {}): SystemdInstallResult 
   let directoryCreated = false;
   if (!fs.existsSync(dir)) {
     try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+      const first = fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+      // node_exporter reads it as another user: 0755 whatever the umask, parents included.
+      for (let d = dir; first !== undefined && d.length >= first.length; d = path.dirname(d))
+        fs.chmodSync(d, 0o755);
       directoryCreated = true;
     } catch (e) {
       throw fsError(e, 'create directory', dir, STAGED);

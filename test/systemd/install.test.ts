@@ -178,6 +178,17 @@ describe('install, status, uninstall', () => {
     expect(edited.units.find((u) => u.name === 'nvmf-registry-gc.timer')?.current).toBe(false);
   });
 
+  it('the textfile directory and its new parents are 0755 under umask 077', () => {
+    const old = process.umask(0o077);
+    try {
+      installSystemd(opts({ textfile: path.join(dir, 'a', 'b', 'x.prom') }));
+    } finally {
+      process.umask(old);
+    }
+    expect(fs.statSync(path.join(dir, 'a')).mode & 0o777).toBe(0o755);
+    expect(fs.statSync(path.join(dir, 'a', 'b')).mode & 0o777).toBe(0o755);
+  });
+
   it('the textfile of the installed service is kept when none is given', () => {
     installSystemd(opts({ textfile: path.join(dir, 'other', 'x.prom') }));
     const { textfile: _omit, ...rest } = opts();
