@@ -8,6 +8,7 @@
 export { auditTarget, sinkChainOptionsFromEnv } from '../audit/auditor.js';
 export { formatAuditLogLine, readAuditFile, readAuditLog } from '../audit/journal-read.js';
 export { formatPrometheus, writeFileAtomic } from '../watch/prometheus.js';
+export { repeatWhileChanging } from '../watch/repeat.js';
 export { requireRegistryRoot, untilSignal } from '../watch/timeline.js';
 export type { CommandModule, RegisterCommand } from './command.js';
 export type { CliContext, KernelHandle, Writer } from './context.js';

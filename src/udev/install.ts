@@ -104,11 +104,14 @@ function warnings(r: Resolved): string[] {
       ];
 }
 
-function fsError(e: unknown, what: string, file: string): NvmfError {
+const UDEV_STAGED_HINT = 'NVMF_UDEV_RULES_DIR / NVMF_LIBEXEC_DIR';
+
+/** A file operation's failure; `staged` names the variables that move the target directories. */
+export function fsError(e: unknown, what: string, file: string, staged = UDEV_STAGED_HINT): NvmfError {
   const code = errnoOf(e) ?? 'unknown error';
   const hint =
     code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
-      ? '; run as root (or set NVMF_UDEV_RULES_DIR / NVMF_LIBEXEC_DIR for a staged install)'
+      ? `; run as root (or set ${staged} for a staged install)`
       : '';
   return new NvmfError(
     'EIO',
@@ -126,14 +129,20 @@ function readPackaged(file: string): Buffer {
   }
 }
 
-function fileState(file: string, packaged: Buffer, wantMode: number | null): FileState {
+/** What is at `file` compared with `packaged` (and, unless null, the mode `wantMode`). */
+export function fileState(
+  file: string,
+  packaged: Buffer,
+  wantMode: number | null,
+  staged = UDEV_STAGED_HINT,
+): FileState {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(file);
   } catch (e) {
     if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR')
       return { path: file, installed: false, current: false, mode: null };
-    throw fsError(e, 'inspect', file);
+    throw fsError(e, 'inspect', file, staged);
   }
   // A symlink here is someone else's arrangement (udev masks rules with /dev/null links): not ours.
   if (!st.isFile()) return { path: file, installed: false, current: false, mode: null };
@@ -142,7 +151,7 @@ function fileState(file: string, packaged: Buffer, wantMode: number | null): Fil
   try {
     same = st.size === packaged.length && fs.readFileSync(file).equals(packaged);
   } catch (e) {
-    throw fsError(e, 'read', file);
+    throw fsError(e, 'read', file, staged);
   }
   return {
     path: file,
@@ -153,12 +162,12 @@ function fileState(file: string, packaged: Buffer, wantMode: number | null): Fil
 }
 
 /** Write `data` to `target` with `mode` via a hidden temp file in the same directory and rename. */
-function writeAtomic(target: string, data: Buffer, mode: number): void {
+export function writeAtomic(target: string, data: Buffer, mode: number, staged = UDEV_STAGED_HINT): void {
   const dir = path.dirname(target);
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   } catch (e) {
-    throw fsError(e, 'create directory', dir);
+    throw fsError(e, 'create directory', dir, staged);
   }
   // The temp name does not end in `.rules`, so udevd never reads a half-written rule.
   const tmp = path.join(
@@ -177,11 +186,12 @@ function writeAtomic(target: string, data: Buffer, mode: number): void {
     fs.renameSync(tmp, target);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw fsError(e, 'write', target);
+    throw fsError(e, 'write', target, staged);
   }
 }
 
-function removeFile(file: string): boolean {
+/** Remove a regular file; false when there is none (a symlink or directory there is not ours). */
+export function removeFile(file: string, staged = UDEV_STAGED_HINT): boolean {
   try {
     const st = fs.lstatSync(file);
     if (!st.isFile()) return false;
@@ -189,7 +199,7 @@ function removeFile(file: string): boolean {
     return true;
   } catch (e) {
     if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return false;
-    throw fsError(e, 'remove', file);
+    throw fsError(e, 'remove', file, staged);
   }
 }
 

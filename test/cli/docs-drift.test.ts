@@ -37,6 +37,7 @@ const COMMANDS: [string[], string][] = [
     'nbft',
   ].map((s): [string[], string] => [['sim', s], 'nvmf-sim']),
   ...['install', 'uninstall', 'status'].map((s): [string[], string] => [['udev', s], 'nvmf-udev']),
+  ...['install', 'uninstall', 'status'].map((s): [string[], string] => [['systemd', s], 'nvmf-systemd']),
 ];
 
 /** Long option names in commander's help, without the ones every command has. */

@@ -18,4 +18,5 @@ export const coreCommands: readonly CommandDescriptor[] = [
   { name: 'sim', load: () => import('./sim.js') },
   { name: 'demo', load: () => import('./demo.js') },
   { name: 'udev', load: () => import('./udev.js') },
+  { name: 'systemd', load: () => import('./systemd.js') },
 ];
