@@ -130,6 +130,32 @@ describe('every -o json output matches its schema in docs/schemas', () => {
     expectShape('exclusion-remove', json(sim.env, ['exclusion', 'remove', `nqn=${NQN(2)}`]));
   });
 
+  it('sim mount, umount, hold, swapon; disconnect and disconnect-all of what is in use', () => {
+    const sim = simHost('in-use');
+    json(sim.env, ['connect', ...ADDR, '-s', '4420', '-n', NQN(1)]);
+    expectShape('sim-hold', json(sim.env, ['sim', 'hold', sim.dir, 'nvme0n1', 'dm-0']));
+    expectShape('sim-mount', json(sim.env, ['sim', 'mount', sim.dir, 'dm-0', '/srv']));
+    expectShape('sim-mount', json(sim.env, ['sim', 'umount', sim.dir, '/srv']));
+    expectShape('sim-swapon', json(sim.env, ['sim', 'swapon', sim.dir, 'dm-0']));
+    const plan = json(sim.env, ['disconnect-all', '--force', '--dry-run']) as {
+      plan: { inUse?: unknown[] }[];
+    };
+    expectShape('disconnect-all', plan);
+    expect(plan.plan[0]!.inUse).toHaveLength(1);
+    expectShape('disconnect', json(sim.env, ['disconnect', '-d', 'nvme0'], 1));
+  });
+
+  it('systemd install, status, uninstall (into a private unit dir, no systemctl)', () => {
+    const units = { ...env, NVMF_SYSTEMD_UNIT_DIR: path.join(path.dirname(host.dir), 'units') };
+    const textfile = path.join(path.dirname(host.dir), 'nvmf.prom');
+    expectShape(
+      'systemd-install',
+      json(units, ['systemd', 'install', '--no-systemctl', '--textfile', textfile]),
+    );
+    expectShape('systemd-status', json(units, ['systemd', 'status', '--no-systemctl']));
+    expectShape('systemd-uninstall', json(units, ['systemd', 'uninstall', '--no-systemctl']));
+  });
+
   it('udev status, install, uninstall (into private roots)', () => {
     const h = tempHost({ NVMF_UDEV_RULES_DIR: '', NVMF_UDEV_HELPER_DIR: '' });
     const roots = {
