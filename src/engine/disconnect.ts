@@ -105,11 +105,13 @@ export async function snapshotForDisconnectAll(host: DisconnectAllHost): Promise
   const controllers = await h.kernel.listControllers();
   if (h.registry === undefined) return { controllers, intents: [], entries: [] };
   const intents = h.registry.liveIntents();
-  const { live, stale } = h.registry.list();
+  // Judged against the controllers just listed, so each verdict is of the controller planned.
+  const { live, stale } = h.registry.list({ controllers });
   const entries: PlanEntry[] = [...live, ...stale].map((e) => ({
     device: e.device,
     owner: e.owner,
-    ...(e.error !== undefined ? { error: { message: e.error.message } } : {}),
+    verdict: e.verdict,
+    ...(e.error !== undefined ? { error: { message: e.error.message, code: e.error.code } } : {}),
   }));
   return { controllers, intents, entries };
 }

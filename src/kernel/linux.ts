@@ -14,7 +14,7 @@ import type { Roots } from '../roots.js';
 import { type DiscoveryReadOptions, readDiscoveryLog } from './admin-cmd.js';
 import { describeTarget, isGoneErrno, kernelError } from './errno.js';
 import { type AdminIoctl, discoveryReader, loadAdminIoctl } from './ioctl.js';
-import type { ConnectReply, ControllerInfo, Kernel } from './port.js';
+import type { ConnectReply, ControllerInfo, Kernel, LiveControllerFacts } from './port.js';
 import { readBootId } from './host-facts.js';
 import * as sysfs from './sysfs.js';
 import { parseSupportedOptions } from '../nvme/options.js';
@@ -125,6 +125,10 @@ export class LinuxKernel implements Kernel {
 
   deviceNodeExists(device: string): boolean {
     return sysfs.deviceNodeExists(this.roots.dev, device);
+  }
+
+  liveController(device: string): LiveControllerFacts | null {
+    return sysfs.readLiveController(this.roots.sysfs, device);
   }
 
   ueventSeqnum(): number {

@@ -10,6 +10,8 @@
  * what it means for a user. Option strings can hold secrets, so they never go into errors.
  */
 
+import type { ControllerIdentity } from '../registry/verdict.js';
+
 /** The parsed `address` sysfs attribute (`traddr=...,trsvcid=...,host_traddr=...`). */
 export interface ControllerAddress {
   traddr?: string;
@@ -58,6 +60,17 @@ export interface HostFacts {
   ueventSeqnum(): number;
   /** This boot's id (`/proc/sys/kernel/random/boot_id`), or null when unreadable. */
   bootId(): string | null;
+  /**
+   * Whether controller `nvmeN` exists (`/sys/class/nvme/nvmeN`, the liveness fact of every
+   * ownership decision) and its identity (null when unreadable), read synchronously; null
+   * when there is no such controller. Both kernels implement it; a host without it (a
+   * hand-made one) has its device nodes stand in for liveness, with no identity.
+   */
+  liveController?(device: string): LiveControllerFacts | null;
+}
+
+export interface LiveControllerFacts {
+  readonly identity: ControllerIdentity | null;
 }
 
 export interface Kernel extends HostFacts {
