@@ -176,7 +176,7 @@ export function planDisconnectAll(
             ? 'unowned (no registry entry)'
             : 'unowned (entry has no owner)';
       if (force) return item('disconnect', `--force: ${why}`);
-      if (want !== undefined) return item('skip', `${why}, not owned by ${want}`);
+      if (want !== undefined) return item('skip', `unowned, not owned by ${want}`);
       const pending = intents.find((i) => intentMatches(i, c));
       if (pending !== undefined) {
         return item('skip', `connect in progress (owner ${pending.owner}, pid ${pending.pid})`);

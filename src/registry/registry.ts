@@ -371,7 +371,7 @@ export class Registry {
     device: string,
     owner: string,
     opts: ClaimOptions = {},
-  ): { prevOwner: string | null; created: boolean; prev: OwnershipVerdict } {
+  ): { prevOwner: string | null; created: boolean } {
     checkDevice(device);
     checkOwner(owner);
     const o = checkOptions(opts, 'claim', ['expect', 'force', 'seqnum']);
@@ -406,7 +406,8 @@ export class Registry {
         entry = this.readEntryIn(dir, device, this.facts(), st);
         prev = entry.verdict;
       } catch (e) {
-        if (!isNvmfError(e) || e.code === 'ENOT_REGISTERED') throw e;
+        // An entry that cannot be read is replaced only by force: without, say why (fail closed).
+        if (!isNvmfError(e) || e.code === 'ENOT_REGISTERED' || !force) throw e;
         entry = null;
         prev = ownershipVerdict({ owner: null, error: { code: e.code, message: e.message } }, null, 0);
       }
@@ -454,7 +455,7 @@ export class Registry {
       this.emit({ action: 'owner-changed', device, owner, prevOwner: done.prevRaw, reason: verdictWords(done.prev) });
     } else if (prevOwner === null) this.emit({ action: 'claim', device, owner, prevOwner });
     else if (prevOwner !== owner) this.emit({ action: 'owner-changed', device, owner, prevOwner });
-    return { prevOwner, created: done.how === 'created', prev: done.prev };
+    return { prevOwner, created: done.how === 'created' };
   }
 
   /**
@@ -464,7 +465,7 @@ export class Registry {
   disown(
     device: string,
     opts: { expect?: string | null; force?: boolean } = {},
-  ): { prevOwner: string | null; prev: OwnershipVerdict } {
+  ): { prevOwner: string | null } {
     checkDevice(device);
     const o = checkOptions(opts, 'disown', ['expect', 'force']);
     const expect = checkExpect(o.expect);
@@ -472,7 +473,7 @@ export class Registry {
     const none = ownershipVerdict(null, null, this.clock());
     if (!this.rootExists()) {
       if (!force && typeof expect === 'string') throw conflict(device, none, expect);
-      return { prevOwner: null, prev: none };
+      return { prevOwner: null };
     }
     const done = this.locked(device, (): { prev: OwnershipVerdict; removed: string | null | undefined } => {
       const dir = under(this.root, device);
@@ -511,7 +512,7 @@ export class Registry {
         owner: null,
         ...(done.prev.kind === 'owned' ? {} : { reason: verdictWords(done.prev) }),
       });
-    return { prevOwner: verdictOwner(done.prev), prev: done.prev };
+    return { prevOwner: verdictOwner(done.prev) };
   }
 
   /** Delete the entry: rename to a hidden trash sibling, then purge. Returns whether it existed. */
