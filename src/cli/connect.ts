@@ -39,10 +39,12 @@ export async function runConnect(ctx: CliContext, opts: Record<string, unknown>)
       owner: result.owner,
       reused: result.reused,
       namespaces: result.namespaces,
+      ...(result.change !== undefined ? { change: result.change } : {}),
     },
     () =>
       `device: ${result.device}${result.reused ? ' (already connected, reused)' : ''}` +
       `${result.owner !== null ? `, owner ${result.owner}` : ''}` +
+      `${result.change !== undefined ? `, ${result.change}` : ''}` +
       `${result.namespaces.length > 0 ? `, namespaces ${result.namespaces.join(' ')}` : ''}\n`,
   );
 }
