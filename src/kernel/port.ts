@@ -10,7 +10,7 @@
  * what it means for a user. Option strings can hold secrets, so they never go into errors.
  */
 
-import type { ControllerIdentity } from '../registry/verdict.js';
+import type { ControllerIdentity } from '../nvme/target.js';
 
 /** The parsed `address` sysfs attribute (`traddr=...,trsvcid=...,host_traddr=...`). */
 export interface ControllerAddress {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, errnoOf, NvmfError } from '../errors.js';
 import { instanceOf, isBlockName, isDevice, naturalCompare } from '../nvme/names.js';
 import { DISCOVERY_NQN, NQN_MAX_BYTES } from '../nvme/nqn.js';
-import { identityOf } from '../registry/verdict.js';
+import { identityOf } from '../nvme/target.js';
 import type { ControllerAddress, ControllerInfo, LiveControllerFacts, SubsystemType } from './port.js';
 
 /**

@@ -583,7 +583,9 @@ export class Registry {
     if (now.kind === 'unknown') return `owner unknown now (${now.reason})`;
     const nowOwner = verdictOwner(now);
     if (nowOwner !== owner)
-      return nowOwner === null ? 'owner removed' : `now owned by ${JSON.stringify(nowOwner)}`;
+      return nowOwner === null
+        ? 'owner removed'
+        : `now owned by ${nowOwner === '' ? 'the empty name ("")' : nowOwner}`;
     if (nowOwner !== null) return null;
     const pending = this.liveIntents().find((i) => intentMatches(i, controller));
     return pending === undefined ? null : `connect in progress (owner ${pending.owner}, pid ${pending.pid})`;

@@ -1,4 +1,11 @@
-import type { ObservedTarget } from '../nvme/target.js';
+import {
+  type ControllerIdentity,
+  IDENTITY_FIELDS,
+  type IdentityField,
+  identityOf,
+} from '../nvme/target.js';
+
+export { type ControllerIdentity, IDENTITY_FIELDS, type IdentityField, identityOf };
 
 /**
  * The ownership verdict (DESIGN §4a): what an entry says about who owns the live controller
@@ -28,50 +35,10 @@ export type OwnershipVerdict =
  */
 export const BEING_WRITTEN_MS = 10_000;
 
-/**
- * A controller's identity as the registry records it: the fields of its target that the
- * kernel keeps for the controller's whole life (sysfs `transport`, `subsysnqn`, `hostnqn`
- * and the `address` fields but `src_addr`, which changes on reconnect).
- */
-export interface ControllerIdentity {
-  transport: string;
-  subsysnqn: string;
-  traddr?: string;
-  trsvcid?: string;
-  host_traddr?: string;
-  host_iface?: string;
-  hostnqn?: string;
-}
-
-export const IDENTITY_FIELDS = [
-  'transport',
-  'subsysnqn',
-  'traddr',
-  'trsvcid',
-  'host_traddr',
-  'host_iface',
-  'hostnqn',
-] as const;
-export type IdentityField = (typeof IDENTITY_FIELDS)[number];
-
 /** The private attribute that records an identity field (`ctrl_traddr`, ...). */
 export const IDENTITY_ATTR_PREFIX = 'ctrl_';
 export const identityAttr = (f: IdentityField): string => `${IDENTITY_ATTR_PREFIX}${f}`;
 export const IDENTITY_ATTRS: ReadonlySet<string> = new Set(IDENTITY_FIELDS.map(identityAttr));
-
-/** The identity of a controller as the kernel port describes it. */
-export function identityOf(c: ObservedTarget): ControllerIdentity {
-  const id: ControllerIdentity = { transport: c.transport, subsysnqn: c.subsysnqn };
-  const put = (f: Exclude<IdentityField, 'transport' | 'subsysnqn'>, v: string | null | undefined): void => {
-    if (typeof v === 'string' && v !== '') id[f] = v;
-  };
-  put('traddr', c.address.traddr);
-  put('trsvcid', c.address.trsvcid);
-  put('host_traddr', c.address.host_traddr);
-  put('host_iface', c.address.host_iface);
-  put('hostnqn', c.hostnqn);
-  return id;
-}
 
 /**
  * The identity recorded in an entry's attributes, or null when it records none (an entry

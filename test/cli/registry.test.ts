@@ -17,8 +17,15 @@ describe('nvmf registry list', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
       entries: [
-        { device: 'nvme3', owner: 'stas', seqnum: 12, attrs: { note: 'boot' }, live: true },
-        { device: 'nvme4', owner: null, seqnum: 13, attrs: {}, live: true },
+        {
+          device: 'nvme3',
+          owner: 'stas',
+          seqnum: 12,
+          attrs: { note: 'boot' },
+          live: true,
+          verdict: { kind: 'owned', owner: 'stas' },
+        },
+        { device: 'nvme4', owner: null, seqnum: 13, attrs: {}, live: true, verdict: { kind: 'unowned' } },
       ],
     });
   });
