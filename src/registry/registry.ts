@@ -578,7 +578,7 @@ export class Registry {
    */
   ownershipChange(device: string, owner: string | null, controller: ControllerLike): string | null {
     checkDevice(device);
-    if (owner !== null) checkOwner(owner);
+    if (owner !== null && owner !== '') checkOwner(owner);
     const now = this.verdict(device, { ...controller, device } as ListedController);
     if (now.kind === 'unknown') return `owner unknown now (${now.reason})`;
     const nowOwner = verdictOwner(now);
