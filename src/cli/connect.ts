@@ -23,6 +23,8 @@ export async function runConnect(ctx: CliContext, opts: Record<string, unknown>)
       ...(owner !== undefined ? { owner } : {}),
       force: opts['force'] === true,
       wait: opts['wait'] === true,
+      onWait: ({ device, pid, owner }) =>
+        ctx.note(`${device}: waiting for the connect in progress (pid ${pid}, owner ${owner}) to finish`, true),
     });
   } catch (e) {
     throw withFlagName(e);

@@ -1,4 +1,4 @@
-import { checkOptionalBoolean, checkOptionalNumber, checkOptions } from '../args.js';
+import { checkOptionalBoolean, checkOptionalFunction, checkOptionalNumber, checkOptions } from '../args.js';
 import { isNvmfError, NvmfError } from '../errors.js';
 import type { ControllerInfo } from '../kernel/port.js';
 import { type ConnectIntent, intentMatches } from '../registry/intents.js';
@@ -25,8 +25,10 @@ export interface ConnectRequest {
   force?: boolean;
   /** Wait until the controller is live and its namespaces' block devices exist. */
   wait?: boolean;
-  /** Limit of that wait (default 10 s). */
+  /** Limit of that wait (default 10 s), and of the wait for another connect of the same target. */
   waitTimeoutMs?: number;
+  /** Called once when this connect starts waiting for another process's connect of its target. */
+  onWait?: (info: { device: string; pid: number; owner: string }) => void;
 }
 
 export interface ConnectResult {
@@ -52,7 +54,7 @@ type OwnerIntent = { kind: 'none' } | { kind: 'disown' } | { kind: 'claim'; owne
 
 /** A ConnectRequest, type-checked and read once. */
 export function checkConnectRequest(v: unknown, what: string): ConnectRequest {
-  const r = checkOptions(v, what, ['owner', 'force', 'wait', 'waitTimeoutMs']);
+  const r = checkOptions(v, what, ['owner', 'force', 'wait', 'waitTimeoutMs', 'onWait']);
   const out: ConnectRequest = {};
   // the owner's own check (ownerIntent) names what is wrong with it
   if (r.owner !== undefined) out.owner = r.owner as string | null;
@@ -62,6 +64,8 @@ export function checkConnectRequest(v: unknown, what: string): ConnectRequest {
   if (force !== undefined) out.force = force;
   if (wait !== undefined) out.wait = wait;
   if (waitTimeoutMs !== undefined) out.waitTimeoutMs = waitTimeoutMs;
+  const onWait = checkOptionalFunction<NonNullable<ConnectRequest['onWait']>>(r.onWait, what, 'onWait');
+  if (onWait !== undefined) out.onWait = onWait;
   return out;
 }
 
@@ -364,6 +368,7 @@ async function afterOtherConnect(
         { device: c.device, owner: other.owner, pid: other.pid },
       );
     }
+    if (!waited) req.onWait?.({ device: c.device, pid: other.pid, owner: other.owner });
     waited = true;
     await sleep(WAIT_POLL_MS);
   }
