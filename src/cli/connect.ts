@@ -24,7 +24,10 @@ export async function runConnect(ctx: CliContext, opts: Record<string, unknown>)
       force: opts['force'] === true,
       wait: opts['wait'] === true,
       onWait: ({ device, pid, owner }) =>
-        ctx.note(`${device}: waiting for the connect in progress (pid ${pid}, owner ${owner}) to finish`, true),
+        ctx.note(
+          `${device}: waiting for the connect in progress (pid ${pid}, owner ${owner}) to finish`,
+          true,
+        ),
     });
   } catch (e) {
     throw withFlagName(e);

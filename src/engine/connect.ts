@@ -357,9 +357,7 @@ async function afterOtherConnect(
   const deadline = now() + timeoutMs;
   let waited = false;
   for (;;) {
-    const other = ctx.registry
-      .liveIntents()
-      .find((i) => i.path !== own?.record.path && intentMatches(i, c));
+    const other = ctx.registry.liveIntents().find((i) => i.path !== own?.record.path && intentMatches(i, c));
     if (other === undefined) break;
     if (now() >= deadline) {
       throw new NvmfError(
@@ -436,7 +434,8 @@ function reuseOwner(
   const v = reg.verdict(device, c);
   const current = verdictOwner(v);
   if (who.kind === 'none') return { owner: current };
-  const taken = v.kind === 'unknown' || (v.kind === 'owned' && (who.kind === 'disown' || v.owner !== who.owner));
+  const taken =
+    v.kind === 'unknown' || (v.kind === 'owned' && (who.kind === 'disown' || v.owner !== who.owner));
   if (taken && req.force !== true) {
     const fix =
       who.kind === 'disown'
@@ -452,7 +451,9 @@ function reuseOwner(
     // the registry records the disown (if there was an owner); the connect record says why
     reg.disown(device, { force: true });
     if (v.kind === 'owned') return { owner: null, change: `disowned from ${JSON.stringify(v.owner)}` };
-    return v.kind === 'unknown' ? { owner: null, change: 'disowned (its owner was unknown)' } : { owner: null };
+    return v.kind === 'unknown'
+      ? { owner: null, change: 'disowned (its owner was unknown)' }
+      : { owner: null };
   }
   // Compare-and-set against the verdict just judged, in one locked step that also creates
   // the entry of a controller connected outside the registry (stamped now: its later remove

@@ -208,5 +208,6 @@ function checkVerdict(v: unknown): void {
     (r.kind === 'owned' && typeof r.owner === 'string') ||
     r.kind === 'unowned' ||
     ((r.kind === 'unknown' || r.kind === 'previous') && typeof r.reason === 'string');
-  if (!ok) throw invalidOption('planDisconnectAll', `entry.verdict ${describe(v)} is not an ownership verdict`);
+  if (!ok)
+    throw invalidOption('planDisconnectAll', `entry.verdict ${describe(v)} is not an ownership verdict`);
 }

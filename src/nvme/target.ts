@@ -197,4 +197,3 @@ export function identityOf(c: ObservedTarget): ControllerIdentity {
   put('hostnqn', c.hostnqn);
   return id;
 }
-

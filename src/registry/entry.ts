@@ -54,12 +54,7 @@ export interface DirName {
  * (which names count, what each value means, what is refused) is decided here. Names outside
  * the attribute grammar are left to their writer.
  */
-export function entryFrom(
-  device: string,
-  dir: string,
-  names: DirName[],
-  facts: LiveFacts,
-): Entry {
+export function entryFrom(device: string, dir: string, names: DirName[], facts: LiveFacts): Entry {
   names.sort(byName);
   let owner: string | null = null;
   let ownerEmptySince: number | undefined;

@@ -221,7 +221,14 @@ function planEntry(ctx: RegistryContext, device: string, dir: string, s: PlanSta
       return;
     }
     if (entry.verdict.kind === 'previous')
-      s.remove.push({ path: dir, kind: 'entry', device, reason: entry.verdict.reason, stamp: entry.seqnum, previous: true });
+      s.remove.push({
+        path: dir,
+        kind: 'entry',
+        device,
+        reason: entry.verdict.reason,
+        stamp: entry.seqnum,
+        previous: true,
+      });
     return;
   }
   const keep = (reason: string): void => {

@@ -379,7 +379,12 @@ export class Registry {
     const force = checkOptionalBoolean(o.force, 'claim', 'force') === true;
     const seqnum = o.seqnum === undefined ? undefined : checkSeqnum(o.seqnum);
     this.ensureRoot();
-    type Done = { how: 'created' | 'replaced' | 'set'; prev: OwnershipVerdict; prevRaw: string | null; stamp?: number };
+    type Done = {
+      how: 'created' | 'replaced' | 'set';
+      prev: OwnershipVerdict;
+      prevRaw: string | null;
+      stamp?: number;
+    };
     const done = this.locked(device, (): Done => {
       const dir = under(this.root, device);
       const live = this.liveOf(device);
@@ -452,7 +457,13 @@ export class Registry {
         reason: `claimed over ${verdictWords(done.prev)}`,
       });
     } else if (done.prev.kind === 'unknown') {
-      this.emit({ action: 'owner-changed', device, owner, prevOwner: done.prevRaw, reason: verdictWords(done.prev) });
+      this.emit({
+        action: 'owner-changed',
+        device,
+        owner,
+        prevOwner: done.prevRaw,
+        reason: verdictWords(done.prev),
+      });
     } else if (prevOwner === null) this.emit({ action: 'claim', device, owner, prevOwner });
     else if (prevOwner !== owner) this.emit({ action: 'owner-changed', device, owner, prevOwner });
     return { prevOwner, created: done.how === 'created' };
@@ -651,7 +662,8 @@ export class Registry {
       makeDir(tmp);
       if (owner !== null) writeNewFile(under(tmp, 'owner'), owner);
       writeNewFile(under(tmp, 'seqnum'), String(seqnum));
-      if (identity !== null) for (const [name, v] of identityFiles(identity)) writeNewFile(under(tmp, name), v);
+      if (identity !== null)
+        for (const [name, v] of identityFiles(identity)) writeNewFile(under(tmp, name), v);
     } catch (e) {
       removeQuietly(tmp);
       throw ioError(e, `cannot create entry ${device}`, { device });
@@ -758,12 +770,7 @@ export class Registry {
    * generations. The directory's identity before and after tells: if it changed, read again.
    * `known`: the caller's lstat of `dir`, taken just before, so the first attempt's "before".
    */
-  private readEntryIn(
-    dir: string,
-    device: string,
-    facts: LiveFacts,
-    known?: fs.Stats,
-  ): Entry {
+  private readEntryIn(dir: string, device: string, facts: LiveFacts, known?: fs.Stats): Entry {
     let first: fs.Stats | null = known ?? null;
     for (let attempt = 0; attempt < 8; attempt++) {
       const before = first ?? lstatOrNull(dir);

@@ -1,9 +1,4 @@
-import {
-  type ControllerIdentity,
-  IDENTITY_FIELDS,
-  type IdentityField,
-  identityOf,
-} from '../nvme/target.js';
+import { type ControllerIdentity, IDENTITY_FIELDS, type IdentityField, identityOf } from '../nvme/target.js';
 
 export { type ControllerIdentity, IDENTITY_FIELDS, type IdentityField, identityOf };
 

@@ -37,13 +37,16 @@ describe('liveness from sysfs, not /dev', () => {
     expect(gc.code, gc.stderr).toBe(0);
     const report = JSON.parse(gc.stdout) as { removed: { kind: string }[] };
     expect(report.removed.filter((r) => r.kind === 'entry')).toEqual([]);
-    for (const d of ['nvme1', 'nvme2', 'nvme3']) expect(fs.existsSync(path.join(roots.registry, d))).toBe(true);
+    for (const d of ['nvme1', 'nvme2', 'nvme3'])
+      expect(fs.existsSync(path.join(roots.registry, d))).toBe(true);
 
     expect(planOf(container)).toEqual(before);
     expect(planOf(host.env)).toEqual(before);
     // and the registry lists the live entries as live there too
     const list = nvmf(container, ['registry', 'list', '-o', 'json']);
-    const devices = (JSON.parse(list.stdout) as { entries: { device: string }[] }).entries.map((e) => e.device);
+    const devices = (JSON.parse(list.stdout) as { entries: { device: string }[] }).entries.map(
+      (e) => e.device,
+    );
     expect(devices).toEqual(['nvme1', 'nvme2', 'nvme3']);
   });
 });

@@ -50,7 +50,10 @@ function run(args: string[], env?: Record<string, string>): Proc {
   return {
     lineMatching: (stream, re) =>
       new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${stream} line ${re} within ${STEP_DEADLINE_MS} ms`)), STEP_DEADLINE_MS);
+        const timer = setTimeout(
+          () => reject(new Error(`no ${stream} line ${re} within ${STEP_DEADLINE_MS} ms`)),
+          STEP_DEADLINE_MS,
+        );
         waiters.push({ stream, re, resolve: (l) => (clearTimeout(timer), resolve(l)) });
         void done.then((r) => {
           clearTimeout(timer);
@@ -74,7 +77,22 @@ async function race(mode: 'ok' | 'fail') {
     NVMF_AUDIT_SINK: 'stderr',
   };
   const b = run(
-    [MAIN, 'connect', '-t', 'tcp', '-a', '10.0.0.1', '-s', '4420', '-n', RACE_NQN, '--owner', 'B', '-o', 'json'],
+    [
+      MAIN,
+      'connect',
+      '-t',
+      'tcp',
+      '-a',
+      '10.0.0.1',
+      '-s',
+      '4420',
+      '-n',
+      RACE_NQN,
+      '--owner',
+      'B',
+      '-o',
+      'json',
+    ],
     env,
   );
   // B has found A's controller and A's live intent, and waits.
@@ -82,7 +100,11 @@ async function race(mode: 'ok' | 'fail') {
   a.send('go');
   const ra = await a.done;
   const rb = await b.done;
-  return { device: paused.split(' ')[1]!, a: JSON.parse(ra.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>, b: rb };
+  return {
+    device: paused.split(' ')[1]!,
+    a: JSON.parse(ra.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>,
+    b: rb,
+  };
 }
 
 describe('racing connects have one winner', () => {
@@ -90,7 +112,9 @@ describe('racing connects have one winner', () => {
     const r = await race('ok');
     expect(r.a).toEqual({ ok: true, device: r.device, owner: 'A' });
     expect(r.b.code).toBe(1);
-    const err = JSON.parse(r.b.stderr.trim().split('\n').at(-1)!) as { error: { code: string; message: string } };
+    const err = JSON.parse(r.b.stderr.trim().split('\n').at(-1)!) as {
+      error: { code: string; message: string };
+    };
     expect(err.error.code).toBe('EOWNER_CONFLICT');
     expect(err.error.message).toContain(`${r.device} is already connected to this target and owned by "A"`);
     expect(err.error.message).toContain('connect --force');

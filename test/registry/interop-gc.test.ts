@@ -60,7 +60,15 @@ describe('libnvme interop', () => {
       },
     ]);
     expect(stale).toEqual([
-      { device: 'nvme2', owner: null, seqnum: 12, attrs: {}, live: false, identity: null, verdict: { kind: 'unowned' } },
+      {
+        device: 'nvme2',
+        owner: null,
+        seqnum: 12,
+        attrs: {},
+        live: false,
+        identity: null,
+        verdict: { kind: 'unowned' },
+      },
     ]);
     expect(reg.readAttr('nvme10', 'owner')).toBeNull();
     expect(reg.readAttr('nvme3', 'owner')).toBe('stas');

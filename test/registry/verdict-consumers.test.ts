@@ -265,7 +265,14 @@ describe('every consumer agrees on the verdict of every odd on-disk state', () =
       const d = h.device(i);
       check(rows.find((r) => r.device === d)!.verdict, row.expect, `${row.name}: list -v`);
       const mark = verdictText(row.expect.kind === 'owned' ? row.expect : { kind: row.expect.kind });
-      expect(listText.find((l) => l.startsWith(`${d} `))?.trim().split(/\s+/).at(-1), row.name).toBe(mark);
+      expect(
+        listText
+          .find((l) => l.startsWith(`${d} `))
+          ?.trim()
+          .split(/\s+/)
+          .at(-1),
+        row.name,
+      ).toBe(mark);
       if (row.name === 'no entry') {
         expect(entries.find((e) => e.device === d)).toBeUndefined();
         return;
@@ -274,7 +281,9 @@ describe('every consumer agrees on the verdict of every odd on-disk state', () =
       expect(text.find((l) => l.startsWith(`${d} `))?.split(/\s+/)[1], row.name).toBe(mark);
     });
     // the JSON contract: owner only for owned, reason only for unknown and previous
-    expect(entries.find((e) => e.device === 'nvme3')!.verdict).toEqual(verdictJson({ kind: 'owned', owner: '' }));
+    expect(entries.find((e) => e.device === 'nvme3')!.verdict).toEqual(
+      verdictJson({ kind: 'owned', owner: '' }),
+    );
   });
 
   it('claim --if-unowned takes exactly the unowned ones (a previous entry is replaced, restamped)', () => {

@@ -53,7 +53,10 @@ export function register(parent: Command, ctx: CliContext): void {
         } catch (e) {
           if (isNvmfError(e, 'EOWNER_CONFLICT'))
             throw new NvmfError(e.code, `${e.message}; use --force to claim it anyway`, e.details);
-          if (isNvmfError(e) && (e.code === 'ESYMLINK' || e.code === 'ENOT_FILE' || e.code === 'EINVALID_OWNER'))
+          if (
+            isNvmfError(e) &&
+            (e.code === 'ESYMLINK' || e.code === 'ENOT_FILE' || e.code === 'EINVALID_OWNER')
+          )
             throw new NvmfError(
               e.code,
               `${e.message}; the owner is unknown: use --force to replace the entry`,

@@ -51,7 +51,9 @@ export function register(parent: Command, ctx: CliContext): void {
       });
       for (const e of entries) {
         if (e.verdict.kind === 'unknown' || e.verdict.kind === 'previous')
-          ctx.note(`warning: ${e.device}: ${e.verdict.kind === 'unknown' ? 'owner unknown, ' : ''}${e.verdict.reason}`);
+          ctx.note(
+            `warning: ${e.device}: ${e.verdict.kind === 'unknown' ? 'owner unknown, ' : ''}${e.verdict.reason}`,
+          );
       }
       if (!opts.all && stale.length > 0) {
         ctx.note(

@@ -40,7 +40,9 @@ try {
   const r = await connect({ ...h.ctx, kernel }, RACE_TARGET, { owner });
   process.stdout.write(`${JSON.stringify({ ok: true, device: r.device, owner: r.owner })}\n`);
 } catch (e) {
-  process.stdout.write(`${JSON.stringify({ ok: false, error: e instanceof Error ? e.message : String(e) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ ok: false, error: e instanceof Error ? e.message : String(e) })}\n`,
+  );
 }
 h.kernel.close();
 // stdin's reader would keep the process alive
