@@ -28,7 +28,7 @@ export function register(parent: Command, ctx: CliContext): void {
       const { kernel } = await ctx.kernel();
       // Controllers first, then entries: an entry written in between is counted, not missed.
       const controllers = await kernel.listControllers();
-      const { live, stale } = (await openRegistry(ctx, false)).list();
+      const { live, stale } = (await openRegistry(ctx, false)).list({ controllers });
       const entries = [...live, ...stale].map((e) => ({
         device: e.device,
         owner: e.owner,
