@@ -24,13 +24,15 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-Which controllers go (registry owner of a fabrics controller):
+Which controllers go (the ownership verdict, as list -v shows it):
   owner        default      --owner X    --force
-  none         disconnect   skip         disconnect
+  none (-)     disconnect   skip         disconnect
   X            skip         disconnect   disconnect
-  Y            skip         skip         disconnect
-  unreadable   skip         skip         disconnect
+  Y, ""        skip         skip         disconnect
+  unknown (?)  skip         skip         disconnect
   PCIe/local   never        never        never
+A previous controller's entry counts as none; unknown is an unreadable entry, an
+owner being written, or junk.
 
 On a terminal the plan is shown and a typed 'yes' is required; without a terminal --yes is
 required. Exit 3 when some disconnects failed. With the registry plugin disabled only
