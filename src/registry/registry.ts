@@ -900,7 +900,13 @@ function checkRegistryOptions(opts: unknown): RegistryOptions {
     out.env = env;
   }
   if (o.host !== undefined) {
-    const h = checkRecord(o.host, `${what} host`, ['deviceNodeExists', 'ueventSeqnum', 'bootId']);
+    const h = checkRecord(o.host, `${what} host`, [
+      'deviceNodeExists',
+      'ueventSeqnum',
+      'bootId',
+      'liveController',
+    ]);
+    checkOptionalFunction(h.liveController, what, 'host.liveController');
     for (const f of ['deviceNodeExists', 'ueventSeqnum', 'bootId'] as const) {
       if (typeof h[f] !== 'function')
         throw invalidOption(
