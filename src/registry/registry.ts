@@ -198,7 +198,7 @@ export class Registry {
     const facts =
       controller === undefined
         ? this.facts()
-        : factsOf(controller === null ? [] : [controller], this.clock());
+        : factsOf(controller === null ? [] : checkListed([controller], 'verdict'), this.clock());
     try {
       if (!this.rootExists()) return ownershipVerdict(null, null, facts.now);
       const dir = under(this.root, device);
@@ -243,8 +243,7 @@ export class Registry {
       throw ioError(e, `cannot list registry ${quote(this.root)}`);
     }
     const entries = inNaturalOrder(dirents);
-    const facts =
-      given === undefined ? this.facts() : factsOf(given as readonly ListedController[], this.clock());
+    const facts = given === undefined ? this.facts() : factsOf(checkListed(given, 'list'), this.clock());
     for (const d of entries) {
       const device = d.name;
       const dir = under(this.root, device);
@@ -976,6 +975,58 @@ function writeIdentity(dir: string, identity: ControllerIdentity): void {
   const last = identityAttr('subsysnqn');
   for (const [name, v] of files) if (name !== last) replaceFile(dir, name, v);
   for (const [name, v] of files) if (name === last) replaceFile(dir, name, v);
+}
+
+/** A caller's controller listing, checked by shape and read once: device and identity fields. */
+function checkListed(v: unknown, what: string): ListedController[] {
+  let items: unknown[];
+  try {
+    if (!Array.isArray(v)) throw new Error();
+    items = [...(v as unknown[])];
+  } catch {
+    throw invalidOption(what, `controllers must be an array of controllers, got ${describe(v)}`);
+  }
+  return items.map((item) => {
+    const c = checkRecord(item, `${what} controller`, [
+      'device',
+      'transport',
+      'subsysnqn',
+      'hostnqn',
+      'address',
+    ]);
+    const a = checkRecord(c.address, `${what} controller address`, [
+      'traddr',
+      'trsvcid',
+      'host_traddr',
+      'host_iface',
+    ]);
+    const text = (x: unknown, name: string, optional: boolean): void => {
+      if (typeof x === 'string' || (optional && (x === undefined || x === null))) return;
+      throw invalidOption(what, `controller ${name} must be a string, got ${describe(x)}`);
+    };
+    text(c.device, 'device', false);
+    text(c.transport, 'transport', false);
+    text(c.subsysnqn, 'subsysnqn', false);
+    text(c.hostnqn, 'hostnqn', true);
+    for (const k of ['traddr', 'trsvcid', 'host_traddr', 'host_iface'] as const)
+      text(a[k], `address.${k}`, true);
+    return {
+      device: c.device as string,
+      transport: c.transport as string,
+      subsysnqn: c.subsysnqn as string,
+      hostnqn: (c.hostnqn as string | null | undefined) ?? null,
+      address: {
+        ...(a.traddr !== undefined && a.traddr !== null ? { traddr: a.traddr as string } : {}),
+        ...(a.trsvcid !== undefined && a.trsvcid !== null ? { trsvcid: a.trsvcid as string } : {}),
+        ...(a.host_traddr !== undefined && a.host_traddr !== null
+          ? { host_traddr: a.host_traddr as string }
+          : {}),
+        ...(a.host_iface !== undefined && a.host_iface !== null
+          ? { host_iface: a.host_iface as string }
+          : {}),
+      },
+    };
+  });
 }
 
 /** The live-controller facts of a listing the caller just took, judged at `now`. */
