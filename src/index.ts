@@ -45,6 +45,7 @@ export { checkDevice, checkOwner, checkValue, checkWritableAttr } from './regist
 export type { GcReport, GcOptions } from './registry/gc.js';
 export type { ConnectIntent, ConnectTarget } from './registry/intents.js';
 export { type ClaimOptions, type Entry, Registry, type RegistryOptions } from './registry/registry.js';
+export { BEING_WRITTEN_MS, type ControllerIdentity, type OwnershipVerdict } from './registry/verdict.js';
 export { DEFAULT_ROOTS, type Env, type Roots, rootsFromEnv } from './roots.js';
 export type { RegistryEvent } from './watch/registry-diff.js';
 export { type RegistryWatcher, type RegistryWatchOptions, watchRegistry } from './watch/registry-watch.js';

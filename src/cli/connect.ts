@@ -23,6 +23,11 @@ export async function runConnect(ctx: CliContext, opts: Record<string, unknown>)
       ...(owner !== undefined ? { owner } : {}),
       force: opts['force'] === true,
       wait: opts['wait'] === true,
+      onWait: ({ device, pid, owner }) =>
+        ctx.note(
+          `${device}: waiting for the connect in progress (pid ${pid}, owner ${owner}) to finish`,
+          true,
+        ),
     });
   } catch (e) {
     throw withFlagName(e);
@@ -39,10 +44,12 @@ export async function runConnect(ctx: CliContext, opts: Record<string, unknown>)
       owner: result.owner,
       reused: result.reused,
       namespaces: result.namespaces,
+      ...(result.change !== undefined ? { change: result.change } : {}),
     },
     () =>
       `device: ${result.device}${result.reused ? ' (already connected, reused)' : ''}` +
       `${result.owner !== null ? `, owner ${result.owner}` : ''}` +
+      `${result.change !== undefined ? `, ${result.change}` : ''}` +
       `${result.namespaces.length > 0 ? `, namespaces ${result.namespaces.join(' ')}` : ''}\n`,
   );
 }

@@ -1,4 +1,7 @@
 import type { CliContext } from './context.js';
+import type { verdictJson } from '../registry/verdict.js';
+
+type VerdictJson = ReturnType<typeof verdictJson>;
 
 export interface ListedController {
   device: string;
@@ -10,29 +13,36 @@ export interface ListedController {
   cntlid: number | null;
   /** False for PCIe and other local controllers. */
   fabrics: boolean;
-  /** Registry owner of a fabrics controller; null when unowned and always for local ones. */
+  /** Registry owner of a fabrics controller (its verdict's owner); null otherwise and always for local ones. */
   owner: string | null;
+  /** The ownership verdict of a fabrics controller (DESIGN §4a); null for local ones. */
+  verdict: VerdictJson | null;
 }
 
-/** Controllers from the kernel joined with their registry owners. */
+/** Controllers from the kernel, each with the ownership verdict of its registry entry. */
 export async function listControllers(ctx: CliContext): Promise<ListedController[]> {
   const { kernel, roots } = await ctx.kernel();
   const { Registry } = await import('../registry/registry.js');
+  const { ownershipVerdict, verdictJson, verdictOwner } = await import('../registry/verdict.js');
   const reg = Registry.open({
     roots,
     audit: { record() {} },
     host: kernel,
   });
-  const owners = new Map(reg.list().live.map((e) => [e.device, e.error ? null : e.owner]));
   const ctrls = await kernel.listControllers();
-  return ctrls.map((c) => ({
-    device: c.device,
-    transport: c.transport,
-    address: c.rawAddress,
-    subsysnqn: c.subsysnqn,
-    state: c.state,
-    cntlid: c.cntlid,
-    fabrics: c.fabrics,
-    owner: c.fabrics ? (owners.get(c.device) ?? null) : null,
-  }));
+  const verdicts = new Map(reg.list({ controllers: ctrls }).live.map((e) => [e.device, e.verdict]));
+  return ctrls.map((c) => {
+    const v = c.fabrics ? (verdicts.get(c.device) ?? ownershipVerdict(null, null, 0)) : null;
+    return {
+      device: c.device,
+      transport: c.transport,
+      address: c.rawAddress,
+      subsysnqn: c.subsysnqn,
+      state: c.state,
+      cntlid: c.cntlid,
+      fabrics: c.fabrics,
+      owner: v === null ? null : verdictOwner(v),
+      verdict: v === null ? null : verdictJson(v),
+    };
+  });
 }

@@ -14,6 +14,7 @@ export type { CommandModule, RegisterCommand } from './command.js';
 export type { CliContext, KernelHandle, Writer } from './context.js';
 export { renderTable } from './output.js';
 export { ownerArg } from './owner-arg.js';
+export { verdictJson, verdictOwner, verdictText, verdictWords } from '../registry/verdict.js';
 export type {
   ConnectOperation,
   ConnectOutcome,

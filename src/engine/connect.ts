@@ -1,7 +1,8 @@
-import { checkOptionalBoolean, checkOptionalNumber, checkOptions } from '../args.js';
+import { checkOptionalBoolean, checkOptionalFunction, checkOptionalNumber, checkOptions } from '../args.js';
 import { isNvmfError, NvmfError } from '../errors.js';
 import type { ControllerInfo } from '../kernel/port.js';
-import type { ConnectIntent } from '../registry/intents.js';
+import { type ConnectIntent, intentMatches } from '../registry/intents.js';
+import { verdictOwner, verdictWords } from '../registry/verdict.js';
 import { checkDevice, checkOwner } from '../registry/names.js';
 import { audit, checkContext, defaultSleep, type EngineContext, errorMessage } from './context.js';
 import { sameController } from './disconnect.js';
@@ -24,8 +25,10 @@ export interface ConnectRequest {
   force?: boolean;
   /** Wait until the controller is live and its namespaces' block devices exist. */
   wait?: boolean;
-  /** Limit of that wait (default 10 s). */
+  /** Limit of that wait (default 10 s), and of the wait for another connect of the same target. */
   waitTimeoutMs?: number;
+  /** Called once when this connect starts waiting for another process's connect of its target. */
+  onWait?: (info: { device: string; pid: number; owner: string }) => void;
 }
 
 export interface ConnectResult {
@@ -34,6 +37,8 @@ export interface ConnectResult {
   owner: string | null;
   reused: boolean;
   namespaces: string[];
+  /** What a reuse changed about the owner, in words ("disowned from stas"); absent when nothing. */
+  change?: string;
 }
 
 const DEFAULT_WAIT_MS = 10_000;
@@ -49,7 +54,7 @@ type OwnerIntent = { kind: 'none' } | { kind: 'disown' } | { kind: 'claim'; owne
 
 /** A ConnectRequest, type-checked and read once. */
 export function checkConnectRequest(v: unknown, what: string): ConnectRequest {
-  const r = checkOptions(v, what, ['owner', 'force', 'wait', 'waitTimeoutMs']);
+  const r = checkOptions(v, what, ['owner', 'force', 'wait', 'waitTimeoutMs', 'onWait']);
   const out: ConnectRequest = {};
   // the owner's own check (ownerIntent) names what is wrong with it
   if (r.owner !== undefined) out.owner = r.owner as string | null;
@@ -59,6 +64,8 @@ export function checkConnectRequest(v: unknown, what: string): ConnectRequest {
   if (force !== undefined) out.force = force;
   if (wait !== undefined) out.wait = wait;
   if (waitTimeoutMs !== undefined) out.waitTimeoutMs = waitTimeoutMs;
+  const onWait = checkOptionalFunction<NonNullable<ConnectRequest['onWait']>>(r.onWait, what, 'onWait');
+  if (onWait !== undefined) out.onWait = onWait;
   return out;
 }
 
@@ -187,7 +194,9 @@ async function connectParsed(
       shared === undefined ||
       !KERNEL_REFUSES_DUPLICATES.has(opts.transport) ||
       findIn(shared.controllers, target) !== null;
-    const existing = listAgain ? await findExisting(ctx, target) : null;
+    const found = listAgain ? await findExisting(ctx, target) : null;
+    // Another connect still at work on it is waited for: if it fails, connect anew.
+    const existing = found === null ? null : await afterOtherConnect(ctx, found, target, null, req);
     if (existing !== null) return reuse(ctx, existing, who, req);
   }
 
@@ -195,16 +204,25 @@ async function connectParsed(
     who.kind === 'claim' ? ctx.registry.beginConnect(target, who.owner) : null;
   let result: ConnectResult;
   try {
+    // Entries stamped after this were written for a controller made after it (ours, or one
+    // a concurrent claim took): the no-owner path below keeps those.
+    const before = ctx.kernel.ueventSeqnum();
     let reply: { instance: number; cntlid: number };
-    try {
-      reply = await ctx.kernel.connect(optionString.value);
-    } catch (e) {
-      // Someone connected the same target since we looked: that is a reuse, not a failure.
-      if (isNvmfError(e, 'EKERNEL') && e.details.errno === 'EALREADY') {
-        const existing = await findExisting(ctx, target);
-        if (existing !== null) return reuse(ctx, existing, who, req);
+    for (let round = 1; ; round++) {
+      try {
+        reply = await ctx.kernel.connect(optionString.value);
+        break;
+      } catch (e) {
+        // Someone connected the same target since we looked: that is a reuse, not a failure,
+        // once their connect is over; if it failed, connect again (once).
+        if (isNvmfError(e, 'EKERNEL') && e.details.errno === 'EALREADY') {
+          const found = await findExisting(ctx, target);
+          const existing = found === null ? null : await afterOtherConnect(ctx, found, target, intent, req);
+          if (existing !== null) return reuse(ctx, existing, who, req);
+          if (round < 2) continue;
+        }
+        throw e;
       }
-      throw e;
     }
     // The stamp is read at once: any remove event of this controller comes after it.
     const device = `nvme${reply.instance}`;
@@ -217,9 +235,13 @@ async function connectParsed(
       if (who.kind === 'claim') {
         const owner = who.owner;
         await reg.withLock(device, async () => void reg.create(device, { owner, seqnum }));
-      } else if (hasEntry(reg, device)) {
-        // A fresh controller has no owner: an entry left on this (recycled) instance is stale.
-        await reg.withLock(device, async () => void reg.delete(device));
+      } else {
+        // A fresh controller has no owner: an entry left on this (recycled) instance is
+        // stale, unless it was stamped after this connect began (a claim of this controller
+        // by a connect that met it here, which owns it now).
+        await reg.withLock(device, async () => {
+          if (staleBefore(reg, device, before)) reg.delete(device);
+        });
       }
     } catch (e) {
       if (who.kind !== 'claim') {
@@ -301,13 +323,54 @@ function findIn(controllers: readonly ControllerInfo[], target: TargetIdentity):
   return controllers.find((c) => c.fabrics && c.state !== 'deleting' && targetMatches(target, c)) ?? null;
 }
 
-/** Whether `device` has an entry to clear; an unreadable one counts (delete removes it). */
-function hasEntry(reg: EngineContext['registry'], device: string): boolean {
+/**
+ * Whether `device` has an entry stamped no later than `before` (or with no stamp), which a
+ * controller created after `before` cannot have written; an unreadable one counts (delete
+ * removes it).
+ */
+function staleBefore(reg: EngineContext['registry'], device: string, before: number): boolean {
   try {
-    return reg.read(device) !== null;
+    const e = reg.read(device);
+    return e !== null && (e.seqnum === null || e.seqnum <= before || e.verdict.kind === 'previous');
   } catch {
     return true;
   }
+}
+
+/**
+ * Racing connects have one winner (DESIGN §4 race 4): `c` matches the target, and while
+ * another process's live connect intent announces it (its connect is still at work: the
+ * intent ends only once its entry is written), wait, bounded by this connect's own timeout.
+ * Then the controller as it is now: null when that connect failed (connect anew), else the
+ * one to reuse, whose owner the reuse rules judge (a different one is a conflict naming it).
+ */
+async function afterOtherConnect(
+  ctx: EngineContext,
+  c: ControllerInfo,
+  target: TargetIdentity,
+  own: ConnectIntent | null,
+  req: ConnectRequest,
+): Promise<ControllerInfo | null> {
+  const now = ctx.now ?? Date.now;
+  const sleep = ctx.sleep ?? defaultSleep;
+  const timeoutMs = req.waitTimeoutMs ?? DEFAULT_WAIT_MS;
+  const deadline = now() + timeoutMs;
+  let waited = false;
+  for (;;) {
+    const other = ctx.registry.liveIntents().find((i) => i.path !== own?.record.path && intentMatches(i, c));
+    if (other === undefined) break;
+    if (now() >= deadline) {
+      throw new NvmfError(
+        'ETIMEDOUT',
+        `${c.device} is still being connected by another process (pid ${other.pid}, owner "${other.owner}") after ${timeoutMs} ms; retry later`,
+        { device: c.device, owner: other.owner, pid: other.pid },
+      );
+    }
+    if (!waited) req.onWait?.({ device: c.device, pid: other.pid, owner: other.owner });
+    waited = true;
+    await sleep(WAIT_POLL_MS);
+  }
+  return waited ? findExisting(ctx, target) : c;
 }
 
 async function reuse(
@@ -330,58 +393,83 @@ async function reuse(
         { device },
       );
     }
-    return reuseOwner(ctx, device, who, req);
+    return reuseOwner(ctx, now, who, req);
   });
   audit(ctx, {
     action: 'connect',
     device,
-    owner,
-    reason:
-      who.kind === 'disown'
-        ? 'reused an existing controller; the empty owner removed its owner'
-        : 'reused an existing controller',
+    owner: owner.owner,
+    reason: `reused an existing controller${owner.change !== undefined ? `; ${owner.change}` : ''}`,
     extra: { cntlid: c.cntlid ?? -1 },
   });
   const namespaces =
     req.wait === true
       ? await waitReady(ctx, device, req.waitTimeoutMs ?? DEFAULT_WAIT_MS)
       : await presentNamespaces(ctx, device);
-  return { device, cntlid: c.cntlid, owner, reused: true, namespaces };
+  return {
+    device,
+    cntlid: c.cntlid,
+    owner: owner.owner,
+    reused: true,
+    namespaces,
+    ...(owner.change !== undefined ? { change: owner.change } : {}),
+  };
 }
 
-/** The owner side of a reuse; the caller holds the device lock (registry calls re-enter it). */
+/**
+ * The owner side of a reuse, judged by the ownership verdict of `c` (the controller as
+ * re-read under the lock, which the caller holds; registry calls re-enter it): with no owner
+ * the entry is left alone; an empty owner disowns, and a claim takes it, each a conflict
+ * unless forced when someone else owns it or its owner is unknown. A previous controller's
+ * entry counts as unowned.
+ */
 function reuseOwner(
   ctx: EngineContext,
-  device: string,
+  c: ControllerInfo,
   who: OwnerIntent,
   req: ConnectRequest,
-): string | null {
+): { owner: string | null; change?: string } {
   const reg = ctx.registry;
-  let owner: string | null;
-  if (who.kind === 'none') {
-    owner = reg.read(device)?.owner ?? null;
-  } else if (who.kind === 'disown') {
-    // the registry records the disown (if there was an owner); the connect record says why
-    reg.disown(device);
-    owner = null;
-  } else {
-    const entry = reg.read(device);
-    const current = entry?.owner ?? null;
-    if (current !== null && current !== who.owner && req.force !== true) {
-      throw new NvmfError(
-        'EOWNER_CONFLICT',
-        `${device} is already connected to this target and owned by "${current}"; connect with force to take it over from "${current}", or use another owner`,
-        { device, owner: current, expected: who.owner },
-      );
-    }
-    // Compare-and-set against what we just read, in one locked step that also creates the
-    // entry of a controller connected outside the registry (stamped now: its later remove
-    // event still has a higher seqnum), so a concurrent claimer is never overwritten.
-    const seqnum = ctx.kernel.ueventSeqnum();
-    reg.claim(device, who.owner, req.force === true ? { force: true, seqnum } : { expect: current, seqnum });
-    owner = who.owner;
+  const device = c.device;
+  const v = reg.verdict(device, c);
+  const current = verdictOwner(v);
+  if (who.kind === 'none') return { owner: current };
+  const taken =
+    v.kind === 'unknown' || (v.kind === 'owned' && (who.kind === 'disown' || v.owner !== who.owner));
+  if (taken && req.force !== true) {
+    const fix =
+      who.kind === 'disown'
+        ? 'connect --owner= --force to disown it'
+        : `connect --force to take it over${current === null ? '' : ` from "${current}"`}, or use another owner`;
+    throw new NvmfError(
+      'EOWNER_CONFLICT',
+      `${device} is already connected to this target and ${verdictWords(v)}; ${fix}`,
+      { device, owner: current, expected: who.kind === 'claim' ? who.owner : null },
+    );
   }
-  return owner;
+  if (who.kind === 'disown') {
+    // the registry records the disown (if there was an owner); the connect record says why
+    reg.disown(device, { force: true });
+    if (v.kind === 'owned') return { owner: null, change: `disowned from ${JSON.stringify(v.owner)}` };
+    return v.kind === 'unknown'
+      ? { owner: null, change: 'disowned (its owner was unknown)' }
+      : { owner: null };
+  }
+  // Compare-and-set against the verdict just judged, in one locked step that also creates
+  // the entry of a controller connected outside the registry (stamped now: its later remove
+  // event still has a higher seqnum), so a concurrent claimer is never overwritten.
+  const seqnum = ctx.kernel.ueventSeqnum();
+  reg.claim(device, who.owner, req.force === true ? { force: true, seqnum } : { expect: current, seqnum });
+  if (current === who.owner) return { owner: who.owner };
+  const change =
+    v.kind === 'owned'
+      ? `claimed from ${JSON.stringify(v.owner)}`
+      : v.kind === 'unknown'
+        ? 'claimed (its owner was unknown)'
+        : v.kind === 'previous'
+          ? "claimed (the entry was a previous controller's)"
+          : 'claimed';
+  return { owner: who.owner, change };
 }
 
 async function presentNamespaces(ctx: EngineContext, device: string): Promise<string[]> {

@@ -138,11 +138,13 @@ export async function snapshotForDisconnectAll(host: DisconnectAllHost): Promise
   const boot = await readBootFacts(h.kernel);
   if (h.registry === undefined) return { host: snap, controllers, intents: [], entries: [], boot };
   const intents = h.registry.liveIntents();
-  const { live, stale } = h.registry.list();
+  // Judged against the controllers just listed, so each verdict is of the controller planned.
+  const { live, stale } = h.registry.list({ controllers });
   const entries: PlanEntry[] = [...live, ...stale].map((e) => ({
     device: e.device,
     owner: e.owner,
-    ...(e.error !== undefined ? { error: { message: e.error.message } } : {}),
+    verdict: e.verdict,
+    ...(e.error !== undefined ? { error: { message: e.error.message, code: e.error.code } } : {}),
   }));
   return { host: snap, controllers, intents, entries, boot };
 }

@@ -2,6 +2,7 @@ import { checkEntries, checkOptionalFunction, checkOptionalNumber, checkOptions 
 import { isNvmfError, NvmfError } from '../errors.js';
 import type { ControllerInfo } from '../kernel/port.js';
 import { checkOwner } from '../registry/names.js';
+import { verdictOwner } from '../registry/verdict.js';
 import {
   checkConnectRequest,
   type ConnectResult,
@@ -218,15 +219,13 @@ async function readLog(
     (c) => c.fabrics && isDiscoveryController(c) && c.state !== 'deleting' && targetMatches(t, c),
   );
   for (const c of existing) {
-    let held: string | null;
-    try {
-      held = ctx.registry.read(c.device)?.owner ?? null;
-    } catch (e) {
-      skip(
-        `discovery controller ${c.device} has an unreadable registry entry (${errorMessage(e)}); not used`,
-      );
+    // The ownership verdict: a previous controller's entry counts as unowned, an unknown owner is not used.
+    const v = ctx.registry.verdict(c.device, c);
+    if (v.kind === 'unknown') {
+      skip(`discovery controller ${c.device}: owner unknown (${v.reason}); not used`);
       return null;
     }
+    const held = verdictOwner(v);
     if (held !== null && held !== owner) {
       skip(
         `discovery controller ${c.device} is owned by "${held}"${owner === null ? '' : `, not "${owner}"`}; not used`,

@@ -4,6 +4,7 @@ import type { ControllerInfo } from '../kernel/port.js';
 import type { InUseFact } from './in-use.js';
 import { type ConnectIntentRecord, intentMatches } from '../registry/intents.js';
 import { checkOwner } from '../registry/names.js';
+import { type OwnershipVerdict, ownershipVerdict, verdictOwner } from '../registry/verdict.js';
 
 /**
  * The disconnect-all policy (DESIGN §5's table), pure: a snapshot in, an action and a reason
@@ -26,11 +27,17 @@ export interface DisconnectAllPolicy {
   ignoreInUse?: boolean;
 }
 
-/** What the plan needs of a registry entry; `error` set = the entry could not be read. */
+/**
+ * What the plan needs of a registry entry: its ownership verdict, as the registry judged it
+ * against the controllers the plan is made from (Registry.list({ controllers })). Without a
+ * verdict (an entry made by hand) it is judged from `owner` and `error` alone: `error` set =
+ * unknown, owner '' = owned by the empty name.
+ */
 export interface PlanEntry {
   device: string;
   owner: string | null;
-  error?: { message: string };
+  error?: { message: string; code?: string };
+  verdict?: OwnershipVerdict;
 }
 
 /**
@@ -142,11 +149,12 @@ export function planDisconnectAll(
       throw invalidOption('planDisconnectAll', 'controller.fabrics must be true or false');
   }
   const entryList = entries instanceof Map ? [...entries.values()] : entries;
-  for (const e of records(entryList, 'entries', ['device', 'owner', 'error'])) {
+  for (const e of records(entryList, 'entries', ['device', 'owner', 'error', 'verdict'])) {
     text(e.device, 'entry.device');
     text(e.owner, 'entry.owner', true);
     if (e.error !== undefined)
       text(checkRecord(e.error, 'planDisconnectAll entry.error', ['message']).message, 'entry.error.message');
+    if (e.verdict !== undefined) checkVerdict(e.verdict);
   }
   for (const i of records(intents, 'intents', ['owner', 'pid', 'target'])) {
     text(i.owner, 'intent.owner');
@@ -160,7 +168,8 @@ export function planDisconnectAll(
 
   return controllers.map((c): PlanItem => {
     const entry = byDevice.get(c.device);
-    const owner = entry?.error === undefined ? (entry?.owner ?? null) : null;
+    const verdict = verdictOf(entry);
+    const owner = verdictOwner(verdict);
     const item = (action: PlanItem['action'], reason: string): PlanItem => ({
       device: c.device,
       transport: c.transport,
@@ -174,26 +183,52 @@ export function planDisconnectAll(
     if (transports !== null && !transports.has(c.transport)) {
       return item('skip', `transport ${c.transport} not selected (${[...transports].join(', ')})`);
     }
-    if (entry?.error !== undefined) {
+    // The ownership rows of DESIGN §5's table, by verdict.
+    if (verdict.kind === 'unknown') {
       return force
-        ? item('disconnect', `--force: registry entry unreadable (${entry.error.message})`)
-        : item('skip', `registry entry unreadable, owner unknown: ${entry.error.message}`);
+        ? item('disconnect', `--force: owner unknown (${verdict.reason})`)
+        : item('skip', `owner unknown (${verdict.reason})`);
     }
     if (owner === null) {
-      if (force) return item('disconnect', '--force: unowned');
+      const why =
+        verdict.kind === 'previous'
+          ? `unowned (${verdict.reason})`
+          : entry === undefined
+            ? 'unowned (no registry entry)'
+            : 'unowned (entry has no owner)';
+      if (force) return item('disconnect', `--force: ${why}`);
       if (want !== undefined) return item('skip', `unowned, not owned by ${want}`);
       const pending = intents.find((i) => intentMatches(i, c));
       if (pending !== undefined) {
         return item('skip', `connect in progress (owner ${pending.owner}, pid ${pending.pid})`);
       }
-      return item(
-        'disconnect',
-        entry === undefined ? 'unowned (no registry entry)' : 'unowned (entry has no owner)',
-      );
+      return item('disconnect', why);
     }
-    if (force) return item('disconnect', `--force: owned by ${owner}`);
-    if (want === undefined) return item('skip', `owned by ${owner}`);
-    if (owner === want) return item('disconnect', `owned by ${owner}`);
-    return item('skip', `owned by ${owner}, not ${want}`);
+    const by = owner === '' ? 'owned by the empty name ("")' : `owned by ${owner}`;
+    if (force) return item('disconnect', `--force: ${by}`);
+    if (want === undefined) return item('skip', by);
+    if (owner === want) return item('disconnect', by);
+    return item('skip', `${by}, not ${want}`);
   });
+}
+
+/** The verdict the plan works from: the registry's, or one judged from owner and error alone. */
+function verdictOf(entry: PlanEntry | undefined): OwnershipVerdict {
+  if (entry === undefined) return ownershipVerdict(null, null, 0);
+  if (entry.verdict !== undefined) return entry.verdict;
+  return ownershipVerdict(
+    { owner: entry.owner, ...(entry.error !== undefined ? { error: entry.error } : {}) },
+    null,
+    0,
+  );
+}
+
+function checkVerdict(v: unknown): void {
+  const r = checkRecord(v, 'planDisconnectAll entry.verdict', ['kind', 'owner', 'reason']);
+  const ok =
+    (r.kind === 'owned' && typeof r.owner === 'string') ||
+    r.kind === 'unowned' ||
+    ((r.kind === 'unknown' || r.kind === 'previous') && typeof r.reason === 'string');
+  if (!ok)
+    throw invalidOption('planDisconnectAll', `entry.verdict ${describe(v)} is not an ownership verdict`);
 }

@@ -28,5 +28,6 @@ export function linuxHostFacts(
     deviceNodeExists: (device) => sysfs.deviceNodeExists(roots.dev, device),
     ueventSeqnum: () => sysfs.readUeventSeqnum(roots.sysfs),
     bootId: () => readBootId(bootIdPath),
+    liveController: (device) => sysfs.readLiveController(roots.sysfs, device),
   };
 }

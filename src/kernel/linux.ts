@@ -15,7 +15,7 @@ import { type HostSnapshot, readHostSnapshot, readHostSnapshotOf } from './block
 import { type DiscoveryReadOptions, readDiscoveryLog } from './admin-cmd.js';
 import { describeTarget, isGoneErrno, kernelError } from './errno.js';
 import { type AdminIoctl, discoveryReader, loadAdminIoctl } from './ioctl.js';
-import type { ConnectReply, ControllerInfo, Kernel } from './port.js';
+import type { ConnectReply, ControllerInfo, Kernel, LiveControllerFacts } from './port.js';
 import { readBootId } from './host-facts.js';
 import { type NbftTableRead, readNbftTables } from './nbft.js';
 import * as sysfs from './sysfs.js';
@@ -130,6 +130,10 @@ export class LinuxKernel implements Kernel {
 
   deviceNodeExists(device: string): boolean {
     return sysfs.deviceNodeExists(this.roots.dev, device);
+  }
+
+  liveController(device: string): LiveControllerFacts | null {
+    return sysfs.readLiveController(this.roots.sysfs, device);
   }
 
   ueventSeqnum(): number {

@@ -11,6 +11,7 @@
  */
 
 import type { NbftTableRead } from './nbft.js';
+import type { ControllerIdentity } from '../nvme/target.js';
 
 /** The parsed `address` sysfs attribute (`traddr=...,trsvcid=...,host_traddr=...`). */
 export interface ControllerAddress {
@@ -63,6 +64,17 @@ export interface HostFacts {
   ueventSeqnum(): number;
   /** This boot's id (`/proc/sys/kernel/random/boot_id`), or null when unreadable. */
   bootId(): string | null;
+  /**
+   * Whether controller `nvmeN` exists (`/sys/class/nvme/nvmeN`, the liveness fact of every
+   * ownership decision) and its identity (null when unreadable), read synchronously; null
+   * when there is no such controller. Both kernels implement it; a host without it (a
+   * hand-made one) has its device nodes stand in for liveness, with no identity.
+   */
+  liveController?(device: string): LiveControllerFacts | null;
+}
+
+export interface LiveControllerFacts {
+  readonly identity: ControllerIdentity | null;
 }
 
 export interface Kernel extends HostFacts {

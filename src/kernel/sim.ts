@@ -5,7 +5,7 @@ import { DISCOVERY_NQN } from '../nvme/nqn.js';
 import { parseSupportedOptions } from '../nvme/options.js';
 import { ENV_KEYS, type Env, type Roots, rootsFromEnv } from '../roots.js';
 import { describeTarget, kernelError } from './errno.js';
-import type { ConnectReply, ControllerInfo, Kernel } from './port.js';
+import type { ConnectReply, ControllerInfo, Kernel, LiveControllerFacts } from './port.js';
 import { defaultConfig, readConfig, type SimConfig, scanDelayOf } from './sim/config.js';
 import { simDiscoveryLog } from './sim/discovery.js';
 import {
@@ -868,6 +868,10 @@ export class SimKernel implements Kernel {
 
   deviceNodeExists(device: string): boolean {
     return sysfs.deviceNodeExists(this.layout.dev, device);
+  }
+
+  liveController(device: string): LiveControllerFacts | null {
+    return sysfs.readLiveController(this.layout.sys, device);
   }
 
   ueventSeqnum(): number {

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { describe, errnoOf, NvmfError } from '../errors.js';
 import { instanceOf, isBlockName, isDevice, naturalCompare } from '../nvme/names.js';
 import { DISCOVERY_NQN, NQN_MAX_BYTES } from '../nvme/nqn.js';
-import type { ControllerAddress, ControllerInfo, SubsystemType } from './port.js';
+import { identityOf } from '../nvme/target.js';
+import type { ControllerAddress, ControllerInfo, LiveControllerFacts, SubsystemType } from './port.js';
 
 /**
  * Readers of the kernel's NVMe sysfs and dev trees, shared by the linux and sim adapters (the
@@ -176,6 +177,33 @@ export async function readController(sysfs: string, device: string): Promise<Con
     state: st !== null && /^[a-z_-]+( \(no IO\))?$/.test(st) ? st : 'unknown',
     cntlid: cid,
     subsystemType: await subsystemTypeOf(sysfs, device, nqn, printable(cntrltype ?? null, 32)),
+  };
+}
+
+/**
+ * Whether controller `device` exists under `<sysfs>/class/nvme`, and its identity (null when
+ * its transport or subsystem cannot be read, e.g. while it vanishes); null when it does not
+ * exist. Synchronous: the registry judges liveness inline, under its locks.
+ */
+export function readLiveController(sysfs: string, device: string): LiveControllerFacts | null {
+  assertDevice(device);
+  const dir = controllerDir(sysfs, device);
+  try {
+    if (!fs.statSync(dir).isDirectory()) return null;
+  } catch {
+    return null;
+  }
+  const tr = printable(readAttrSync(dir, 'transport'), 32);
+  const nqn = printable(readAttrSync(dir, 'subsysnqn'), NQN_MAX_BYTES);
+  if (tr === null || !/^[a-z0-9_-]+$/.test(tr) || nqn === null || nqn === '') return { identity: null };
+  const raw = tr === 'pcie' ? '' : (printable(readAttrSync(dir, 'address'), 1024) ?? '');
+  return {
+    identity: identityOf({
+      transport: tr,
+      subsysnqn: nqn,
+      hostnqn: printable(readAttrSync(dir, 'hostnqn'), NQN_MAX_BYTES),
+      address: parseAddress(raw),
+    }),
   };
 }
 

@@ -157,3 +157,43 @@ export function targetKey(target: TargetIdentity): string {
     .map((v) => v ?? '')
     .join('|');
 }
+
+/**
+ * A controller's identity as the registry records it (DESIGN §4a): the fields of its target that the
+ * kernel keeps for the controller's whole life (sysfs `transport`, `subsysnqn`, `hostnqn`
+ * and the `address` fields but `src_addr`, which changes on reconnect).
+ */
+export interface ControllerIdentity {
+  transport: string;
+  subsysnqn: string;
+  traddr?: string;
+  trsvcid?: string;
+  host_traddr?: string;
+  host_iface?: string;
+  hostnqn?: string;
+}
+
+export const IDENTITY_FIELDS = [
+  'transport',
+  'subsysnqn',
+  'traddr',
+  'trsvcid',
+  'host_traddr',
+  'host_iface',
+  'hostnqn',
+] as const;
+export type IdentityField = (typeof IDENTITY_FIELDS)[number];
+
+/** The identity of a controller as the kernel port describes it. */
+export function identityOf(c: ObservedTarget): ControllerIdentity {
+  const id: ControllerIdentity = { transport: c.transport, subsysnqn: c.subsysnqn };
+  const put = (f: Exclude<IdentityField, 'transport' | 'subsysnqn'>, v: string | null | undefined): void => {
+    if (typeof v === 'string' && v !== '') id[f] = v;
+  };
+  put('traddr', c.address.traddr);
+  put('trsvcid', c.address.trsvcid);
+  put('host_traddr', c.address.host_traddr);
+  put('host_iface', c.address.host_iface);
+  put('hostnqn', c.hostnqn);
+  return id;
+}

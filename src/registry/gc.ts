@@ -13,7 +13,9 @@ import {
 import { INTENT_RE, pidAlive, readIntent } from './intents.js';
 import { removeIdleLock, withDeviceLock } from './lock.js';
 import { isDevice, isInternalName, naturalCompare, parseSeqnum } from './names.js';
+import type { Entry } from './entry.js';
 import type { RegistryContext } from './registry.js';
+import { verdictWords } from './verdict.js';
 
 export type GcKind = 'entry' | 'temp' | 'trash' | 'attr-temp' | 'intent' | 'lock';
 
@@ -37,8 +39,9 @@ export interface GcOptions {
   graceMs?: number;
   dryRun?: boolean;
   /**
-   * "The controller of this entry is gone." Default: its device node is absent (guard 1).
-   * The seqnum guard applies on top, whatever this says.
+   * "The controller of this entry is gone." Default: it is not in sysfs (the host facts the
+   * registry is handed), so a container without device nodes removes nothing live. The
+   * seqnum guard applies on top, whatever this says.
    */
   isStale?: (device: string) => boolean;
 }
@@ -53,6 +56,8 @@ export interface GcPlanItem extends GcItem {
   readonly reference?: number;
   readonly ageMs?: number;
   readonly pid?: number;
+  /** The entry belongs to a previous controller of a live instance (identity mismatch). */
+  readonly previous?: boolean;
 }
 
 /**
@@ -182,14 +187,14 @@ interface PlanState {
   keep: GcItem[];
 }
 
-/** Guard 1, or everything after an earlier boot. */
+/** The controller is not in sysfs (or `isStale` says so), or everything after an earlier boot. */
 function looksGone(
   ctx: RegistryContext,
   device: string,
   earlierBoot: boolean,
   isStale: ((device: string) => boolean) | undefined,
 ): boolean {
-  return earlierBoot || (isStale ? isStale(device) : !ctx.deviceNodeExists(device));
+  return earlierBoot || (isStale ? isStale(device) : ctx.liveController(device) === null);
 }
 
 function planEntry(ctx: RegistryContext, device: string, dir: string, s: PlanState): void {
@@ -206,7 +211,26 @@ function planEntry(ctx: RegistryContext, device: string, dir: string, s: PlanSta
     return;
   }
   planAttrTemps(dir, device, s);
-  if (!looksGone(ctx, device, s.earlierBoot, s.isStale)) return;
+  if (!looksGone(ctx, device, s.earlierBoot, s.isStale)) {
+    // A live instance: its entry goes only when it records another controller's identity
+    // (the ownership verdict "previous"); an unreadable one is not gc's to judge.
+    let entry: Entry;
+    try {
+      entry = ctx.readEntryIn(dir, device);
+    } catch {
+      return;
+    }
+    if (entry.verdict.kind === 'previous')
+      s.remove.push({
+        path: dir,
+        kind: 'entry',
+        device,
+        reason: entry.verdict.reason,
+        stamp: entry.seqnum,
+        previous: true,
+      });
+    return;
+  }
   const keep = (reason: string): void => {
     s.keep.push({ path: dir, kind: 'entry', device, reason });
   };
@@ -228,7 +252,7 @@ function planEntry(ctx: RegistryContext, device: string, dir: string, s: PlanSta
     path: dir,
     kind: 'entry',
     device,
-    reason: 'controller is gone (no device node)',
+    reason: 'controller is gone (not in sysfs)',
     stamp,
     reference: s.reference,
   });
@@ -355,11 +379,16 @@ function executeEntry(ctx: RegistryContext, plan: GcPlan, item: GcPlanItem, r: E
       device,
       () => {
         if (lstatOrNull(dir) === null) return;
-        if (!looksGone(ctx, device, plan.earlierBoot, plan.isStale))
+        const previous = item.previous === true;
+        if (!previous && !looksGone(ctx, device, plan.earlierBoot, plan.isStale))
           return r.keep(item, 'changed since planned: the controller is there again');
         let stamp: number | null;
         try {
-          stamp = ctx.readEntryIn(dir, device).seqnum;
+          const entry = ctx.readEntryIn(dir, device);
+          // A connect or claim that wrote this controller's entry meanwhile made it current.
+          if (previous && entry.verdict.kind !== 'previous')
+            return r.keep(item, `changed since planned: ${verdictWords(entry.verdict)} now`);
+          stamp = entry.seqnum;
         } catch (e) {
           return r.keep(item, `unreadable, kept to fail closed: ${messageOf(e)}`);
         }
@@ -379,7 +408,9 @@ function executeEntry(ctx: RegistryContext, plan: GcPlan, item: GcPlanItem, r: E
         // read and the rename: if what we moved is not what we judged, put it back.
         const moved = safeRead(() => readAttrFile(path.join(trash, 'seqnum'), {}));
         const movedStamp = moved === null ? null : parseSeqnum(moved);
-        if (movedStamp !== stamp && lstatOrNull(dir) === null) {
+        const movedVerdict = previous ? safeRead(() => ctx.readEntryIn(trash, device).verdict.kind) : null;
+        const changed = movedStamp !== stamp || (previous && movedVerdict !== 'previous');
+        if (changed && lstatOrNull(dir) === null) {
           try {
             fs.renameSync(trash, dir);
           } catch (e) {

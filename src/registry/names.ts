@@ -1,6 +1,7 @@
 import { describe } from '../args.js';
 import { NvmfError } from '../errors.js';
 import { isDevice } from '../nvme/names.js';
+import { IDENTITY_ATTRS } from './verdict.js';
 
 export { DEVICE_RE, instanceOf, isDevice, isInternalName, naturalCompare } from '../nvme/names.js';
 
@@ -19,8 +20,8 @@ export const MAX_OWNER_BYTES = 64;
 export const MAX_VALUE_BYTES = 4094;
 /** Largest attribute file we read: a longer file is not one either implementation wrote. */
 export const MAX_FILE_BYTES = MAX_VALUE_BYTES + 2;
-/** Attributes only the library itself writes. */
-export const RESERVED_ATTRS: ReadonlySet<string> = new Set(['seqnum']);
+/** Attributes only the library itself writes: the stamp and the controller identity. */
+export const RESERVED_ATTRS: ReadonlySet<string> = new Set(['seqnum', ...IDENTITY_ATTRS]);
 
 /**
  * A value made visible for an error message: a string JSON-quoted (control characters
@@ -62,7 +63,7 @@ export function checkWritableAttr(v: unknown): string {
   if (RESERVED_ATTRS.has(attr)) {
     throw new NvmfError(
       'ERESERVED_ATTR',
-      `attribute ${quote(attr)} is reserved: the library stamps it when the entry is created; choose another name`,
+      `attribute ${quote(attr)} is reserved: the library writes it (${attr === 'seqnum' ? 'the stamp, when the entry is created' : 'the controller identity, at connect and claim'}); choose another name`,
       { attr },
     );
   }

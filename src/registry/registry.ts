@@ -30,7 +30,26 @@ import {
   uniqueSuffix,
   writeNewFile,
 } from './fsx.js';
-import { type DirName, type Entry, entryFrom, ownerOnDisk, unreadableEntry, vanished } from './entry.js';
+import {
+  type DirName,
+  type Entry,
+  entryFrom,
+  type LiveController,
+  type LiveFacts,
+  ownerOnDisk,
+  unreadableEntry,
+  vanished,
+} from './entry.js';
+import {
+  type ControllerIdentity,
+  identityAttr,
+  IDENTITY_FIELDS,
+  identityOf,
+  type OwnershipVerdict,
+  ownershipVerdict,
+  verdictOwner,
+  verdictWords,
+} from './verdict.js';
 import { exchangePaths } from './rename-exchange.js';
 import { type GcOptions, type GcReport, runGc } from './gc.js';
 import {
@@ -54,9 +73,13 @@ import {
   isInternalName,
   naturalCompare,
   quote,
+  valueProblem,
 } from './names.js';
 
-export type { Entry } from './entry.js';
+export type { Entry, LiveController } from './entry.js';
+
+/** A controller as a listing hands it to the registry (the kernel's ControllerInfo fits). */
+export type ListedController = ControllerLike & { readonly device: string };
 
 export interface RegistryOptions {
   /** Explicit roots win over env, which wins over the host defaults. */
@@ -80,14 +103,19 @@ export interface RegistryOptions {
 }
 
 export interface ClaimOptions {
-  /** undefined = no precondition; null = only if unowned; a string = only if that is the owner. */
+  /**
+   * undefined = no precondition; null = only if unowned; a string = only if that is the
+   * owner. Judged by the ownership verdict: a previous controller's entry counts as unowned,
+   * an unknown owner matches nothing.
+   */
   expect?: string | null;
   /** Ignore `expect`. */
   force?: boolean;
   /**
    * Create the entry when there is none (a controller connected outside the registry),
-   * stamped with this uevent seqnum, in the same locked step as the check. Without it an
-   * absent entry is ENOT_REGISTERED. An absent entry counts as unowned for `expect`.
+   * stamped with this uevent seqnum, in the same locked step as the check; refused
+   * (ENO_CONTROLLER) when the controller does not exist. Without it an absent entry is
+   * ENOT_REGISTERED. An absent entry counts as unowned for `expect`.
    */
   seqnum?: number;
 }
@@ -98,7 +126,8 @@ export const BOOT_ID_FILE = '.boot_id';
 export interface RegistryContext {
   readonly root: string;
   readonly audit: Auditor;
-  readonly deviceNodeExists: (device: string) => boolean;
+  /** The live controller of a name (sysfs), null when there is none. */
+  readonly liveController: (device: string) => LiveController | null;
   readonly readSeqnum: () => number;
   readonly now: () => number;
   readonly lockTimeoutMs: number;
@@ -112,7 +141,7 @@ export class Registry {
   readonly roots: Roots;
   private readonly audit: Auditor;
   private readonly host: HostFacts;
-  private readonly nodeExists: (device: string) => boolean;
+  private readonly liveOf: (device: string) => LiveController | null;
   private readonly clock: () => number;
   private readonly lockTimeoutMs: number;
   private rootChecked = false;
@@ -129,7 +158,11 @@ export class Registry {
     this.audit = opts.audit;
     const host = opts.host ?? linuxHostFacts(this.roots);
     this.host = host;
-    this.nodeExists = (d) => host.deviceNodeExists(d);
+    // Liveness is the sysfs fact the kernel hands; a hand-made host without it has its
+    // device nodes stand in, with no identity.
+    const live = host.liveController?.bind(host);
+    this.liveOf =
+      live !== undefined ? (d) => live(d) : (d) => (host.deviceNodeExists(d) ? { identity: null } : null);
     this.clock = opts.now ?? Date.now;
     this.lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   }
@@ -149,10 +182,35 @@ export class Registry {
     if (st === null) return null;
     requireDir(st, dir, 'entry', { device });
     try {
-      return this.readEntryIn(dir, device, this.nodeExists, st);
+      return this.readEntryIn(dir, device, this.facts(), st);
     } catch (e) {
       if (isNvmfError(e, 'ENOT_REGISTERED')) return null;
       throw e;
+    }
+  }
+
+  /**
+   * The ownership verdict of `device`'s live controller, in one read: of the entry (none:
+   * unowned; unreadable: unknown) against the controller the registry is handed (its host
+   * facts, or `controller` when the caller has just listed it).
+   */
+  verdict(device: string, controller?: ListedController | null): OwnershipVerdict {
+    checkDevice(device);
+    const facts =
+      controller === undefined
+        ? this.facts()
+        : factsOf(controller === null ? [] : checkListed([controller], 'verdict'), this.clock());
+    try {
+      if (!this.rootExists()) return ownershipVerdict(null, null, facts.now);
+      const dir = under(this.root, device);
+      const st = lstatOrNull(dir);
+      if (st === null) return ownershipVerdict(null, null, facts.now);
+      requireDir(st, dir, 'entry', { device });
+      return this.readEntryIn(dir, device, facts, st).verdict;
+    } catch (e) {
+      if (isNvmfError(e, 'ENOT_REGISTERED')) return ownershipVerdict(null, null, facts.now);
+      if (!isNvmfError(e)) throw e;
+      return ownershipVerdict({ owner: null, error: { code: e.code, message: e.message } }, null, facts.now);
     }
   }
 
@@ -168,8 +226,14 @@ export class Registry {
     return readAttrFile(under(dir, attr), { device, attr });
   }
 
-  /** All entries, live (device node exists) and stale, in natural order. Unreadable ones carry `error`. */
-  list(): { live: Entry[]; stale: Entry[] } {
+  /**
+   * All entries, live (their controller exists) and stale, in natural order, each with its
+   * verdict. Unreadable ones carry `error`. `controllers`: a listing the caller just took,
+   * which then stands in for the host facts (liveness and identity), so the verdicts agree
+   * with what the caller plans from.
+   */
+  list(opts: { controllers?: readonly ListedController[] } = {}): { live: Entry[]; stale: Entry[] } {
+    const given = checkOptions(opts, 'list', ['controllers']).controllers;
     const live: Entry[] = [];
     const stale: Entry[] = [];
     if (!this.rootExists()) return { live, stale };
@@ -180,7 +244,7 @@ export class Registry {
       throw ioError(e, `cannot list registry ${quote(this.root)}`);
     }
     const entries = inNaturalOrder(dirents);
-    const nodeExists = this.nodeExists;
+    const facts = given === undefined ? this.facts() : factsOf(checkListed(given, 'list'), this.clock());
     for (const d of entries) {
       const device = d.name;
       const dir = under(this.root, device);
@@ -192,11 +256,11 @@ export class Registry {
           if (st === null) continue;
           requireDir(st, dir, 'entry', { device });
         }
-        entry = this.readEntryIn(dir, device, nodeExists);
+        entry = this.readEntryIn(dir, device, facts);
       } catch (e) {
         if (!isNvmfError(e)) throw e;
         if (e.code === 'ENOT_REGISTERED') continue;
-        entry = unreadableEntry(device, e, nodeExists(device));
+        entry = unreadableEntry(device, e, facts.controller(device) !== null);
       }
       (entry.live ? live : stale).push(entry);
     }
@@ -217,8 +281,10 @@ export class Registry {
     const owner = fields.owner === null ? null : checkOwner(fields.owner);
     const seqnum = checkSeqnum(fields.seqnum);
     this.ensureRoot();
+    let identity: ControllerIdentity | null = null;
     const published = this.locked(device, () => {
-      const tmp = this.buildEntry(device, owner, seqnum);
+      identity = this.liveOf(device)?.identity ?? null;
+      const tmp = this.buildEntry(device, owner, seqnum, identity);
       try {
         return this.publish(device, tmp);
       } catch (e) {
@@ -238,7 +304,17 @@ export class Registry {
           }
         : {}),
     });
-    return { device, owner, seqnum, attrs: {}, live: this.nodeExists(device) };
+    const live = this.liveOf(device);
+    const read = { owner, identity };
+    return {
+      device,
+      owner,
+      seqnum,
+      attrs: {},
+      live: live !== null,
+      identity,
+      verdict: ownershipVerdict(read, live?.identity, this.clock()),
+    };
   }
 
   /** Set one private attribute (or `owner`, validated as one); `seqnum` is reserved. */
@@ -284,9 +360,12 @@ export class Registry {
   }
 
   /**
-   * Compare-and-set the owner under the device lock. The owner file is replaced by
-   * rename, so neither the entry nor the owner is ever briefly absent. The seqnum stamp
-   * is left as it is.
+   * Compare-and-set the owner under the device lock, judged by the ownership verdict (a
+   * previous controller's entry counts as unowned, an unknown owner matches no `expect`).
+   * The owner file is replaced by rename, so neither the entry nor the owner is ever briefly
+   * absent, and the seqnum stamp is left as it is. The live controller's identity is
+   * recorded. An entry that belongs to a previous controller, or cannot be read, is replaced
+   * whole by a fresh one (owner, identity, a stamp read now), as a connect would.
    */
   claim(
     device: string,
@@ -300,75 +379,151 @@ export class Registry {
     const force = checkOptionalBoolean(o.force, 'claim', 'force') === true;
     const seqnum = o.seqnum === undefined ? undefined : checkSeqnum(o.seqnum);
     this.ensureRoot();
-    let created = false;
-    const prevOwner = this.locked(device, () => {
+    type Done = {
+      how: 'created' | 'replaced' | 'set';
+      prev: OwnershipVerdict;
+      prevRaw: string | null;
+      stamp?: number;
+    };
+    const done = this.locked(device, (): Done => {
       const dir = under(this.root, device);
-      if (seqnum !== undefined && lstatOrNull(dir) === null) {
-        if (!force && typeof expect === 'string') throw conflict(device, null, expect);
-        const tmp = this.buildEntry(device, owner, seqnum);
+      const live = this.liveOf(device);
+      const identity = live?.identity ?? null;
+      const st = lstatOrNull(dir);
+      if (st === null) {
+        if (seqnum === undefined) throw notRegistered(device);
+        if (live === null) throw controllerGone(device);
+        const prev = ownershipVerdict(null, null, this.clock());
+        if (!force && typeof expect === 'string') throw conflict(device, prev, expect);
+        const tmp = this.buildEntry(device, owner, seqnum, identity);
         try {
           fs.renameSync(tmp, dir);
         } catch (e) {
           removeQuietly(tmp);
           throw ioError(e, `cannot create entry ${device}`, { device });
         }
-        created = true;
-        return null;
+        return { how: 'created', prev, prevRaw: null, stamp: seqnum };
       }
-      this.requireEntry(device);
-      const current = this.currentOwner(dir, device);
-      if (!force && expect !== undefined && current !== expect) throw conflict(device, current, expect);
-      if (current !== owner) {
+      requireDir(st, dir, 'entry', { device });
+      let entry: Entry | null;
+      let prev: OwnershipVerdict;
+      try {
+        entry = this.readEntryIn(dir, device, this.facts(), st);
+        prev = entry.verdict;
+      } catch (e) {
+        // An entry that cannot be read is replaced only by force: without, say why (fail closed).
+        if (!isNvmfError(e) || e.code === 'ENOT_REGISTERED' || !force) throw e;
+        entry = null;
+        prev = ownershipVerdict({ owner: null, error: { code: e.code, message: e.message } }, null, 0);
+      }
+      if (!force && expect !== undefined && !verdictIs(prev, expect)) throw conflict(device, prev, expect);
+      if (entry === null || prev.kind === 'previous') {
+        // Not this controller's entry (or not readable): a fresh one, stamped now, so a queued
+        // remove event of the previous controller cannot take it.
+        const stamp = seqnum ?? this.host.ueventSeqnum();
+        const tmp = this.buildEntry(device, owner, stamp, identity);
         try {
-          replaceFile(dir, 'owner', owner);
+          this.publish(device, tmp);
         } catch (e) {
-          throw ioError(e, `cannot set the owner of ${device}`, { device });
+          removeQuietly(tmp);
+          throw ioError(e, `cannot replace entry ${device}`, { device });
         }
+        return { how: 'replaced', prev, prevRaw: entry?.owner ?? null, stamp };
       }
-      return current;
+      try {
+        if (entry.owner !== owner) replaceFile(dir, 'owner', owner);
+        if (identity !== null && entry.identity === null) writeIdentity(dir, identity);
+      } catch (e) {
+        throw ioError(e, `cannot set the owner of ${device}`, { device });
+      }
+      return { how: 'set', prev, prevRaw: entry.owner };
     });
-    if (created) {
+    const prevOwner = verdictOwner(done.prev);
+    if (done.how === 'created') {
       this.emit({
         action: 'entry-created',
         device,
         owner,
-        ...(seqnum !== undefined ? { seqnum } : {}),
+        ...(done.stamp !== undefined ? { seqnum: done.stamp } : {}),
         reason: 'claimed a controller that had no entry',
+      });
+    } else if (done.how === 'replaced') {
+      this.emit({
+        action: 'entry-created',
+        device,
+        owner,
+        prevOwner: done.prevRaw,
+        ...(done.stamp !== undefined ? { seqnum: done.stamp } : {}),
+        reason: `claimed over ${verdictWords(done.prev)}`,
+      });
+    } else if (done.prev.kind === 'unknown') {
+      this.emit({
+        action: 'owner-changed',
+        device,
+        owner,
+        prevOwner: done.prevRaw,
+        reason: verdictWords(done.prev),
       });
     } else if (prevOwner === null) this.emit({ action: 'claim', device, owner, prevOwner });
     else if (prevOwner !== owner) this.emit({ action: 'owner-changed', device, owner, prevOwner });
-    return { prevOwner, created };
+    return { prevOwner, created: done.how === 'created' };
   }
 
-  /** Remove the owner. A missing entry is already unowned. */
-  disown(device: string, opts: { expect?: string | null } = {}): { prevOwner: string | null } {
+  /**
+   * Remove the owner. A missing entry is already unowned. `expect` is judged by the verdict
+   * as in claim; `force` removes whatever owner file is there, an unreadable one included.
+   */
+  disown(
+    device: string,
+    opts: { expect?: string | null; force?: boolean } = {},
+  ): { prevOwner: string | null } {
     checkDevice(device);
-    const expect = checkExpect(checkOptions(opts, 'disown', ['expect']).expect);
+    const o = checkOptions(opts, 'disown', ['expect', 'force']);
+    const expect = checkExpect(o.expect);
+    const force = checkOptionalBoolean(o.force, 'disown', 'force') === true;
+    const none = ownershipVerdict(null, null, this.clock());
     if (!this.rootExists()) {
-      if (typeof expect === 'string') throw conflict(device, null, expect);
+      if (!force && typeof expect === 'string') throw conflict(device, none, expect);
       return { prevOwner: null };
     }
-    const prevOwner = this.locked(device, () => {
+    const done = this.locked(device, (): { prev: OwnershipVerdict; removed: string | null | undefined } => {
       const dir = under(this.root, device);
       const st = lstatOrNull(dir);
       if (st === null) {
-        if (typeof expect === 'string') throw conflict(device, null, expect);
-        return null;
+        if (!force && typeof expect === 'string') throw conflict(device, none, expect);
+        return { prev: none, removed: undefined };
       }
       requireDir(st, dir, 'entry', { device });
-      const current = this.currentOwner(dir, device);
-      if (expect !== undefined && current !== expect) throw conflict(device, current, expect);
-      if (current !== null) {
-        try {
-          fs.unlinkSync(under(dir, 'owner'));
-        } catch (e) {
-          if (errnoOf(e) !== 'ENOENT') throw ioError(e, `cannot disown ${device}`, { device });
-        }
+      let prev: OwnershipVerdict;
+      let raw: string | null = null;
+      try {
+        const entry = this.readEntryIn(dir, device, this.facts(), st);
+        prev = entry.verdict;
+        raw = entry.owner;
+      } catch (e) {
+        if (!isNvmfError(e) || e.code === 'ENOT_REGISTERED') throw e;
+        if (!force) throw e;
+        prev = ownershipVerdict({ owner: null, error: { code: e.code, message: e.message } }, null, 0);
       }
-      return current;
+      if (!force && expect !== undefined && !verdictIs(prev, expect)) throw conflict(device, prev, expect);
+      if (raw === null && prev.kind !== 'unknown') return { prev, removed: undefined };
+      try {
+        fs.unlinkSync(under(dir, 'owner'));
+      } catch (e) {
+        if (errnoOf(e) === 'ENOENT') return { prev, removed: undefined };
+        throw ioError(e, `cannot disown ${device}`, { device });
+      }
+      return { prev, removed: raw };
     });
-    if (prevOwner !== null) this.emit({ action: 'disown', device, prevOwner, owner: null });
-    return { prevOwner };
+    if (done.removed !== undefined)
+      this.emit({
+        action: 'disown',
+        device,
+        prevOwner: done.removed,
+        owner: null,
+        ...(done.prev.kind === 'owned' ? {} : { reason: verdictWords(done.prev) }),
+      });
+    return { prevOwner: verdictOwner(done.prev) };
   }
 
   /** Delete the entry: rename to a hidden trash sibling, then purge. Returns whether it existed. */
@@ -425,23 +580,24 @@ export class Registry {
 
   /**
    * Disconnect-all's re-check of a candidate, for a caller holding `device`'s lock (inside
-   * withLock, so the answer holds until it releases): why the entry no longer says what the
-   * plan saw (`owner`), or, planned unowned, which connect in progress now announces
-   * `controller`; null when nothing changed. Intents are read after the entry: while the
-   * lock is held no connector can publish this entry, and a connector ends its intent only
-   * after publishing, so an intent for this controller is still there now.
+   * withLock, so the answer holds until it releases): why the verdict of the entry against
+   * `controller` (the controller as it is now) no longer says what the plan saw (`owner`:
+   * the owner planned, null = planned as unowned), or, planned unowned, which connect in
+   * progress now announces `controller`; null when nothing changed. Intents are read after
+   * the entry: while the lock is held no connector can publish this entry, and a connector
+   * ends its intent only after publishing, so an intent for this controller is still there now.
    */
   ownershipChange(device: string, owner: string | null, controller: ControllerLike): string | null {
     checkDevice(device);
-    if (owner !== null) checkOwner(owner);
-    let now: string | null;
-    try {
-      now = this.read(device)?.owner ?? null;
-    } catch (e) {
-      return `registry entry unreadable (${e instanceof Error ? e.message : String(e)})`;
-    }
-    if (now !== owner) return now === null ? 'owner removed' : `now owned by ${now}`;
-    if (now !== null) return null;
+    if (owner !== null && owner !== '') checkOwner(owner);
+    const now = this.verdict(device, { ...controller, device } as ListedController);
+    if (now.kind === 'unknown') return `owner unknown now (${now.reason})`;
+    const nowOwner = verdictOwner(now);
+    if (nowOwner !== owner)
+      return nowOwner === null
+        ? 'owner removed'
+        : `now owned by ${nowOwner === '' ? 'the empty name ("")' : nowOwner}`;
+    if (nowOwner !== null) return null;
     const pending = this.liveIntents().find((i) => intentMatches(i, controller));
     return pending === undefined ? null : `connect in progress (owner ${pending.owner}, pid ${pending.pid})`;
   }
@@ -471,12 +627,12 @@ export class Registry {
     return {
       root: this.root,
       audit: this.audit,
-      deviceNodeExists: this.nodeExists,
+      liveController: this.liveOf,
       readSeqnum: () => this.host.ueventSeqnum(),
       now: this.clock,
       lockTimeoutMs: this.lockTimeoutMs,
       currentBootId: () => this.currentBootId(),
-      readEntryIn: (dir, device) => this.readEntryIn(dir, device, this.nodeExists),
+      readEntryIn: (dir, device) => this.readEntryIn(dir, device, this.facts()),
       emit: (event) => this.emit(event),
     };
   }
@@ -489,13 +645,25 @@ export class Registry {
     }
   }
 
+  /** The live controllers as the host facts give them, and the time verdicts are judged at. */
+  private facts(): LiveFacts {
+    return { controller: this.liveOf, now: this.clock() };
+  }
+
   /** The whole entry in a hidden temp directory, ready to be renamed into place (caller holds the lock). */
-  private buildEntry(device: string, owner: string | null, seqnum: number): string {
+  private buildEntry(
+    device: string,
+    owner: string | null,
+    seqnum: number,
+    identity: ControllerIdentity | null,
+  ): string {
     const tmp = under(this.root, `.${device}.tmp.${uniqueSuffix()}`);
     try {
       makeDir(tmp);
       if (owner !== null) writeNewFile(under(tmp, 'owner'), owner);
       writeNewFile(under(tmp, 'seqnum'), String(seqnum));
+      if (identity !== null)
+        for (const [name, v] of identityFiles(identity)) writeNewFile(under(tmp, name), v);
     } catch (e) {
       removeQuietly(tmp);
       throw ioError(e, `cannot create entry ${device}`, { device });
@@ -520,7 +688,7 @@ export class Registry {
         if (st !== null) {
           requireDir(st, dir, 'entry', { device });
           try {
-            prev = this.readEntryIn(dir, device, this.nodeExists, st);
+            prev = this.readEntryIn(dir, device, this.facts(), st);
           } catch {
             prev = null;
           }
@@ -588,15 +756,7 @@ export class Registry {
   private requireEntry(device: string): string {
     const dir = under(this.root, device);
     const st = lstatOrNull(dir);
-    if (st === null) {
-      throw new NvmfError(
-        'ENOT_REGISTERED',
-        `${device} has no registry entry; it is created when the controller is connected`,
-        {
-          device,
-        },
-      );
-    }
+    if (st === null) throw notRegistered(device);
     requireDir(st, dir, 'entry', { device });
     return dir;
   }
@@ -610,12 +770,7 @@ export class Registry {
    * generations. The directory's identity before and after tells: if it changed, read again.
    * `known`: the caller's lstat of `dir`, taken just before, so the first attempt's "before".
    */
-  private readEntryIn(
-    dir: string,
-    device: string,
-    nodeExists: (device: string) => boolean,
-    known?: fs.Stats,
-  ): Entry {
+  private readEntryIn(dir: string, device: string, facts: LiveFacts, known?: fs.Stats): Entry {
     let first: fs.Stats | null = known ?? null;
     for (let attempt = 0; attempt < 8; attempt++) {
       const before = first ?? lstatOrNull(dir);
@@ -623,7 +778,7 @@ export class Registry {
       if (before === null) throw vanished(device);
       let entry: Entry | null;
       try {
-        entry = this.readEntryOnce(dir, device, nodeExists);
+        entry = this.readEntryOnce(dir, device, facts);
       } catch (e) {
         if (!isNvmfError(e)) throw e;
         const after = lstatOrNull(dir);
@@ -637,7 +792,7 @@ export class Registry {
     throw new NvmfError('EIO', `${device} kept being replaced while it was read; retry`, { device });
   }
 
-  private readEntryOnce(dir: string, device: string, nodeExists: (device: string) => boolean): Entry {
+  private readEntryOnce(dir: string, device: string, facts: LiveFacts): Entry {
     let dirents: fs.Dirent[];
     try {
       dirents = fs.readdirSync(dir, { withFileTypes: true });
@@ -650,7 +805,7 @@ export class Registry {
     const names: DirName[] = new Array<DirName>(dirents.length);
     for (let i = 0; i < dirents.length; i++)
       names[i] = { name: dirents[i]!.name, kind: direntKind(dirents[i]!) };
-    return entryFrom(device, dir, names, nodeExists);
+    return entryFrom(device, dir, names, facts);
   }
 }
 
@@ -745,7 +900,13 @@ function checkRegistryOptions(opts: unknown): RegistryOptions {
     out.env = env;
   }
   if (o.host !== undefined) {
-    const h = checkRecord(o.host, `${what} host`, ['deviceNodeExists', 'ueventSeqnum', 'bootId']);
+    const h = checkRecord(o.host, `${what} host`, [
+      'deviceNodeExists',
+      'ueventSeqnum',
+      'bootId',
+      'liveController',
+    ]);
+    checkOptionalFunction(h.liveController, what, 'host.liveController');
     for (const f of ['deviceNodeExists', 'ueventSeqnum', 'bootId'] as const) {
       if (typeof h[f] !== 'function')
         throw invalidOption(
@@ -762,14 +923,118 @@ function checkRegistryOptions(opts: unknown): RegistryOptions {
   return out;
 }
 
-function conflict(device: string, current: string | null, expected: string | null): NvmfError {
-  const cur = current === null ? 'unowned' : `owned by ${quote(current)}`;
+/**
+ * An `expect` not met. The message names no flag: each CLI command adds the one it has
+ * (`--force`), a library caller passes `force: true`.
+ */
+function conflict(device: string, current: OwnershipVerdict, expected: string | null): NvmfError {
   const exp = expected === null ? 'unowned' : `owned by ${quote(expected)}`;
-  return new NvmfError('EOWNER_CONFLICT', `${device} is ${cur}, expected ${exp}; use force to override`, {
+  return new NvmfError('EOWNER_CONFLICT', `${device} is ${verdictWords(current)}, expected ${exp}`, {
     device,
-    owner: current,
+    owner: verdictOwner(current),
+    verdict: current.kind,
     expected,
   });
+}
+
+/** Whether a verdict meets an `expect`: null = counts as unowned, a name = owned by it. */
+function verdictIs(v: OwnershipVerdict, expect: string | null): boolean {
+  return expect === null
+    ? v.kind === 'unowned' || v.kind === 'previous'
+    : v.kind === 'owned' && v.owner === expect;
+}
+
+function notRegistered(device: string): NvmfError {
+  return new NvmfError(
+    'ENOT_REGISTERED',
+    `${device} has no registry entry; it is created when the controller is connected or claimed`,
+    { device },
+  );
+}
+
+function controllerGone(device: string): NvmfError {
+  return new NvmfError(
+    'ENO_CONTROLLER',
+    `${device} does not exist; only a live controller can be claimed (list them with "nvmf list")`,
+    { device },
+  );
+}
+
+/** The identity attribute files of an identity: name and value. */
+function identityFiles(identity: ControllerIdentity): [string, string][] {
+  const out: [string, string][] = [];
+  for (const f of IDENTITY_FIELDS) {
+    const v = identity[f];
+    if (v !== undefined && valueProblem(v) === null) out.push([identityAttr(f), v]);
+  }
+  return out;
+}
+
+/** Record `identity` in an existing entry (caller holds the lock); subsystem last, so a torn write records none. */
+function writeIdentity(dir: string, identity: ControllerIdentity): void {
+  const files = identityFiles(identity);
+  const last = identityAttr('subsysnqn');
+  for (const [name, v] of files) if (name !== last) replaceFile(dir, name, v);
+  for (const [name, v] of files) if (name === last) replaceFile(dir, name, v);
+}
+
+/** A caller's controller listing, checked by shape and read once: device and identity fields. */
+function checkListed(v: unknown, what: string): ListedController[] {
+  let items: unknown[];
+  try {
+    if (!Array.isArray(v)) throw new Error();
+    items = [...(v as unknown[])];
+  } catch {
+    throw invalidOption(what, `controllers must be an array of controllers, got ${describe(v)}`);
+  }
+  return items.map((item) => {
+    const c = checkRecord(item, `${what} controller`, [
+      'device',
+      'transport',
+      'subsysnqn',
+      'hostnqn',
+      'address',
+    ]);
+    const a = checkRecord(c.address, `${what} controller address`, [
+      'traddr',
+      'trsvcid',
+      'host_traddr',
+      'host_iface',
+    ]);
+    const text = (x: unknown, name: string, optional: boolean): void => {
+      if (typeof x === 'string' || (optional && (x === undefined || x === null))) return;
+      throw invalidOption(what, `controller ${name} must be a string, got ${describe(x)}`);
+    };
+    text(c.device, 'device', false);
+    text(c.transport, 'transport', false);
+    text(c.subsysnqn, 'subsysnqn', false);
+    text(c.hostnqn, 'hostnqn', true);
+    for (const k of ['traddr', 'trsvcid', 'host_traddr', 'host_iface'] as const)
+      text(a[k], `address.${k}`, true);
+    return {
+      device: c.device as string,
+      transport: c.transport as string,
+      subsysnqn: c.subsysnqn as string,
+      hostnqn: (c.hostnqn as string | null | undefined) ?? null,
+      address: {
+        ...(a.traddr !== undefined && a.traddr !== null ? { traddr: a.traddr as string } : {}),
+        ...(a.trsvcid !== undefined && a.trsvcid !== null ? { trsvcid: a.trsvcid as string } : {}),
+        ...(a.host_traddr !== undefined && a.host_traddr !== null
+          ? { host_traddr: a.host_traddr as string }
+          : {}),
+        ...(a.host_iface !== undefined && a.host_iface !== null
+          ? { host_iface: a.host_iface as string }
+          : {}),
+      },
+    };
+  });
+}
+
+/** The live-controller facts of a listing the caller just took, judged at `now`. */
+function factsOf(controllers: readonly ListedController[], now: number): LiveFacts {
+  const byDevice = new Map<string, LiveController>();
+  for (const c of controllers) byDevice.set(c.device, { identity: identityOf(c) });
+  return { controller: (d) => byDevice.get(d) ?? null, now };
 }
 
 function direntKind(d: fs.Dirent): FileKind {

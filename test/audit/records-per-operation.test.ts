@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { connect } from '../../src/engine/connect.js';
@@ -43,6 +45,12 @@ async function unownedEntry(): Promise<void> {
   h.registry.disown('nvme0');
 }
 
+/** nvme0 connected, its entry recording another controller's identity (a recycled instance). */
+async function previousEntry(): Promise<void> {
+  await connect(h.ctx, A, { owner: 'old' });
+  fs.writeFileSync(path.join(h.registry.root, 'nvme0', 'ctrl_traddr'), '192.0.2.99\n');
+}
+
 const rows: Row[] = [
   [
     'connect with an owner',
@@ -64,10 +72,40 @@ const rows: Row[] = [
     { 'entry-created': 1, connect: 1 },
   ],
   [
-    'reuse disown (connect with an empty owner)',
+    'reuse disown (connect with an empty owner and --force)',
     () => connect(h.ctx, A, { owner: 'stas' }),
-    () => connect(h.ctx, A, { owner: '' }),
+    () => connect(h.ctx, A, { owner: '', force: true }),
     { disown: 1, connect: 1 },
+  ],
+  [
+    'reuse disown of an owned controller without --force (a conflict: no change)',
+    () => connect(h.ctx, A, { owner: 'stas' }),
+    () => connect(h.ctx, A, { owner: '' }).catch(() => undefined),
+    { 'connect-failed': 1 },
+  ],
+  [
+    'claim --force over another owner',
+    () => connect(h.ctx, A, { owner: 'k8s' }),
+    async () => h.registry.claim('nvme0', 'stas', { expect: null, force: true }),
+    { 'owner-changed': 1 },
+  ],
+  [
+    'claim adopting a controller connected without an entry',
+    () => connect(h.ctx, A),
+    async () => h.registry.claim('nvme0', 'stas', { expect: null, seqnum: h.kernel.ueventSeqnum() }),
+    { 'entry-created': 1 },
+  ],
+  [
+    "claim over a previous controller's entry (replaced whole)",
+    previousEntry,
+    async () => h.registry.claim('nvme0', 'stas', { expect: null }),
+    { 'entry-created': 1 },
+  ],
+  [
+    "gc of a previous controller's entry on a live instance",
+    previousEntry,
+    async () => h.registry.gc({ graceMs: 0 }),
+    { 'gc-removed': 1 },
   ],
   [
     'reuse by its owner (nothing changes in the registry)',

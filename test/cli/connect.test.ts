@@ -52,9 +52,21 @@ describe('nvmf connect', () => {
     const conflict = nvmf(env, ['connect', ...TCP, '-n', NQN(1), '--owner', 'bob']);
     expect(conflict.code).toBe(1);
     expect(conflict.messages).toContain('owned by "stas"');
-    const disown = nvmf(env, ['connect', ...TCP, '-n', NQN(1), '--owner=', '-o', 'json']);
+    expect(conflict.messages).toContain('--force');
+    // Disowning someone else's controller is a conflict too, unless forced; the output says what changed.
+    const refused = nvmf(env, ['connect', ...TCP, '-n', NQN(1), '--owner=']);
+    expect(refused.code).toBe(1);
+    expect(refused.messages).toContain('connect --owner= --force to disown it');
+    const disown = nvmf(env, ['connect', ...TCP, '-n', NQN(1), '--owner=', '--force', '-o', 'json']);
     expect(disown.code, disown.stderr).toBe(0);
-    expect(JSON.parse(disown.stdout)).toMatchObject({ device: 'nvme0', owner: null, reused: true });
+    expect(JSON.parse(disown.stdout)).toMatchObject({
+      device: 'nvme0',
+      owner: null,
+      reused: true,
+      change: 'disowned from "stas"',
+    });
+    const text = nvmf(env, ['connect', ...TCP, '-n', NQN(1), '--owner', 'stas']);
+    expect(text.stdout).toContain('claimed');
     const nbft = nvmf(env, ['connect', ...TCP, '-n', NQN(2), '--nbft', '-o', 'json']);
     expect(JSON.parse(nbft.stdout)).toMatchObject({ device: 'nvme1', owner: 'nbft' });
     const both = nvmf(env, ['connect', ...TCP, '-n', NQN(2), '--nbft', '--owner', 'nbft', '-o', 'json']);

@@ -98,7 +98,24 @@ export function writeEntry(host: Host, device: string, attrs: Record<string, str
   const dir = path.join(host.env['NVMF_REGISTRY_ROOT']!, device);
   fs.mkdirSync(dir, { recursive: true });
   for (const [k, v] of Object.entries(attrs)) fs.writeFileSync(path.join(dir, k), `${v}\n`);
-  if (live) fs.writeFileSync(path.join(host.env['NVMF_DEV_ROOT']!, device), '');
+  if (live) liveController(host, device);
+}
+
+/**
+ * Make `device` a live controller of the host: its sysfs directory (liveness, DESIGN §4a)
+ * and its device node.
+ */
+export function liveController(host: Host, device: string): void {
+  const dir = path.join(host.env['NVMF_SYSFS_ROOT']!, 'class', 'nvme', device);
+  fs.mkdirSync(dir, { recursive: true });
+  const attrs = {
+    transport: 'tcp',
+    subsysnqn: 'nqn.2014-08.org.example:test',
+    address: 'traddr=127.0.0.1,trsvcid=4420',
+    state: 'live',
+  };
+  for (const [k, v] of Object.entries(attrs)) fs.writeFileSync(path.join(dir, k), `${v}\n`);
+  fs.writeFileSync(path.join(host.env['NVMF_DEV_ROOT']!, device), '');
 }
 
 export function readOwner(host: Host, device: string): string | null {

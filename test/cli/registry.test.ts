@@ -1,7 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { entryExists, nvmf, nvmfOnTerminal, readOwner, tempHost, writeEntry } from './helpers.js';
+import {
+  entryExists,
+  liveController,
+  nvmf,
+  nvmfOnTerminal,
+  readOwner,
+  tempHost,
+  writeEntry,
+} from './helpers.js';
 
 function hostWithEntries() {
   const host = tempHost();
@@ -17,8 +25,15 @@ describe('nvmf registry list', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
       entries: [
-        { device: 'nvme3', owner: 'stas', seqnum: 12, attrs: { note: 'boot' }, live: true },
-        { device: 'nvme4', owner: null, seqnum: 13, attrs: {}, live: true },
+        {
+          device: 'nvme3',
+          owner: 'stas',
+          seqnum: 12,
+          attrs: { note: 'boot' },
+          live: true,
+          verdict: { kind: 'owned', owner: 'stas' },
+        },
+        { device: 'nvme4', owner: null, seqnum: 13, attrs: {}, live: true, verdict: { kind: 'unowned' } },
       ],
     });
   });
@@ -209,6 +224,53 @@ describe('nvmf registry claim', () => {
     expect(no.code).toBe(1);
     expect(no.messages).toContain('stas');
     expect(readOwner(host, 'nvme3')).toBe('stas');
+  });
+
+  it('a conflict names --force, which claims anyway', () => {
+    const host = hostWithEntries();
+    const no = nvmf(host.env, ['registry', 'claim', 'nvme3', '--owner', 'bob', '--if-unowned']);
+    expect(no.code).toBe(1);
+    expect(no.messages).toContain(
+      'nvme3 is owned by "stas", expected unowned; use --force to claim it anyway',
+    );
+    const yes = nvmf(host.env, ['registry', 'claim', 'nvme3', '--owner', 'bob', '--if-unowned', '--force']);
+    expect(yes.code, yes.stderr).toBe(0);
+    expect(readOwner(host, 'nvme3')).toBe('bob');
+    expect(yes.audit.map((r) => r['NVMF_ACTION'])).toEqual(['owner-changed']);
+  });
+
+  it('adopts a live controller that has no entry (stamped now, identity recorded); refuses a gone one', () => {
+    const host = hostWithEntries();
+    liveController(host, 'nvme5');
+    const r = nvmf(host.env, ['registry', 'claim', 'nvme5', '--owner', 'x', '--if-unowned', '-o', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ device: 'nvme5', owner: 'x', prevOwner: null, created: true });
+    const dir = path.join(host.env['NVMF_REGISTRY_ROOT']!, 'nvme5');
+    // the current uevent seqnum of the host (tempHost writes 100)
+    expect(fs.readFileSync(path.join(dir, 'seqnum'), 'utf8')).toBe('100\n');
+    expect(fs.readFileSync(path.join(dir, 'ctrl_traddr'), 'utf8')).toBe('127.0.0.1\n');
+    expect(fs.readFileSync(path.join(dir, 'ctrl_transport'), 'utf8')).toBe('tcp\n');
+    expect(r.audit.map((a) => [a['NVMF_ACTION'], a['NVMF_REASON']])).toEqual([
+      ['entry-created', 'claimed a controller that had no entry'],
+    ]);
+    const gone = nvmf(host.env, ['registry', 'claim', 'nvme6', '--owner', 'x', '--if-unowned']);
+    expect(gone.code).toBe(1);
+    expect(gone.messages).toContain('nvme6 does not exist');
+    expect(entryExists(host, 'nvme6')).toBe(false);
+  });
+
+  it('an unknown owner (symlinked owner file) is refused without --force, replaced with it', () => {
+    const host = hostWithEntries();
+    const owner = path.join(host.env['NVMF_REGISTRY_ROOT']!, 'nvme3', 'owner');
+    fs.rmSync(owner);
+    fs.symlinkSync('/etc/hostname', owner);
+    const no = nvmf(host.env, ['registry', 'claim', 'nvme3', '--owner', 'bob', '--if-unowned']);
+    expect(no.code).toBe(1);
+    expect(no.messages).toContain('use --force to replace the entry');
+    const yes = nvmf(host.env, ['registry', 'claim', 'nvme3', '--owner', 'bob', '--force']);
+    expect(yes.code, yes.stderr).toBe(0);
+    expect(fs.lstatSync(owner).isFile()).toBe(true);
+    expect(readOwner(host, 'nvme3')).toBe('bob');
   });
 
   it('--expect compares and sets', () => {

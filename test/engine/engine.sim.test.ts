@@ -110,7 +110,7 @@ describe('connect', () => {
       await rejects(
         connect(h.ctx, A, { owner: 'k8s' }),
         'EOWNER_CONFLICT',
-        /owned by "stas"; connect with force/,
+        /owned by "stas"; connect --force to take it over from "stas"/,
       );
       expect(h.registry.read('nvme0')?.owner).toBe('stas');
     });
@@ -122,9 +122,16 @@ describe('connect', () => {
       expect(h.registry.read('nvme0')).toMatchObject({ owner: 'k8s', seqnum: seq });
     });
 
-    it('an empty owner disowns', async () => {
-      const r = await connect(h.ctx, A, { owner: '' });
+    it('an empty owner disowns an owned controller only with force, and says so', async () => {
+      await rejects(
+        connect(h.ctx, A, { owner: '' }),
+        'EOWNER_CONFLICT',
+        /owned by "stas"; connect --owner= --force to disown it/,
+      );
+      expect(h.registry.read('nvme0')?.owner).toBe('stas');
+      const r = await connect(h.ctx, A, { owner: '', force: true });
       expect(r.owner).toBeNull();
+      expect(r.change).toBe('disowned from "stas"');
       expect(h.registry.read('nvme0')?.owner).toBeNull();
       expect(h.events.some((e) => e.action === 'disown' && e.prevOwner === 'stas')).toBe(true);
     });
@@ -144,10 +151,10 @@ describe('connect', () => {
       // Another process registers the controller right after our read saw no entry.
       const registry = new Proxy(real, {
         get(target, prop) {
-          if (prop === 'read') {
-            return (device: string) => {
-              const seen = target.read(device);
-              if (!raced && seen === null) {
+          if (prop === 'verdict') {
+            return (device: string, c?: Parameters<typeof target.verdict>[1]) => {
+              const seen = target.verdict(device, c);
+              if (!raced && seen.kind === 'unowned') {
                 raced = true;
                 target.claim(device, 'other', { expect: null, seqnum: 1 });
               }

@@ -86,9 +86,9 @@ const TABLE: Array<[OwnerState, Record<Column, ['disconnect' | 'skip', RegExp]>]
   [
     'unreadable',
     {
-      default: ['skip', /unreadable, owner unknown: owner is a symlink/],
+      default: ['skip', /owner unknown \(unreadable: owner is a symlink/],
       '--owner X': ['skip', /unreadable/],
-      '--force': ['disconnect', /--force: registry entry unreadable/],
+      '--force': ['disconnect', /--force: owner unknown \(unreadable/],
     },
   ],
   [

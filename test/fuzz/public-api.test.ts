@@ -248,6 +248,8 @@ describe('the registry', () => {
     await check('gc', 1, (o) => reg.gc(o as never));
     await check('beginConnect', 2, (t, o) => reg.beginConnect(t as never, o as string).end());
     await check('list', 0, () => reg.list(), 20);
+    await check('list', 1, (o) => reg.list(o as never), 50);
+    await check('verdict', 2, (d, c) => reg.verdict(d as string, c as never));
     await check('liveIntents', 0, () => reg.liveIntents(), 20);
     // the root and the directories above it are the registry's own
     const rel = path.relative(sb.base, sb.root);

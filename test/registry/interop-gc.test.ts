@@ -31,14 +31,45 @@ describe('libnvme interop', () => {
     sb.nodes.add('nvme1');
     sb.nodes.add('nvme3');
     sb.nodes.add('nvme10');
+    // The 0-byte owner is old (the hand-edit rule's "being written" is the recent kind).
+    const emptyOwner = path.join(sb.root, 'nvme10', 'owner');
+    const old = new Date(Date.now() - 3_600_000);
+    fs.utimesSync(emptyOwner, old, old);
     const reg = sb.open();
     const { live, stale } = reg.list();
+    const owned = (owner: string) => ({ identity: null, verdict: { kind: 'owned', owner } });
     expect(live).toEqual([
-      { device: 'nvme1', owner: 'nbft', seqnum: 4711, attrs: {}, live: true },
-      { device: 'nvme3', owner: 'stas', seqnum: 5000, attrs: { note: 'boot path SAN' }, live: true },
-      { device: 'nvme10', owner: null, seqnum: 6000, attrs: {}, live: true },
+      { device: 'nvme1', owner: 'nbft', seqnum: 4711, attrs: {}, live: true, ...owned('nbft') },
+      {
+        device: 'nvme3',
+        owner: 'stas',
+        seqnum: 5000,
+        attrs: { note: 'boot path SAN' },
+        live: true,
+        ...owned('stas'),
+      },
+      {
+        device: 'nvme10',
+        owner: null,
+        seqnum: 6000,
+        attrs: {},
+        live: true,
+        identity: null,
+        verdict: { kind: 'unowned' },
+        ownerEmptySince: fs.statSync(emptyOwner).mtimeMs,
+      },
     ]);
-    expect(stale).toEqual([{ device: 'nvme2', owner: null, seqnum: 12, attrs: {}, live: false }]);
+    expect(stale).toEqual([
+      {
+        device: 'nvme2',
+        owner: null,
+        seqnum: 12,
+        attrs: {},
+        live: false,
+        identity: null,
+        verdict: { kind: 'unowned' },
+      },
+    ]);
     expect(reg.readAttr('nvme10', 'owner')).toBeNull();
     expect(reg.readAttr('nvme3', 'owner')).toBe('stas');
   });

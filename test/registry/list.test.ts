@@ -36,9 +36,9 @@ const CASES: Array<[string, (dir: string) => void | Promise<void>, Expected]> = 
     { owner: null, seqnum: 7, attrs: {} },
   ],
   [
-    'a lone newline as owner is unowned',
+    'a lone newline as owner is the empty name (as libnvme reads it)',
     (d) => files(d, { owner: '\n', seqnum: '1\n' }),
-    { owner: null, seqnum: 1, attrs: {} },
+    { owner: '', seqnum: 1, attrs: {} },
   ],
   [
     'CR/LF endings are stripped',
@@ -260,7 +260,17 @@ describe('list()', () => {
         return true;
       },
     });
-    expect(reg.list().live).toEqual([{ device: 'nvme1', owner: 'new', seqnum: 2, attrs: {}, live: true }]);
+    expect(reg.list().live).toEqual([
+      {
+        device: 'nvme1',
+        owner: 'new',
+        seqnum: 2,
+        attrs: {},
+        live: true,
+        identity: null,
+        verdict: { kind: 'owned', owner: 'new' },
+      },
+    ]);
     expect(asked).toBe(2);
   });
 

@@ -41,7 +41,15 @@ describe('create / read / list', () => {
     const reg = sb.open();
     sb.nodes.add('nvme3');
     const e = reg.create('nvme3', { owner: 'stas', seqnum: 4711 });
-    expect(e).toEqual({ device: 'nvme3', owner: 'stas', seqnum: 4711, attrs: {}, live: true });
+    expect(e).toEqual({
+      device: 'nvme3',
+      owner: 'stas',
+      seqnum: 4711,
+      attrs: {},
+      live: true,
+      identity: null,
+      verdict: { kind: 'owned', owner: 'stas' },
+    });
     expect(reg.read('nvme3')).toEqual(e);
     expect(reg.readAttr('nvme3', 'owner')).toBe('stas');
     expect(reg.readAttr('nvme3', 'seqnum')).toBe('4711');
@@ -166,6 +174,10 @@ describe('attributes', () => {
 describe('claim / disown / delete', () => {
   it('claim with a seqnum creates an absent entry in the same locked step', () => {
     const reg = sb.open();
+    // Only the entry of a live controller is created.
+    expect(codeOf(() => reg.claim('nvme2', 'stas', { expect: null, seqnum: 9 }))).toBe('ENO_CONTROLLER');
+    sb.nodes.add('nvme2');
+    sb.nodes.add('nvme3');
     expect(codeOf(() => reg.claim('nvme2', 'stas', { expect: null }))).toBe('ENOT_REGISTERED');
     expect(codeOf(() => reg.claim('nvme2', 'stas', { expect: 'nbft', seqnum: 9 }))).toBe('EOWNER_CONFLICT');
     expect(reg.read('nvme2')).toBeNull();

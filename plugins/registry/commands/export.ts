@@ -36,7 +36,7 @@ export function register(parent: Command, ctx: CliContext): void {
       const render = async (): Promise<string> => {
         // Controllers first, then entries: an entry written in between is counted, not missed.
         const controllers = await kernel.listControllers();
-        const { live, stale } = registry.list();
+        const { live, stale } = registry.list({ controllers });
         const entries = [...live, ...stale].map((e) => ({
           device: e.device,
           owner: e.owner,

@@ -12,9 +12,11 @@ export function register(parent: Command, ctx: CliContext): void {
     )
     .action(async (opts: { all?: boolean }) => {
       const { openRegistry } = await import('../open.js');
-      const { renderTable } = await import('../../../src/cli/plugin-api.js');
+      const { renderTable, verdictJson, verdictText } = await import('../../../src/cli/plugin-api.js');
       const reg = await openRegistry(ctx, false);
-      const { live, stale } = reg.list();
+      // Judged against one listing of the controllers, as list -v and disconnect-all judge.
+      const { kernel } = await ctx.kernel();
+      const { live, stale } = reg.list({ controllers: await kernel.listControllers() });
       const entries = opts.all ? [...live, ...stale] : live;
       const json = {
         entries: entries.map((e) => ({
@@ -23,6 +25,7 @@ export function register(parent: Command, ctx: CliContext): void {
           seqnum: e.seqnum,
           attrs: e.attrs,
           live: e.live,
+          verdict: verdictJson(e.verdict),
           ...(e.error ? { error: e.error.message } : {}),
         })),
       };
@@ -37,7 +40,7 @@ export function register(parent: Command, ctx: CliContext): void {
         ];
         const rows = entries.map((e) => [
           e.device,
-          e.error ? '?' : (e.owner ?? '-'),
+          verdictText(e.verdict),
           ...(verbose ? [e.seqnum === null ? '-' : String(e.seqnum)] : []),
           ...(opts.all ? [e.live ? 'live' : 'stale'] : []),
           Object.entries(e.attrs)
@@ -46,7 +49,12 @@ export function register(parent: Command, ctx: CliContext): void {
         ]);
         return renderTable(header, rows);
       });
-      for (const e of entries) if (e.error) ctx.note(`warning: ${e.device}: ${e.error.message}`);
+      for (const e of entries) {
+        if (e.verdict.kind === 'unknown' || e.verdict.kind === 'previous')
+          ctx.note(
+            `warning: ${e.device}: ${e.verdict.kind === 'unknown' ? 'owner unknown, ' : ''}${e.verdict.reason}`,
+          );
+      }
       if (!opts.all && stale.length > 0) {
         ctx.note(
           `${stale.length} stale entr${stale.length === 1 ? 'y' : 'ies'} hidden; see them with --all, remove them with 'nvmf registry gc'`,

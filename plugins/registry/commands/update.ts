@@ -34,13 +34,25 @@ export function register(parent: Command, ctx: CliContext): void {
       }
       let prevOwner: string | null = entry.owner;
       if (attr === 'owner') {
+        const { verdictOwner, verdictText } = await import('../../../src/cli/plugin-api.js');
+        const shown = verdictOwner(entry.verdict);
         await confirmChange(
           ctx,
           opts.yes,
-          `Set the owner of ${dev} from ${entry.owner ?? '(none)'} to ${opts.value}?`,
+          `Set the owner of ${dev} from ${entry.verdict.kind === 'unowned' ? '(none)' : verdictText(entry.verdict)} to ${opts.value}?`,
         );
         // expect the owner the operator was shown, so a concurrent change is a conflict, not lost
-        prevOwner = reg.claim(dev, opts.value, { expect: entry.owner }).prevOwner;
+        const { isNvmfError } = await import('../../../src/index.js');
+        try {
+          prevOwner = reg.claim(dev, opts.value, { expect: shown }).prevOwner;
+        } catch (e) {
+          if (!isNvmfError(e, 'EOWNER_CONFLICT')) throw e;
+          throw new NvmfError(
+            e.code,
+            `${e.message}; to set it anyway use 'nvmf registry claim ${dev} --owner ${JSON.stringify(opts.value)} --force'`,
+            e.details,
+          );
+        }
       } else {
         reg.setAttr(dev, attr, opts.value);
       }

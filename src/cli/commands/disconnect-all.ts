@@ -31,15 +31,17 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-Which controllers go (registry owner of a fabrics controller):
+Which controllers go (the ownership verdict, as list -v shows it):
   owner        default      --owner X    --force
-  none         disconnect   skip         disconnect
+  none (-)     disconnect   skip         disconnect
   X            skip         disconnect   disconnect
-  Y            skip         skip         disconnect
-  unreadable   skip         skip         disconnect
+  Y, ""        skip         skip         disconnect
+  unknown (?)  skip         skip         disconnect
   in use       skip         skip         skip (--ignore-in-use overrides)
   boot (NBFT)  skip         skip         skip (--ignore-boot-critical overrides)
   PCIe/local   never        never        never
+A previous controller's entry counts as none; unknown is an unreadable entry, an
+owner being written, or junk.
 
 In use: deleting it, with the others the plan deletes, would leave a namespace disk with no
 live path while the disk, a partition or a holder above them (dm, md, LVM) is mounted or

@@ -8,8 +8,10 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-Orchestrator column (-v): the registry owner, '-' for an unowned fabrics controller,
-'kernel' for PCIe and other local controllers (never disconnected by disconnect-all).
+Orchestrator column (-v): the registry owner ("" for the empty name), '-' for an unowned
+fabrics controller, '?' when the owner is unknown (entry unreadable, junk, being written),
+'(previous)' when the entry belongs to a previous controller of that instance, 'kernel'
+for PCIe and other local controllers (never disconnected by disconnect-all).
 
 Examples:
   nvmf list
@@ -19,6 +21,7 @@ Examples:
     .action(async () => {
       const { listControllers } = await import('../list-controllers.js');
       const { renderTable } = await import('../output.js');
+      const { verdictText } = await import('../../registry/verdict.js');
       const rows = await listControllers(ctx);
       ctx.result({ controllers: rows }, () => {
         const verbose = ctx.verbose() > 0;
@@ -38,7 +41,7 @@ Examples:
             r.address === '' ? '-' : r.address,
             r.subsysnqn,
             r.state,
-            ...(verbose ? [r.fabrics ? (r.owner ?? '-') : 'kernel'] : []),
+            ...(verbose ? [r.verdict === null ? 'kernel' : verdictText(r.verdict)] : []),
           ]),
         );
       });
