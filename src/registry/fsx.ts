@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { errnoOf, NvmfError } from '../errors.js';
+import { decodeDiskText } from '../text.js';
 import { MAX_FILE_BYTES, quote } from './names.js';
 
 /**
@@ -117,7 +118,7 @@ export function readAttrFile(p: string, details: Record<string, unknown>): strin
     }
     while (n > 0 && (buf[n - 1] === 0x0a || buf[n - 1] === 0x0d)) n--;
     if (n === 0 && st.size === 0) return null;
-    return buf.toString('utf8', 0, n);
+    return decodeDiskText(buf, 0, n);
   } catch (e) {
     throw ioError(e, `cannot read attribute ${quote(p)}`, details);
   } finally {
@@ -198,7 +199,7 @@ export function readRegularAttrFile(p: string, device?: string, attr?: string): 
     fs.closeSync(fd);
   }
   while (n > 0 && (buf[n - 1] === 0x0a || buf[n - 1] === 0x0d)) n--;
-  return buf.toString('utf8', 0, n);
+  return decodeDiskText(buf, 0, n);
 }
 
 /** The refusal for a name whose readdir type is not a regular file (no open needed). */
