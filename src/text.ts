@@ -64,7 +64,8 @@ export function decodeDiskText(buf: Uint8Array, start = 0, end = buf.length): st
 /** The length of the valid UTF-8 sequence at `i` (1 to 4), or 0 when the byte there starts none. */
 function sequenceAt(b: Uint8Array, i: number, end: number): number {
   const c = b[i]!;
-  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => i + k < end && b[i + k]! >= lo && b[i + k]! <= hi;
+  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean =>
+    i + k < end && b[i + k]! >= lo && b[i + k]! <= hi;
   if (c < 0x80) return 1;
   if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
   if (c === 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
@@ -78,7 +79,7 @@ function sequenceAt(b: Uint8Array, i: number, end: number): number {
 
 function surrogateEscape(b: Uint8Array, start: number, end: number): string {
   let out = '';
-  for (let i = start; i < end; ) {
+  for (let i = start; i < end;) {
     const n = sequenceAt(b, i, end);
     if (n === 0) {
       out += String.fromCharCode(0xdc00 + b[i]!);

@@ -5,7 +5,7 @@ import { NvmfError } from '../errors.js';
 import type { DisconnectAllOptions } from './commands/disconnect-all.js';
 import type { CliContext } from './context.js';
 import { EXIT } from './exit.js';
-import { renderTable } from './output.js';
+import { escapeText, renderTable } from './output.js';
 
 /** Flags to a policy, rejecting contradictions and bad values before anything is read. */
 export function disconnectAllRequest(opts: DisconnectAllOptions): DisconnectAllPolicy {
@@ -40,7 +40,7 @@ export function renderPlan(items: readonly PlanItemView[]): string {
 
 export function renderResults(results: readonly DisconnectAllResult[]): string {
   return results
-    .map((r) => (r.ok ? `${r.device}: disconnected\n` : `${r.device}: FAILED: ${r.error}\n`))
+    .map((r) => (r.ok ? `${r.device}: disconnected\n` : `${r.device}: FAILED: ${escapeText(r.error)}\n`))
     .join('');
 }
 

@@ -2,6 +2,7 @@ import { NvmfError } from '../errors.js';
 import type { CliContext } from './context.js';
 import { engineContext } from './engine-context.js';
 import { EXIT } from './exit.js';
+import { escapeText } from './output.js';
 
 export async function runDisconnect(ctx: CliContext, opts: { device?: string; nqn?: string }): Promise<void> {
   if ((opts.device === undefined) === (opts.nqn === undefined)) {
@@ -42,7 +43,9 @@ export async function runDisconnect(ctx: CliContext, opts: { device?: string; nq
     }
   }
   ctx.result({ results }, () =>
-    results.map((r) => (r.ok ? `${r.device}: disconnected\n` : `${r.device}: FAILED: ${r.error}\n`)).join(''),
+    results
+      .map((r) => (r.ok ? `${r.device}: disconnected\n` : `${r.device}: FAILED: ${escapeText(r.error)}\n`))
+      .join(''),
   );
   if (results.some((r) => !r.ok)) ctx.setExitCode(EXIT.PARTIAL);
 }

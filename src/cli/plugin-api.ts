@@ -11,7 +11,7 @@ export { formatPrometheus, writeFileAtomic } from '../watch/prometheus.js';
 export { requireRegistryRoot, untilSignal } from '../watch/timeline.js';
 export type { CommandModule, RegisterCommand } from './command.js';
 export type { CliContext, KernelHandle, Writer } from './context.js';
-export { renderTable } from './output.js';
+export { escapeText, renderTable } from './output.js';
 export { ownerArg } from './owner-arg.js';
 export type {
   ConnectOperation,

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { NvmfError } from '../errors.js';
+import { escapeText } from '../text.js';
 import type { RegistryEvent } from './registry-diff.js';
 import type { UdevEvent } from './udev-parse.js';
 
@@ -44,7 +45,7 @@ export function formatTimelineText(item: TimelineItem): string {
       item.transport ? `transport=${item.transport}` : '',
       item.traddr ? `traddr=${item.traddr}` : '',
     ].filter((s) => s !== '');
-    return [item.time, 'udev    ', item.action, item.device, ...extra].join(' ');
+    return escapeText([item.time, 'udev    ', item.action, item.device, ...extra].join(' '));
   }
   let what: string;
   switch (item.type) {
@@ -63,7 +64,7 @@ export function formatTimelineText(item: TimelineItem): string {
     default:
       what = 'unowned';
   }
-  return `${item.time} registry ${item.type} ${item.device} ${what}`;
+  return escapeText(`${item.time} registry ${item.type} ${item.device} ${what}`);
 }
 
 /** The registry root must exist to be watched; say how it comes to be when it does not. */

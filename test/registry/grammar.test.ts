@@ -3,7 +3,6 @@ import { isDevice } from '../../src/nvme/names.js';
 import { isStamp, parseSeqnum } from '../../src/registry/names.js';
 import { GRAMMAR } from '../fixtures/grammar/cases.js';
 
-
 describe('shared grammars (library side)', () => {
   it.each(GRAMMAR.stamps)('stamp %j valid: %s', (text, valid) => {
     expect(isStamp(text)).toBe(valid);

@@ -12,16 +12,25 @@ for a in "$@"; do if ${fn} "$a"; then echo 1; else echo 0; fi; done`;
   const r = spawnSync('sh', ['-c', script, HELPER, ...cases], { encoding: 'utf8' });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
-  return r.stdout.trim().split('\n').map((l) => l === '1');
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l === '1');
 }
 
 describe('shared grammars (udev helper side)', () => {
   it('stamps: is_dec agrees with the table', () => {
-    const got = verdicts('is_dec', GRAMMAR.stamps.map(([t]) => t));
+    const got = verdicts(
+      'is_dec',
+      GRAMMAR.stamps.map(([t]) => t),
+    );
     expect(GRAMMAR.stamps.map(([t], i) => [t, got[i]])).toEqual(GRAMMAR.stamps);
   });
   it('device names: valid_dev agrees with the table', () => {
-    const got = verdicts('valid_dev', GRAMMAR.devices.map(([t]) => t));
+    const got = verdicts(
+      'valid_dev',
+      GRAMMAR.devices.map(([t]) => t),
+    );
     expect(GRAMMAR.devices.map(([t], i) => [t, got[i]])).toEqual(GRAMMAR.devices);
   });
 });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../../../src/cli/plugin-api.js';
-import { ownerArg } from '../../../src/cli/plugin-api.js';
+import { escapeText, ownerArg } from '../../../src/cli/plugin-api.js';
 
 export function register(parent: Command, ctx: CliContext): void {
   parent
@@ -34,7 +34,7 @@ export function register(parent: Command, ctx: CliContext): void {
       const { prevOwner } = reg.claim(dev, owner, expect === undefined ? {} : { expect });
       ctx.result(
         { device: dev, owner, prevOwner },
-        () => `${dev}: owner ${prevOwner ?? '(none)'} -> ${owner}\n`,
+        () => `${dev}: owner ${escapeText(prevOwner ?? '(none)')} -> ${escapeText(owner)}\n`,
       );
     });
 }

@@ -9,7 +9,8 @@ export function register(parent: Command, ctx: CliContext): void {
     .option('--path <file>', 'write atomically to FILE (temp file + rename) instead of stdout')
     .addHelpText(
       'after',
-      '\nExamples:\n  nvmf registry export --format prometheus --path /var/lib/node_exporter/textfile/nvmf.prom\n' +
+      '\nExamples:\n  nvmf registry export --format prometheus \\\n' +
+        '    --path /var/lib/node_exporter/textfile/nvmf.prom\n' +
         '  nvmf registry export',
     )
     .action(async (opts: { format: string; path?: string }) => {

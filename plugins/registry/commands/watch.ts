@@ -8,8 +8,9 @@ export function register(parent: Command, ctx: CliContext): void {
     .option('--initial', 'first report the entries already present (as created/claimed)')
     .addHelpText(
       'after',
-      '\nOne JSON object per line: {"type":"created"|"claimed"|"released"|"owner-changed"|"removed",' +
-        '"device","owner","prevOwner","time"}.\n' +
+      '\nOne JSON object per line:\n' +
+        '  {"type":"created"|"claimed"|"released"|"owner-changed"|"removed",\n' +
+        '   "device","owner","prevOwner","time"}\n' +
         '\nExamples:\n  nvmf registry watch\n  nvmf registry watch --initial | jq -c "select(.type == \\"removed\\")"',
     )
     .action(async (opts: { initial?: boolean }) => {

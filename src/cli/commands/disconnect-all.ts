@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { DISCONNECT_ALL_TABLE } from '../help-text.js';
 import { ownerArg } from '../owner-arg.js';
 
 export interface DisconnectAllOptions {
@@ -24,17 +25,11 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-Which controllers go (registry owner of a fabrics controller):
-  owner        default      --owner X    --force
-  none         disconnect   skip         disconnect
-  X            skip         disconnect   disconnect
-  Y            skip         skip         disconnect
-  unreadable   skip         skip         disconnect
-  PCIe/local   never        never        never
+${DISCONNECT_ALL_TABLE}
 
-On a terminal the plan is shown and a typed 'yes' is required; without a terminal --yes is
-required. Exit 3 when some disconnects failed. With the registry plugin disabled only
---force is accepted.
+On a terminal the plan is shown and a typed 'yes' is required; without a
+terminal --yes is required. Exit 3 when some disconnects failed. With the
+registry plugin disabled only --force is accepted.
 
 Examples:
   nvmf disconnect-all --dry-run

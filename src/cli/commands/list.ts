@@ -8,8 +8,10 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-Orchestrator column (-v): the registry owner, '-' for an unowned fabrics controller,
-'kernel' for PCIe and other local controllers (never disconnected by disconnect-all).
+Orchestrator column (-v): the registry owner, '-' for an unowned fabrics
+controller, 'kernel' for PCIe and other local controllers (never disconnected by
+disconnect-all). Long values are shortened in the middle to fit 80 columns;
+-vv prints them whole, -o json always does.
 
 Examples:
   nvmf list
@@ -17,7 +19,7 @@ Examples:
   nvmf list -o json`,
     )
     .action(async () => {
-      const { listControllers } = await import('../list-controllers.js');
+      const { listControllers, tableAddress } = await import('../list-controllers.js');
       const { renderTable } = await import('../output.js');
       const rows = await listControllers(ctx);
       ctx.result({ controllers: rows }, () => {
@@ -35,7 +37,7 @@ Examples:
           rows.map((r) => [
             r.device,
             r.transport,
-            r.address === '' ? '-' : r.address,
+            tableAddress(r.address, ctx.verbose() > 1),
             r.subsysnqn,
             r.state,
             ...(verbose ? [r.fabrics ? (r.owner ?? '-') : 'kernel'] : []),
