@@ -16,6 +16,9 @@ const READ_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 const WRITE_FLAGS = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
 
 export const DIR_MODE = 0o755;
+
+/** Where the registry root comes from, as an error's advice names it. */
+const ROOT_SETTING = 'NVMF_REGISTRY_ROOT (the library: roots.registry)';
 // Reads are synchronous and decode before returning, so one buffer serves every read.
 const readBuffer = Buffer.allocUnsafe(MAX_FILE_BYTES + 1);
 export const FILE_MODE = 0o644;
@@ -59,7 +62,12 @@ export function ioError(e: unknown, what: string, details: Record<string, unknow
   if (e instanceof NvmfError) return e;
   const errno = errnoOf(e) ?? 'unknown';
   const readOnly = errno === 'EROFS' || errno === 'EACCES' || errno === 'EPERM';
-  const hint = readOnly ? ' (the registry root is read-only or not writable by this user; run as root)' : '';
+  const hint =
+    errno === 'EROFS'
+      ? ` (a read-only file system; ${ROOT_SETTING} must name a writable place, /run on a host)`
+      : readOnly
+        ? ' (not writable by this user; run as root)'
+        : '';
   return new NvmfError(
     readOnly ? 'EROOT' : 'EIO',
     `${what}: ${errno}${hint}`,
@@ -85,14 +93,17 @@ export function notADirectory(
   what: string,
   details: Record<string, unknown> = {},
 ): NvmfError {
+  // The root is named by configuration, where a typo is likelier than junk: never advise
+  // removing what it names, say which setting names it.
+  const advice = what === 'registry root' ? `check ${ROOT_SETTING}; it must name a directory` : 'remove it';
   if (symlink) {
     return new NvmfError(
       'ESYMLINK',
-      `${what} ${quote(p)} is a symlink; the registry never follows symlinks (remove it)`,
+      `${what} ${quote(p)} is a symlink; the registry never follows symlinks (${advice})`,
       details,
     );
   }
-  return new NvmfError('ENOT_DIR', `${what} ${quote(p)} is not a directory (remove it)`, details);
+  return new NvmfError('ENOT_DIR', `${what} ${quote(p)} is not a directory (${advice})`, details);
 }
 
 /**

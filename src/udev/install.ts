@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeDirs } from '../dirs.js';
 import { errnoOf, NvmfError } from '../errors.js';
 import type { Env } from '../roots.js';
 import {
@@ -156,7 +157,7 @@ function fileState(file: string, packaged: Buffer, wantMode: number | null): Fil
 function writeAtomic(target: string, data: Buffer, mode: number): void {
   const dir = path.dirname(target);
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    makeDirs(dir, 0o755);
   } catch (e) {
     throw fsError(e, 'create directory', dir);
   }
