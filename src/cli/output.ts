@@ -65,7 +65,10 @@ function fitWidths(natural: readonly number[], floors: readonly number[], max: n
   return widths;
 }
 
-/** `s` in lines of at most `width` columns, broken after spaces and commas where it can be. */
+/**
+ * `s` in lines of at most `width` columns, broken after spaces and commas. A word longer
+ * than a line (a path, an NQN) is shortened in the middle instead of being cut across lines.
+ */
 function wrap(s: string, width: number): string[] {
   const lines: string[] = [];
   let rest = [...s];
@@ -77,12 +80,18 @@ function wrap(s: string, width: number): string[] {
         break;
       }
     }
-    if (cut <= 0) cut = width;
-    lines.push(rest.slice(0, cut).join('').trimEnd());
-    rest = rest.slice(cut);
+    if (cut > 0) {
+      lines.push(rest.slice(0, cut).join('').trimEnd());
+      rest = rest.slice(cut);
+    } else {
+      let end = rest.findIndex((c) => c === ' ' || c === ',');
+      end = end < 0 ? rest.length : end + 1;
+      lines.push(shorten(rest.slice(0, end).join('').trimEnd(), width));
+      rest = rest.slice(end);
+    }
     while (rest[0] === ' ') rest.shift();
   }
-  lines.push(rest.join(''));
+  if (rest.length > 0 || lines.length === 0) lines.push(rest.join(''));
   return lines;
 }
 
