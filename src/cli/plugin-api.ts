@@ -8,7 +8,7 @@
 export { auditTarget, sinkChainOptionsFromEnv } from '../audit/auditor.js';
 export { formatAuditLogLine, readAuditFile, readAuditLog } from '../audit/journal-read.js';
 export { formatPrometheus, writeFileAtomic } from '../watch/prometheus.js';
-export { requireRegistryRoot, untilSignal } from '../watch/timeline.js';
+export { requireRegistryRoot, untilSignal, waitForRegistryRoot } from '../watch/timeline.js';
 export type { CommandModule, RegisterCommand } from './command.js';
 export type { CliContext, KernelHandle, Writer } from './context.js';
 export { escapeText, renderTable } from './output.js';

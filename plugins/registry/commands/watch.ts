@@ -15,12 +15,14 @@ export function register(parent: Command, ctx: CliContext): void {
     )
     .action(async (opts: { initial?: boolean }) => {
       const { watchRegistry } = await import('../../../src/index.js');
-      const { requireRegistryRoot, untilSignal } = await import('../../../src/cli/plugin-api.js');
+      const { untilSignal, waitForRegistryRoot } = await import('../../../src/cli/plugin-api.js');
       const roots = await ctx.roots();
-      requireRegistryRoot(roots.registry);
       const stopped = untilSignal();
+      const root = await waitForRegistryRoot(roots.registry, stopped, (m) => ctx.note(m, true));
+      if (root === 'stopped') return;
       const watcher = await watchRegistry(roots.registry, {
-        emitInitial: opts.initial === true,
+        // a root that appeared while we waited: every entry in it was created while we ran
+        emitInitial: opts.initial === true || root === 'appeared',
         onEvent: (e) => ctx.stdout.write(`${JSON.stringify(e)}\n`),
         onError: (e) => ctx.note(`warning: ${e.message}`, true),
       });
