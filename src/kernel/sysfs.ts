@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, errnoOf, NvmfError } from '../errors.js';
 import { instanceOf, isBlockName, isDevice, naturalCompare } from '../nvme/names.js';
 import { DISCOVERY_NQN, NQN_MAX_BYTES } from '../nvme/nqn.js';
+import { decodeDiskText } from '../text.js';
 import type { ControllerAddress, ControllerInfo, SubsystemType } from './port.js';
 
 /**
@@ -75,7 +76,8 @@ export function readAttrSync(dir: string, name: string): string | null {
     fd = fs.openSync(path.join(dir, name), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     const buf = Buffer.alloc(ATTR_MAX);
     const n = fs.readSync(fd, buf, 0, ATTR_MAX, 0);
-    return buf.subarray(0, n).toString('utf8').replace(/\0+$/, '').trim();
+    // bytes that are not UTF-8 (a peer's NQN) kept visible as \xNN in text output (text.ts)
+    return decodeDiskText(buf, 0, n).replace(/\0+$/, '').trim();
   } catch {
     return null;
   } finally {
