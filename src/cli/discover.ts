@@ -4,7 +4,7 @@ import { connectInputOf, DISCOVERY_OPTIONS, withFlagName, withHostDefaults } fro
 import type { CliContext } from './context.js';
 import { engineContext, engineOwner } from './engine-context.js';
 import { EXIT } from './exit.js';
-import { escapeText, renderTable } from './output.js';
+import { escapeText, fitLead, renderTable } from './output.js';
 import type { ConnectOperation } from './plugin.js';
 
 function entryJson(e: DiscoveredEntry): Record<string, unknown> {
@@ -124,10 +124,10 @@ export async function runConnectAll(ctx: CliContext, opts: Record<string, unknow
     () => {
       let out = '';
       for (const i of r.results) {
-        const nqn = escapeText(i.target.subnqn);
-        out += i.ok
-          ? `${nqn}: ${i.result.device}${i.result.reused ? ' (reused)' : ''}${i.result.owner ? `, owner ${escapeText(i.result.owner)}` : ''}\n`
-          : `${nqn}: FAILED: ${escapeText(i.error)}\n`;
+        const rest = i.ok
+          ? `: ${i.result.device}${i.result.reused ? ' (reused)' : ''}${i.result.owner ? `, owner ${escapeText(i.result.owner)}` : ''}`
+          : `: FAILED: ${escapeText(i.error)}`;
+        out += `${fitLead(i.target.subnqn, rest.length)}${rest}\n`;
       }
       out += renderSkips(r.discovery.skipped, r.discovery.failures);
       return out === '' ? 'nothing to connect\n' : out;

@@ -42,6 +42,15 @@ export function setWideOutput(wide: boolean): void {
   wholeValues = wide;
 }
 
+/**
+ * A value that leads a line of text (an NQN before its result): shortened in the middle so
+ * the line, `rest` columns after it, fits TEXT_WIDTH; whole with `-vv`. Escaped either way.
+ */
+export function fitLead(value: string, rest: number): string {
+  const v = escapeText(value);
+  return wholeValues ? v : shorten(v, Math.max(MIN_COLUMN, TEXT_WIDTH - rest));
+}
+
 /** No column is shortened below this (or below its header). */
 const MIN_COLUMN = 10;
 
