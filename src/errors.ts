@@ -90,10 +90,15 @@ function codeProperty(e: unknown): string | undefined {
 export function describe(v: unknown): string {
   switch (typeof v) {
     case 'string':
-      return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v).replace(
-        // JSON.stringify leaves C1 controls and line separators raw; make them visible too.
-        /[\u007f-\u009f\u2028\u2029]/g,
-        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+      return (
+        JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v)
+          // JSON.stringify leaves C1 controls, line separators and bidi overrides raw; make them visible too.
+          .replace(
+            /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+            (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+          )
+          // a byte read from disk that is not UTF-8 (U+DC80-U+DCFF, src/text.ts) as the byte it was
+          .replace(/(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])/g, '$1\\x$2')
       );
     case 'number':
     case 'boolean':

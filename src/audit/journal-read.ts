@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import { NvmfError } from '../errors.js';
+import { escapeText } from '../text.js';
 import { SYSLOG_IDENTIFIER } from './fields.js';
 
 /** One audit record read back from the journal. */
@@ -207,11 +208,13 @@ export function readAuditFile(file: string, opts: ReadAuditFileOptions = {}): Au
 
 /** One line per record: `time device action details`. */
 export function formatAuditLogLine(r: AuditLogRecord): string {
-  const parts = [r.time ?? '-', r.device ?? '-', r.action ?? '-'];
-  if (r.prevOwner !== null) parts.push(`owner=${r.prevOwner}->${r.owner ?? '(none)'}`);
-  else if (r.owner !== null) parts.push(`owner=${r.owner}`);
+  // values as recorded are escaped (escapeText); the free-text ones are JSON-quoted instead
+  const e = escapeText;
+  const parts = [e(r.time ?? '-'), e(r.device ?? '-'), e(r.action ?? '-')];
+  if (r.prevOwner !== null) parts.push(`owner=${e(r.prevOwner)}->${e(r.owner ?? '(none)')}`);
+  else if (r.owner !== null) parts.push(`owner=${e(r.owner)}`);
   if (r.seqnum !== null) parts.push(`seqnum=${r.seqnum}`);
-  if (r.by !== null) parts.push(`by=${r.by}`);
+  if (r.by !== null) parts.push(`by=${e(r.by)}`);
   if (r.pid !== null) parts.push(`pid=${r.pid}`);
   if (r.reason !== null) parts.push(`reason=${JSON.stringify(r.reason)}`);
   if (r.error !== null) parts.push(`error=${JSON.stringify(r.error)}`);

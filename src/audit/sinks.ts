@@ -2,6 +2,7 @@ import type * as ChildProcess from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { makeDirs } from '../dirs.js';
 import type { JournalFields } from './fields.js';
 import { encodeNative } from './journal-native.js';
 import { redactText } from './redact.js';
@@ -157,7 +158,7 @@ export function jsonFileSink(opts: FileSinkOptions): AuditSink {
       return fs.openSync(file, flags, 0o640);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+      makeDirs(path.dirname(file), 0o755);
       return fs.openSync(file, flags, 0o640);
     }
   };

@@ -1,6 +1,7 @@
 import { CONNECT_OPTIONS, connectInputOf, withFlagName, withHostDefaults } from './connect-options.js';
 import type { CliContext } from './context.js';
 import { engineContext, engineOwner } from './engine-context.js';
+import { escapeText } from './output.js';
 import type { ConnectOperation } from './plugin.js';
 
 export async function runConnect(ctx: CliContext, opts: Record<string, unknown>): Promise<void> {
@@ -48,8 +49,8 @@ export async function runConnect(ctx: CliContext, opts: Record<string, unknown>)
     },
     () =>
       `device: ${result.device}${result.reused ? ' (already connected, reused)' : ''}` +
-      `${result.owner !== null ? `, owner ${result.owner}` : ''}` +
-      `${result.change !== undefined ? `, ${result.change}` : ''}` +
+      `${result.owner !== null ? `, owner ${escapeText(result.owner)}` : ''}` +
+      `${result.change !== undefined ? `, ${escapeText(result.change)}` : ''}` +
       `${result.namespaces.length > 0 ? `, namespaces ${result.namespaces.join(' ')}` : ''}\n`,
   );
 }

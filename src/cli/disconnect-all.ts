@@ -5,7 +5,7 @@ import { NvmfError } from '../errors.js';
 import type { DisconnectAllOptions } from './commands/disconnect-all.js';
 import type { CliContext } from './context.js';
 import { EXIT } from './exit.js';
-import { renderTable } from './output.js';
+import { escapeText, renderTable } from './output.js';
 
 /** Flags to a policy, rejecting contradictions and bad values before anything is read. */
 export function disconnectAllRequest(opts: DisconnectAllOptions): DisconnectAllPolicy {
@@ -40,9 +40,27 @@ export function renderPlan(items: readonly PlanItemView[]): string {
   );
 }
 
+/**
+ * `--owner X` where no controller is owned by X: said on stderr (JSON output too), with the
+ * owners that do have controllers, so a mistyped owner does not pass for "nothing left".
+ * The exit code stays 0: an orchestrator's teardown (`--owner me --yes`) legitimately finds
+ * nothing of its own left, and must not fail for that.
+ */
+function noteUnknownOwner(ctx: CliContext, owner: string, items: readonly PlanItemView[]): void {
+  if (items.some((i) => i.owner === owner)) return;
+  const owners = [
+    ...new Set(items.map((i) => i.owner).filter((o): o is string => typeof o === 'string')),
+  ].sort();
+  const known =
+    owners.length === 0
+      ? 'no controller has an owner'
+      : `owners with controllers: ${owners.map(escapeText).join(', ')}`;
+  ctx.note(`no controller is owned by "${escapeText(owner)}"; ${known}`, true);
+}
+
 export function renderResults(results: readonly DisconnectAllResult[]): string {
   return results
-    .map((r) => (r.ok ? `${r.device}: disconnected\n` : `${r.device}: FAILED: ${r.error}\n`))
+    .map((r) => (r.ok ? `${r.device}: disconnected\n` : `${r.device}: FAILED: ${escapeText(r.error)}\n`))
     .join('');
 }
 
@@ -67,6 +85,7 @@ export async function runDisconnectAll(ctx: CliContext, opts: DisconnectAllOptio
   const chosen = items.filter((i) => i.action === 'disconnect');
 
   if (!json) ctx.stdout.write(renderPlan(items));
+  if (req.owner !== undefined) noteUnknownOwner(ctx, req.owner, items);
   if (opts.dryRun || chosen.length === 0) {
     if (json) ctx.result({ plan: items }, () => '');
     else if (chosen.length === 0) ctx.note('nothing to disconnect');

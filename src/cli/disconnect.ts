@@ -5,6 +5,7 @@ import type { DisconnectOptions } from './commands/disconnect.js';
 import type { CliContext } from './context.js';
 import { engineContext } from './engine-context.js';
 import { EXIT } from './exit.js';
+import { escapeText } from './output.js';
 
 type Result =
   | { device: string; ok: true; excluded?: { file: string; added: boolean } | { error: string } }
@@ -94,11 +95,11 @@ export async function runDisconnect(ctx: CliContext, opts: DisconnectOptions): P
 }
 
 function resultText(r: Result): string {
-  if (!r.ok) return `${r.device}: FAILED: ${r.error}\n`;
+  if (!r.ok) return `${r.device}: FAILED: ${escapeText(r.error)}\n`;
   const x = r.excluded;
   if (x === undefined) return `${r.device}: disconnected\n`;
-  if ('error' in x) return `${r.device}: disconnected; NOT excluded: ${x.error}\n`;
-  return `${r.device}: disconnected; ${x.added ? 'excluded in' : 'already excluded in'} ${x.file}\n`;
+  if ('error' in x) return `${r.device}: disconnected; NOT excluded: ${escapeText(x.error)}\n`;
+  return `${r.device}: disconnected; ${x.added ? 'excluded in' : 'already excluded in'} ${escapeText(x.file)}\n`;
 }
 
 /**

@@ -10,7 +10,7 @@ import { connectInputOf, DISCOVERY_OPTIONS, withFlagName, withHostDefaults } fro
 import type { CliContext } from './context.js';
 import { engineContext, engineOwner } from './engine-context.js';
 import { EXIT } from './exit.js';
-import { renderTable } from './output.js';
+import { escapeText, fitLead, renderTable } from './output.js';
 import type { ConnectOperation } from './plugin.js';
 
 function entryJson(e: DiscoveredEntry): Record<string, unknown> {
@@ -27,12 +27,21 @@ function entryJson(e: DiscoveredEntry): Record<string, unknown> {
 }
 
 function renderDiscovery(d: DiscoverResult): string {
-  let out = renderTable(
-    ['Kind', 'Transport', 'Address', 'Port', 'Subsystem'],
-    d.entries.map((e) => [e.kind, e.transport ?? '?', e.traddr, e.trsvcid, e.subnqn]),
+  // Source: the discovery controller whose log listed the entry (a referral's own entries
+  // name the referral), so an entry listed by two controllers reads as two rows from two sources.
+  return (
+    renderTable(
+      ['Kind', 'Transport', 'Address', 'Port', 'Subsystem', 'Source'],
+      d.entries.map((e) => [e.kind, e.transport ?? '?', e.traddr, e.trsvcid, e.subnqn, e.source]),
+    ) + renderSkips(d.skipped, d.failures)
   );
-  for (const s of d.skipped) out += `skipped ${s.source}: ${s.reason}\n`;
-  for (const f of d.failures) out += `failed ${f.source}: ${f.reason}\n`;
+}
+
+/** The discovery controllers not read, and why, one line each. */
+function renderSkips(skipped: DiscoverResult['skipped'], failures: DiscoverResult['failures']): string {
+  let out = '';
+  for (const s of skipped) out += `skipped ${escapeText(s.source)}: ${escapeText(s.reason)}\n`;
+  for (const f of failures) out += `failed ${escapeText(f.source)}: ${escapeText(f.reason)}\n`;
   return out;
 }
 
@@ -100,12 +109,15 @@ export function connectAllText(r: {
 }): string {
   let out = '';
   for (const i of r.results) {
-    out += i.ok
-      ? `${i.target.subnqn}: ${i.result.device}${i.result.reused ? ' (reused)' : ''}${i.result.owner ? `, owner ${i.result.owner}` : ''}\n`
-      : `${i.target.subnqn}: FAILED: ${i.error}\n`;
+    const rest = i.ok
+      ? `: ${i.result.device}${i.result.reused ? ' (reused)' : ''}${i.result.owner ? `, owner ${escapeText(i.result.owner)}` : ''}`
+      : `: FAILED: ${escapeText(i.error)}`;
+    out += `${fitLead(i.target.subnqn, rest.length)}${rest}\n`;
   }
-  for (const x of r.excluded)
-    out += `${x.target.subnqn}: skipped (${x.target.transport} ${x.target.traddr}:${x.target.trsvcid}): ${x.reason}\n`;
+  for (const x of r.excluded) {
+    const rest = `: skipped (${x.target.transport} ${x.target.traddr}:${x.target.trsvcid}): ${escapeText(x.reason)}`;
+    out += `${fitLead(x.target.subnqn, rest.length)}${rest}\n`;
+  }
   return out;
 }
 
@@ -160,8 +172,7 @@ export async function runConnectAll(ctx: CliContext, opts: Record<string, unknow
     },
     () => {
       let out = connectAllText(r);
-      for (const s of r.discovery.skipped) out += `skipped ${s.source}: ${s.reason}\n`;
-      for (const f of r.discovery.failures) out += `failed ${f.source}: ${f.reason}\n`;
+      out += renderSkips(r.discovery.skipped, r.discovery.failures);
       return out === '' ? 'nothing to connect\n' : out;
     },
   );

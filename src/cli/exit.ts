@@ -15,7 +15,9 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /**
  * Input-validation codes are usage errors: the command line named a bad value and nothing
- * was touched. Everything else that went wrong at run time is a plain error.
+ * was touched. The same codes raised for invalid data found on disk (`details.onDisk`, an
+ * owner file holding a newline, a junk stamp) are plain errors: the command line was fine.
+ * Everything else that went wrong at run time is a plain error.
  */
 const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'EUSAGE',
@@ -29,7 +31,7 @@ const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 
 export function exitCodeFor(e: unknown): ExitCode {
   if (isNvmfError(e)) {
-    if (USAGE_CODES.has(e.code)) return EXIT.USAGE;
+    if (USAGE_CODES.has(e.code) && e.details['onDisk'] !== true) return EXIT.USAGE;
     if (e.code === 'EPARTIAL') return EXIT.PARTIAL;
   }
   return EXIT.ERROR;

@@ -46,3 +46,24 @@ export async function listControllers(ctx: CliContext): Promise<ListedController
     };
   });
 }
+
+/**
+ * The kernel's `address` attribute as a table shows it: `traddr:trsvcid` (an IPv6 address in
+ * brackets), or the traddr alone; the other keys (host_traddr, src_addr) only with `-vv` or
+ * in JSON. Anything without a traddr (PCIe) as is.
+ */
+export function tableAddress(raw: string, whole: boolean): string {
+  if (raw === '') return '-';
+  if (whole) return raw;
+  const kv = new Map(
+    raw.split(',').map((p) => {
+      const i = p.indexOf('=');
+      return [i < 0 ? p : p.slice(0, i), i < 0 ? '' : p.slice(i + 1)] as const;
+    }),
+  );
+  const traddr = kv.get('traddr');
+  if (traddr === undefined || traddr === '') return raw;
+  const trsvcid = kv.get('trsvcid');
+  if (trsvcid === undefined || trsvcid === '' || trsvcid === 'none') return traddr;
+  return `${traddr.includes(':') ? `[${traddr}]` : traddr}:${trsvcid}`;
+}

@@ -9,10 +9,10 @@ export { auditTarget, sinkChainOptionsFromEnv } from '../audit/auditor.js';
 export { formatAuditLogLine, readAuditFile, readAuditLog } from '../audit/journal-read.js';
 export { formatPrometheus, writeFileAtomic } from '../watch/prometheus.js';
 export { repeatWhileChanging } from '../watch/repeat.js';
-export { requireRegistryRoot, untilSignal } from '../watch/timeline.js';
+export { requireRegistryRoot, untilSignal, waitForRegistryRoot } from '../watch/timeline.js';
 export type { CommandModule, RegisterCommand } from './command.js';
 export type { CliContext, KernelHandle, Writer } from './context.js';
-export { renderTable } from './output.js';
+export { escapeText, renderTable } from './output.js';
 export { ownerArg } from './owner-arg.js';
 export { verdictJson, verdictOwner, verdictText, verdictWords } from '../registry/verdict.js';
 export type {

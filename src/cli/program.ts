@@ -1,7 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { CommandDescriptor, CommandModule } from './command.js';
 import type { CliContext } from './context.js';
-import { OUTPUT_FORMATS } from './output.js';
+import { DISCONNECT_ALL_TABLE } from './help-text.js';
+import { NvmfError } from '../errors.js';
+import { escapeText, OUTPUT_FORMATS, setWideOutput } from './output.js';
 import type { CoreCommandName, NvmfPlugin } from './plugin.js';
 
 const CORE_COMMANDS: readonly CoreCommandName[] = [
@@ -14,14 +16,18 @@ const CORE_COMMANDS: readonly CoreCommandName[] = [
 ];
 
 const EXAMPLES = `
+${DISCONNECT_ALL_TABLE}
+
 Examples:
-  nvmf connect -t tcp -a 192.0.2.10 -s 4420 -n nqn.2014-08.org.example:vol1 --owner stas
+  nvmf connect -t tcp -a 192.0.2.10 -n nqn.2014-08.org.example:vol1 --owner stas
   nvmf list -v
   nvmf disconnect-all --dry-run
   nvmf registry list -o json
+  nvmf help registry list
 
 Exit status: 0 ok, 1 error or aborted, 2 usage error, 3 partial failure.
-Configuration: NVMF_CONFIG (default /etc/nvme/nvmf.json), NVMF_PLUGINS, NVMF_KERNEL; see nvmf(1).`;
+Configuration: NVMF_CONFIG (default /etc/nvme/nvmf.json), NVMF_PLUGINS,
+NVMF_KERNEL; see nvmf(1).`;
 
 /** `-o` and `-v`: the program's own options, accepted anywhere on the line. */
 function addGlobalOptions(cmd: Command): Command {
@@ -33,7 +39,7 @@ function addGlobalOptions(cmd: Command): Command {
     )
     .option(
       '-v, --verbose',
-      'more detail (list: Orchestrator column; registry list: seqnum)',
+      'more detail (list: Orchestrator column; registry list: seqnum); twice (-vv): table cells whole, even past 80 columns',
       (_v, prev: number) => prev + 1,
       0,
     );
@@ -75,7 +81,58 @@ function newProgram(ctx: CliContext, version: string): Command {
       .version(version, '--version', 'print the version and exit'),
   )
     .addHelpText('after', EXAMPLES)
-    .helpCommand(false);
+    .helpCommand(false)
+    .hook('preAction', () => setWideOutput(ctx.verbose() > 1));
+}
+
+/**
+ * `nvmf __complete -- WORDS...` (hidden): the completion candidates for the last word, one a
+ * line (completion.ts; the bash script calls it).
+ */
+function addCompleteCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('__complete', { hidden: true })
+    .argument('[words...]')
+    .allowUnknownOption()
+    .action(async (words: string[]) => {
+      const { completions, deviceNames } = await import('./completion.js');
+      const devices = async (): Promise<string[]> => {
+        try {
+          return deviceNames(await ctx.roots());
+        } catch {
+          return []; // a broken configuration completes no devices; it does not break the shell
+        }
+      };
+      const names = await devices();
+      for (const w of completions(program, words, () => names)) ctx.stdout.write(`${w}\n`);
+    });
+}
+
+/**
+ * `nvmf help [COMMAND [SUBCOMMAND...]]`: the same help `--help` prints, found by walking the
+ * program's commands, so it knows every command a module or plugin registered.
+ */
+function addHelpCommand(program: Command): void {
+  program
+    .command('help')
+    .argument('[command...]', 'a command and its subcommands')
+    .description('show the help of a command (nvmf help registry list)')
+    .action((names: string[]) => {
+      let cmd = program;
+      for (const name of names) {
+        const sub = cmd.commands.find((c) => c.name() === name || c.aliases().includes(name));
+        if (sub === undefined) {
+          const known = cmd.commands.map((c) => c.name()).join(', ');
+          throw new NvmfError(
+            'EUSAGE',
+            `no command "${escapeText(name)}" under "${cmd.name()}"; commands: ${known}`,
+            {},
+          );
+        }
+        cmd = sub;
+      }
+      cmd.outputHelp();
+    });
 }
 
 function register(
@@ -91,6 +148,8 @@ function register(
     for (const p of ctx.plugins.enabled) p.extendCommand?.(name, cmd, ctx);
   }
   for (const p of plugins) p.commands?.(program, ctx);
+  addHelpCommand(program);
+  addCompleteCommand(program, ctx);
   return program;
 }
 

@@ -4,6 +4,7 @@ import { describe, errnoOf, NvmfError } from '../errors.js';
 import { instanceOf, isBlockName, isDevice, naturalCompare } from '../nvme/names.js';
 import { DISCOVERY_NQN, NQN_MAX_BYTES } from '../nvme/nqn.js';
 import { identityOf } from '../nvme/target.js';
+import { decodeDiskText } from '../text.js';
 import type { ControllerAddress, ControllerInfo, LiveControllerFacts, SubsystemType } from './port.js';
 
 /**
@@ -78,7 +79,8 @@ export function readAttrSync(dir: string, name: string): string | null {
     // One buffer for every read: the read is synchronous, so no two reads share it at once
     // (a fresh 4 KiB buffer per attribute was a quarter of listing 1000 controllers).
     const n = fs.readSync(fd, ATTR_BUF, 0, ATTR_MAX, 0);
-    return ATTR_BUF.toString('utf8', 0, n).replace(/\0+$/, '').trim();
+    // bytes that are not UTF-8 (a peer's NQN) kept visible as \xNN in text output (text.ts)
+    return decodeDiskText(ATTR_BUF, 0, n).replace(/\0+$/, '').trim();
   } catch {
     return null;
   } finally {

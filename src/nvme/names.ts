@@ -6,15 +6,21 @@ import { describe, NvmfError } from '../errors.js';
  * never writes a leading zero.
  */
 
-/** A controller's name: `nvmeN`, N without leading zeros, at most 10 digits. */
+/** A controller's name: `nvmeN`, N without leading zeros, at most 10 digits (see isDevice for the bound). */
 export const DEVICE_RE = /^nvme(0|[1-9][0-9]{0,9})$/;
+
+/** The largest controller instance: the kernel's instance IDA is bounded by INT_MAX. */
+export const MAX_INSTANCE = 2 ** 31 - 1;
 
 /** A namespace block device or its char node: `nvme3n1`, `nvme3c5n1`, `ng3n1`, `nvme3n1p2`. */
 const BLOCK_RE = /^(nvme|ng)(0|[1-9][0-9]*)(c(0|[1-9][0-9]*))?n(0|[1-9][0-9]*)(p[1-9][0-9]*)?$/;
 
-/** Whether `v` is a controller name. */
+/**
+ * Whether `v` is a controller name: DEVICE_RE and N at most MAX_INSTANCE. The udev helper's
+ * valid_dev is the same grammar (one table of cases tests both).
+ */
 export function isDevice(v: unknown): v is string {
-  return typeof v === 'string' && DEVICE_RE.test(v);
+  return typeof v === 'string' && DEVICE_RE.test(v) && Number(v.slice(4)) <= MAX_INSTANCE;
 }
 
 /** The instance number of a controller name that isDevice accepted. */

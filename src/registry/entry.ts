@@ -1,6 +1,6 @@
 import { type ErrorCode, NvmfError } from '../errors.js';
 import { type FileKind, lstatOrNull, notARegularFile, readRegularAttrFile, under } from './fsx.js';
-import { isAttr, isInternalName, ownerProblem, parseSeqnum, quote } from './names.js';
+import { isAttr, isInternalName, MAX_STAMP, ownerProblem, parseSeqnum, quote } from './names.js';
 import {
   type ControllerIdentity,
   IDENTITY_ATTRS,
@@ -83,8 +83,8 @@ export function entryFrom(device: string, dir: string, names: DirName[], facts: 
       if (seqnum === null) {
         throw new NvmfError(
           'EINVALID_VALUE',
-          `the seqnum stamp of ${device}, ${quote(value)}, is not a decimal number`,
-          { device },
+          `the seqnum stamp of ${device}, ${quote(value)}, is not a decimal number of at most ${MAX_STAMP}`,
+          { device, onDisk: true },
         );
       }
       continue;
@@ -118,9 +118,7 @@ export function ownerOnDisk(owner: string | null, device: string): string | null
     throw new NvmfError(
       'EINVALID_OWNER',
       `the owner of ${device} on disk, ${quote(owner)}, is invalid: ${problem}`,
-      {
-        device,
-      },
+      { device, onDisk: true },
     );
   }
   return owner;

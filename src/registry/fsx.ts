@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { errnoOf, NvmfError } from '../errors.js';
+import { decodeDiskText } from '../text.js';
 import { MAX_FILE_BYTES, quote } from './names.js';
 
 /**
@@ -15,6 +16,9 @@ const READ_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 const WRITE_FLAGS = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
 
 export const DIR_MODE = 0o755;
+
+/** Where the registry root comes from, as an error's advice names it. */
+const ROOT_SETTING = 'NVMF_REGISTRY_ROOT (the library: roots.registry)';
 // Reads are synchronous and decode before returning, so one buffer serves every read.
 const readBuffer = Buffer.allocUnsafe(MAX_FILE_BYTES + 1);
 export const FILE_MODE = 0o644;
@@ -58,7 +62,12 @@ export function ioError(e: unknown, what: string, details: Record<string, unknow
   if (e instanceof NvmfError) return e;
   const errno = errnoOf(e) ?? 'unknown';
   const readOnly = errno === 'EROFS' || errno === 'EACCES' || errno === 'EPERM';
-  const hint = readOnly ? ' (the registry root is read-only or not writable by this user; run as root)' : '';
+  const hint =
+    errno === 'EROFS'
+      ? ` (a read-only file system; ${ROOT_SETTING} must name a writable place, /run on a host)`
+      : readOnly
+        ? ' (not writable by this user; run as root)'
+        : '';
   return new NvmfError(
     readOnly ? 'EROOT' : 'EIO',
     `${what}: ${errno}${hint}`,
@@ -84,14 +93,17 @@ export function notADirectory(
   what: string,
   details: Record<string, unknown> = {},
 ): NvmfError {
+  // The root is named by configuration, where a typo is likelier than junk: never advise
+  // removing what it names, say which setting names it.
+  const advice = what === 'registry root' ? `check ${ROOT_SETTING}; it must name a directory` : 'remove it';
   if (symlink) {
     return new NvmfError(
       'ESYMLINK',
-      `${what} ${quote(p)} is a symlink; the registry never follows symlinks (remove it)`,
+      `${what} ${quote(p)} is a symlink; the registry never follows symlinks (${advice})`,
       details,
     );
   }
-  return new NvmfError('ENOT_DIR', `${what} ${quote(p)} is not a directory (remove it)`, details);
+  return new NvmfError('ENOT_DIR', `${what} ${quote(p)} is not a directory (${advice})`, details);
 }
 
 /**
@@ -117,7 +129,7 @@ export function readAttrFile(p: string, details: Record<string, unknown>): strin
     }
     while (n > 0 && (buf[n - 1] === 0x0a || buf[n - 1] === 0x0d)) n--;
     if (n === 0 && st.size === 0) return null;
-    return buf.toString('utf8', 0, n);
+    return decodeDiskText(buf, 0, n);
   } catch (e) {
     throw ioError(e, `cannot read attribute ${quote(p)}`, details);
   } finally {
@@ -198,7 +210,7 @@ export function readRegularAttrFile(p: string, device?: string, attr?: string): 
     fs.closeSync(fd);
   }
   while (n > 0 && (buf[n - 1] === 0x0a || buf[n - 1] === 0x0d)) n--;
-  return buf.toString('utf8', 0, n);
+  return decodeDiskText(buf, 0, n);
 }
 
 /** The refusal for a name whose readdir type is not a regular file (no open needed). */

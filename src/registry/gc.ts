@@ -88,8 +88,14 @@ export interface GcOutcome {
 
 export const DEFAULT_GC_GRACE_MS = 60_000;
 
+/**
+ * Temp directories of an unfinished create: ours `.nvmeN.tmp.<suffix>` and `.intent.tmp.<suffix>`,
+ * and libnvme's, which has the same shape (`.nvmeN.tmp.XXXXXX`, mkdtemp). Attribute temps
+ * inside an entry (ours `.attr.tmp.<suffix>`, libnvme's `attr.tmp.XXXXXX`) are planAttrTemps'.
+ */
 const TEMP_RE = /^\.(nvme[0-9]+|intent)\.tmp\./;
-const TRASH_RE = /^\.nvme[0-9]+\.trash\./;
+/** Trash of an unpurged delete: ours `.nvmeN.trash.<suffix>`, libnvme's `.trash.XXXXXX` (mkdtemp). */
+const TRASH_RE = /^\.(nvme[0-9]+\.)?trash\./;
 /** Lock files: flock(2), never stale; removed only when nobody holds them (lock.ts). */
 const LOCK_RE = /^\.(nvme[0-9]+)\.flock$/;
 /** Lock directories of versions before the flock lock (mkdir protocol). */

@@ -70,9 +70,12 @@ export function checkWritableAttr(v: unknown): string {
   return attr;
 }
 
-// C0, DEL and C1 controls; lone surrogates (not UTF-8 encodable); line/paragraph separators.
+// C0, DEL and C1 controls; line/paragraph separators; lone surrogates (not UTF-8 encodable,
+// and how decodeDiskText carries a byte that is not UTF-8); U+FFFD, the replacement character
+// a decoder puts where bytes were not UTF-8 (Node decodes the command line that way, so an
+// owner typed as $'st\xffas' arrives as "st\ufffdas" and is refused as the API refuses it).
 const OWNER_FORBIDDEN =
-  /[\u0000-\u001f\u007f-\u009f\u2028\u2029/]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufffd/]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Why `v` is not a valid owner, or null when it is. Pure, so policy code can test it. */
 export function ownerProblem(v: unknown): string | null {
@@ -126,11 +129,25 @@ export function checkValue(attr: string, v: unknown): string {
   return v as string;
 }
 
-/** The seqnum stamp as written: decimal digits only. */
+/** The largest stamp: the kernel's uevent seqnum is a u64. */
+export const MAX_STAMP = '18446744073709551615';
+
+/**
+ * Whether `text` is a seqnum stamp: a canonical decimal (0, or no leading zero) of at most
+ * MAX_STAMP. The udev helper's is_dec is the same grammar (one table of cases tests both).
+ */
+export function isStamp(text: string): boolean {
+  if (!/^(0|[1-9][0-9]{0,19})$/.test(text)) return false;
+  return text.length < MAX_STAMP.length || text <= MAX_STAMP;
+}
+
+/**
+ * The seqnum stamp as written, or null when it is not one (isStamp). A number: exact up to
+ * 2^53 (the kernel's counter, one per uevent, stays far below); a larger stamp is valid and
+ * reads as the nearest number.
+ */
 export function parseSeqnum(text: string): number | null {
-  if (!/^(0|[1-9][0-9]{0,15})$/.test(text)) return null;
-  const n = Number(text);
-  return Number.isSafeInteger(n) ? n : null;
+  return isStamp(text) ? Number(text) : null;
 }
 
 export function checkSeqnum(v: unknown): number {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AuditEvent, Auditor } from '../audit/event.js';
+import { makeDirs } from '../dirs.js';
 import {
   checkOptionalBoolean,
   checkOptionalFunction,
@@ -730,8 +731,7 @@ export class Registry {
       return;
     }
     try {
-      fs.mkdirSync(this.root, { recursive: true, mode: DIR_MODE });
-      fs.chmodSync(this.root, DIR_MODE);
+      makeDirs(this.root, DIR_MODE);
     } catch (e) {
       throw ioError(e, `cannot create registry root ${quote(this.root)}`);
     }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeDirs } from '../dirs.js';
 import { errnoOf, NvmfError } from '../errors.js';
 import type { Env } from '../roots.js';
 import {
@@ -165,7 +166,7 @@ export function fileState(
 export function writeAtomic(target: string, data: Buffer, mode: number, staged = UDEV_STAGED_HINT): void {
   const dir = path.dirname(target);
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    makeDirs(dir, 0o755);
   } catch (e) {
     throw fsError(e, 'create directory', dir, staged);
   }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { NvmfError } from '../errors.js';
+import { escapeText } from '../text.js';
 import type { RegistryEvent } from './registry-diff.js';
 import type { UdevEvent } from './udev-parse.js';
 
@@ -44,7 +45,7 @@ export function formatTimelineText(item: TimelineItem): string {
       item.transport ? `transport=${item.transport}` : '',
       item.traddr ? `traddr=${item.traddr}` : '',
     ].filter((s) => s !== '');
-    return [item.time, 'udev    ', item.action, item.device, ...extra].join(' ');
+    return escapeText([item.time, 'udev    ', item.action, item.device, ...extra].join(' '));
   }
   let what: string;
   switch (item.type) {
@@ -63,7 +64,7 @@ export function formatTimelineText(item: TimelineItem): string {
     default:
       what = 'unowned';
   }
-  return `${item.time} registry ${item.type} ${item.device} ${what}`;
+  return escapeText(`${item.time} registry ${item.type} ${item.device} ${what}`);
 }
 
 /** The registry root must exist to be watched; say how it comes to be when it does not. */
@@ -77,9 +78,44 @@ export function requireRegistryRoot(root: string): void {
   if (!ok) {
     throw new NvmfError(
       'EROOT',
-      `registry root ${root} does not exist yet; it is created by the first registry write (a connect with an owner). Set NVMF_REGISTRY_ROOT to watch another one`,
+      `registry root ${root} does not exist yet or is not a directory; it is created by the first registry write (a connect with an owner). Set NVMF_REGISTRY_ROOT to watch another one`,
       { root },
     );
+  }
+}
+
+/** How often a missing registry root is looked for. */
+const ROOT_POLL_MS = 250;
+
+/**
+ * Wait until the registry root exists, so a daemon (`registry watch`, `monitor`) can start
+ * before the first registry write creates it. 'present' when it already existed, 'appeared'
+ * when it came while we waited (said once through `note`), 'stopped' when `stop` resolved
+ * first. Something that is not a directory where the root should be is an error at once.
+ */
+export async function waitForRegistryRoot(
+  root: string,
+  stop: Promise<unknown>,
+  note: (message: string) => void,
+): Promise<'present' | 'appeared' | 'stopped'> {
+  const present = (): boolean => {
+    const st = fs.statSync(root, { throwIfNoEntry: false });
+    if (st === undefined) return false;
+    if (!st.isDirectory()) requireRegistryRoot(root);
+    return true;
+  };
+  if (present()) return 'present';
+  note(
+    `waiting for the registry root ${root} to appear (the first registry write, a connect with an owner, creates it; NVMF_REGISTRY_ROOT names another)`,
+  );
+  let stopped = false;
+  void stop.then(() => {
+    stopped = true;
+  });
+  for (;;) {
+    await new Promise((r) => setTimeout(r, ROOT_POLL_MS));
+    if (stopped) return 'stopped';
+    if (present()) return 'appeared';
   }
 }
 

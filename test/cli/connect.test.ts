@@ -79,7 +79,7 @@ describe('nvmf connect', () => {
     nvmf(env, ['connect', ...TCP, '-n', NQN(2)]);
     const plain = nvmf(env, ['list']);
     expect(plain.stdout.split('\n')[0]).toMatch(/^Device\s+Transport\s+Address\s+Subsystem\s+State$/);
-    const v = nvmf(env, ['list', '-v']).stdout.split('\n');
+    const v = nvmf(env, ['list', '-vv']).stdout.split('\n');
     expect(v[0]).toMatch(/Orchestrator$/);
     expect(v[2]).toMatch(
       /^nvme0\s+tcp\s+traddr=127\.0\.0\.1,trsvcid=4420\S*\s+nqn\.2014-08\.org\.example:vol1\s+live\s+stas$/,

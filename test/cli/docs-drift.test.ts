@@ -63,7 +63,8 @@ describe('man pages document what --help shows', () => {
     const r = nvmf(host.env, ['--help']);
     const main = page('nvmf');
     for (const o of longOptions(r.stdout)) expect(main, o).toContain(o);
-    const commands = [...r.stdout.matchAll(/^ {2}([a-z][a-z-]*)\b/gm)]
+    const block = /\nCommands:\n([\s\S]*?)\n\n/.exec(r.stdout)?.[1] ?? '';
+    const commands = [...block.matchAll(/^ {2}([a-z][a-z-]*)\b/gm)]
       .map((m) => m[1] as string)
       .filter((c) => c !== 'help');
     expect(commands.length).toBeGreaterThan(8);

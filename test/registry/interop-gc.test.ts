@@ -137,6 +137,33 @@ describe('gc', () => {
     expect(sb.events).toHaveLength(5);
   });
 
+  it("sweeps libnvme's own leftovers (its temp dir, trash and attribute temp names) after the same grace", () => {
+    const reg = sb.open();
+    sb.nodes.add('nvme1');
+    reg.create('nvme1', { owner: 'x', seqnum: 1 });
+    // libnvme's names: mkdtemp `.nvmeN.tmp.XXXXXX` and `.trash.XXXXXX`, mkstemp `attr.tmp.XXXXXX`
+    const temp = path.join(sb.root, '.nvme5.tmp.Ab12Cd');
+    const trash = path.join(sb.root, '.trash.Xy34Zw');
+    for (const d of [temp, trash]) {
+      fs.mkdirSync(d);
+      fs.writeFileSync(path.join(d, 'owner'), 'stas\n');
+      fs.writeFileSync(path.join(d, 'seqnum'), '42\n');
+    }
+    fs.writeFileSync(path.join(sb.root, 'nvme1', 'note.tmp.Qw56Er'), 'half');
+    fs.mkdirSync(path.join(sb.root, '.trashy')); // not a trash name: not ours to judge
+
+    expect(reg.gc().removed).toEqual([]); // young: a libnvme writer may be mid-way
+    const later = sb.open({ now: () => Date.now() + HOUR });
+    const report = later.gc();
+    expect(report.removed.map((r) => [r.kind, path.basename(r.path)]).sort()).toEqual([
+      ['attr-temp', 'note.tmp.Qw56Er'],
+      ['temp', '.nvme5.tmp.Ab12Cd'],
+      ['trash', '.trash.Xy34Zw'],
+    ]);
+    expect(fs.readdirSync(sb.root).sort()).toEqual(['.boot_id', '.trashy', 'nvme1']);
+    expect(reg.read('nvme1')?.owner).toBe('x');
+  });
+
   it('removes a lock file nobody holds at any age, never a held one, and takes no entry lock for it', async () => {
     const reg = sb.open({ lockTimeoutMs: 200 });
     const idle = lockPath(sb.root, 'nvme5');

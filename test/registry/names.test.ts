@@ -11,8 +11,10 @@ import {
 } from '../../src/registry/index.js';
 
 describe('device names', () => {
-  const ok = ['nvme0', 'nvme1', 'nvme9', 'nvme10', 'nvme4294967295'];
+  const ok = ['nvme0', 'nvme1', 'nvme9', 'nvme10', 'nvme2147483647'];
   const bad: unknown[] = [
+    'nvme2147483648',
+    'nvme4294967295',
     '',
     'nvme',
     'nvme01',
@@ -103,6 +105,8 @@ describe('owners', () => {
     ['a\u009b', 'C1 CSI'],
     ['a\u2028', 'line separator'],
     ['\ud800', 'lone surrogate'],
+    ['st\udcffas', 'a byte 0xff read from disk (decodeDiskText)'],
+    ['st\ufffdas', 'U+FFFD: an argv byte 0xff as Node decodes it'],
     [null, 'null'],
     [7, 'number'],
   ];

@@ -167,14 +167,38 @@ describe('nvmf registry watch', () => {
     ]);
   });
 
-  it('a missing registry root is an error that says how it comes to be', () => {
+  it('waits for a missing registry root to appear, then reports what is created in it', async () => {
+    const root = path.join(dir, 'run', 'nvme', 'registry'); // parents missing too
+    env.NVMF_REGISTRY_ROOT = root;
+    const p = start(['registry', 'watch']);
+    await waitForStderr(p, /waiting for the registry root .*registry to appear/);
+    // the first write: the root (with its parents) and an entry, as a connect makes them
+    fs.mkdirSync(path.join(root, 'nvme4'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'nvme4', 'owner'), 'stas\n');
+    const line = await p.next((l) => l.includes('"device":"nvme4"') && l.includes('"owner":"stas"'));
+    expect(JSON.parse(line)).toMatchObject({ device: 'nvme4', owner: 'stas' });
+    child!.kill('SIGINT');
+    expect(await p.exit).toBe(0);
+  });
+
+  it('a signal while waiting for the root ends it cleanly', async () => {
+    env.NVMF_REGISTRY_ROOT = path.join(dir, 'never');
+    const p = start(['registry', 'watch']);
+    await waitForStderr(p, /waiting for the registry root/);
+    child!.kill('SIGTERM');
+    expect(await p.exit).toBe(0);
+  });
+
+  it('a registry root that is not a directory is an error at once', () => {
+    const file = path.join(dir, 'file');
+    fs.writeFileSync(file, '');
     const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'registry', 'watch'], {
       cwd: REPO,
-      env: { ...env, NVMF_REGISTRY_ROOT: path.join(dir, 'nope') },
+      env: { ...env, NVMF_REGISTRY_ROOT: file },
       encoding: 'utf8',
     });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/registry root .*nope does not exist yet/);
+    expect(r.stderr).toMatch(/registry root .*file does not exist yet or is not a directory/);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../../../src/cli/plugin-api.js';
-import { ownerArg } from '../../../src/cli/plugin-api.js';
+import { escapeText, ownerArg } from '../../../src/cli/plugin-api.js';
 
 export function register(parent: Command, ctx: CliContext): void {
   parent
@@ -67,8 +67,8 @@ export function register(parent: Command, ctx: CliContext): void {
         const { prevOwner, created } = out;
         ctx.result({ device: dev, owner, prevOwner, ...(created ? { created } : {}) }, () =>
           created
-            ? `${dev}: entry created, owner ${owner}\n`
-            : `${dev}: owner ${prevOwner === null ? '(none)' : prevOwner === '' ? '""' : prevOwner} -> ${owner}\n`,
+            ? `${dev}: entry created, owner ${escapeText(owner)}\n`
+            : `${dev}: owner ${prevOwner === null ? '(none)' : prevOwner === '' ? '""' : escapeText(prevOwner)} -> ${escapeText(owner)}\n`,
         );
       },
     );

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../../../src/cli/plugin-api.js';
+import { escapeText } from '../../../src/cli/plugin-api.js';
 
 export function register(parent: Command, ctx: CliContext): void {
   parent
@@ -48,7 +49,7 @@ export function register(parent: Command, ctx: CliContext): void {
         const { prevOwner } = reg.disown(dev, { expect: entry.owner });
         ctx.result(
           { device: dev, attr, deleted: prevOwner !== null, prevOwner },
-          () => `${dev}: owner ${prevOwner ?? '(none)'} removed\n`,
+          () => `${dev}: owner ${escapeText(prevOwner ?? '(none)')} removed\n`,
         );
         return;
       }

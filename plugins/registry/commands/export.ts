@@ -13,9 +13,11 @@ export function register(parent: Command, ctx: CliContext): void {
     )
     .addHelpText(
       'after',
-      "\n--repeat-on-change is for a systemd path unit's service: a path unit does not watch\n" +
-        'while its service runs, so a change made during the export would wait for the next.\n' +
-        '\nExamples:\n  nvmf registry export --format prometheus --path /var/lib/node_exporter/textfile/nvmf.prom\n' +
+      "\n--repeat-on-change is for a systemd path unit's service: a path unit does not\n" +
+        'watch while its service runs, so a change made during the export would wait\n' +
+        'for the next.\n' +
+        '\nExamples:\n  nvmf registry export --format prometheus \\\n' +
+        '    --path /var/lib/node_exporter/textfile/nvmf.prom\n' +
         '  nvmf registry export',
     )
     .action(async (opts: { format: string; path?: string; repeatOnChange?: boolean }) => {

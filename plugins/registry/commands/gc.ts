@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../../../src/cli/plugin-api.js';
+import { escapeText } from '../../../src/cli/plugin-api.js';
 
 /** `--grace SECONDS`: a non-negative decimal, at most millisecond precision. */
 const GRACE_RE = /^(0|[1-9][0-9]{0,8})(\.[0-9]{1,3})?$/;
@@ -15,8 +16,8 @@ export function register(parent: Command, ctx: CliContext): void {
     )
     .addHelpText(
       'after',
-      '\nEntries of gone controllers are judged by the udev guards, and lock files by whether anyone holds them;\n' +
-        'neither waits out the grace period.\n' +
+      '\nEntries of gone controllers are judged by the udev guards, and lock files by\n' +
+        'whether anyone holds them; neither waits out the grace period.\n' +
         '\nExamples:\n  nvmf registry gc --dry-run\n  nvmf registry gc --grace 0 -o json',
     )
     .action(async (opts: { dryRun?: boolean; grace?: string }) => {
@@ -38,8 +39,12 @@ export function register(parent: Command, ctx: CliContext): void {
       ctx.result({ dryRun: report.dryRun, removed: report.removed, kept: report.kept }, () => {
         const verb = report.dryRun ? 'would remove' : 'removed';
         const lines = [
-          ...report.removed.map((r) => `${verb} ${r.device ?? r.path} (${r.kind}): ${r.reason}\n`),
-          ...report.kept.map((r) => `kept ${r.device ?? r.path} (${r.kind}): ${r.reason}\n`),
+          ...report.removed.map(
+            (r) => `${verb} ${escapeText(r.device ?? r.path)} (${r.kind}): ${escapeText(r.reason)}\n`,
+          ),
+          ...report.kept.map(
+            (r) => `kept ${escapeText(r.device ?? r.path)} (${r.kind}): ${escapeText(r.reason)}\n`,
+          ),
         ];
         return lines.length === 0 ? 'nothing to remove\n' : lines.join('');
       });

@@ -14,8 +14,9 @@ export function register(parent: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       '\nReads where records go (NVMF_AUDIT_SINK): the journal through\n' +
-        '`journalctl -o json SYSLOG_IDENTIFIER=nvmf-registry [NVMF_DEVICE=nvmeN]`, or, where\n' +
-        'journald is not running, the audit file (NVMF_AUDIT_FILE, with its rotated copies).\n' +
+        '`journalctl -o json SYSLOG_IDENTIFIER=nvmf-registry [NVMF_DEVICE=nvmeN]`,\n' +
+        'or, where journald is not running, the audit file (NVMF_AUDIT_FILE, with its\n' +
+        'rotated copies).\n' +
         'It says on stderr which one it read.\n' +
         '\nExamples:\n  nvmf registry log nvme4\n  nvmf registry log --since today -o json',
     )

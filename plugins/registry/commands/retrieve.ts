@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../../../src/cli/plugin-api.js';
+import { escapeText } from '../../../src/cli/plugin-api.js';
 
 export function register(parent: Command, ctx: CliContext): void {
   parent
@@ -35,6 +36,6 @@ export function register(parent: Command, ctx: CliContext): void {
           },
         );
       }
-      ctx.result({ device: dev, attr: opts.attr, value }, () => `${value}\n`);
+      ctx.result({ device: dev, attr: opts.attr, value }, () => `${escapeText(value)}\n`);
     });
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../../../src/cli/plugin-api.js';
+import { escapeText } from '../../../src/cli/plugin-api.js';
 
 export function register(parent: Command, ctx: CliContext): void {
   parent
@@ -62,7 +63,7 @@ export function register(parent: Command, ctx: CliContext): void {
           : { device: dev, attr, value: opts.value },
         () =>
           attr === 'owner'
-            ? `${dev}: owner ${prevOwner ?? '(none)'} -> ${opts.value}\n`
+            ? `${dev}: owner ${escapeText(prevOwner ?? '(none)')} -> ${escapeText(opts.value)}\n`
             : `${dev}: ${attr} set\n`,
       );
     });

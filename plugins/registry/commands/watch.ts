@@ -8,18 +8,21 @@ export function register(parent: Command, ctx: CliContext): void {
     .option('--initial', 'first report the entries already present (as created/claimed)')
     .addHelpText(
       'after',
-      '\nOne JSON object per line: {"type":"created"|"claimed"|"released"|"owner-changed"|"removed",' +
-        '"device","owner","prevOwner","time"}.\n' +
+      '\nOne JSON object per line:\n' +
+        '  {"type":"created"|"claimed"|"released"|"owner-changed"|"removed",\n' +
+        '   "device","owner","prevOwner","time"}\n' +
         '\nExamples:\n  nvmf registry watch\n  nvmf registry watch --initial | jq -c "select(.type == \\"removed\\")"',
     )
     .action(async (opts: { initial?: boolean }) => {
       const { watchRegistry } = await import('../../../src/index.js');
-      const { requireRegistryRoot, untilSignal } = await import('../../../src/cli/plugin-api.js');
+      const { untilSignal, waitForRegistryRoot } = await import('../../../src/cli/plugin-api.js');
       const roots = await ctx.roots();
-      requireRegistryRoot(roots.registry);
       const stopped = untilSignal();
+      const root = await waitForRegistryRoot(roots.registry, stopped, (m) => ctx.note(m, true));
+      if (root === 'stopped') return;
       const watcher = await watchRegistry(roots.registry, {
-        emitInitial: opts.initial === true,
+        // a root that appeared while we waited: every entry in it was created while we ran
+        emitInitial: opts.initial === true || root === 'appeared',
         onEvent: (e) => ctx.stdout.write(`${JSON.stringify(e)}\n`),
         onError: (e) => ctx.note(`warning: ${e.message}`, true),
       });

@@ -13,12 +13,15 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-Host NQN and host ID default to <etc>/nvme/hostnqn and <etc>/nvme/hostid (NVMF_ETC_ROOT, default /etc).
-Connecting to an existing controller reuses it: with --owner it is claimed, --owner= disowns it.
+Host NQN and host ID default to <etc>/nvme/hostnqn and <etc>/nvme/hostid
+(NVMF_ETC_ROOT, default /etc). Connecting to an existing controller reuses it:
+with --owner it is claimed, --owner= disowns it.
 
 Examples:
-  nvmf connect -t tcp -a 192.0.2.10 -s 4420 -n nqn.2014-08.org.example:vol1 --owner stas
-  nvmf connect -t tcp -a 192.0.2.10 -n nqn.2014-08.org.example:vol1 -l -1 -c 5 --wait -o json`,
+  nvmf connect -t tcp -a 192.0.2.10 -s 4420 -n nqn.2014-08.org.example:vol1 \\
+    --owner stas
+  nvmf connect -t tcp -a 192.0.2.10 -n nqn.2014-08.org.example:vol1 \\
+    -l -1 -c 5 --wait -o json`,
     )
     .action(async (opts: Record<string, unknown>) => {
       const { runConnect } = await import('../connect.js');

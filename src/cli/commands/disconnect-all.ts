@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { DISCONNECT_ALL_TABLE } from '../help-text.js';
 import { ownerArg } from '../owner-arg.js';
 
 export interface DisconnectAllOptions {
@@ -31,29 +32,11 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-Which controllers go (the ownership verdict, as list -v shows it):
-  owner        default      --owner X    --force
-  none (-)     disconnect   skip         disconnect
-  X            skip         disconnect   disconnect
-  Y, ""        skip         skip         disconnect
-  unknown (?)  skip         skip         disconnect
-  in use       skip         skip         skip (--ignore-in-use overrides)
-  boot (NBFT)  skip         skip         skip (--ignore-boot-critical overrides)
-  PCIe/local   never        never        never
-A previous controller's entry counts as none; unknown is an unreadable entry, an
-owner being written, or junk.
+${DISCONNECT_ALL_TABLE}
 
-In use: deleting it, with the others the plan deletes, would leave a namespace disk with no
-live path while the disk, a partition or a holder above them (dm, md, LVM) is mounted or
-swap. Of two live paths of a mounted multipath disk one may go; the last is refused.
-
-A boot device is a controller serving a subsystem entry of the firmware's NBFT table; when
-an NBFT table cannot be read, every fabrics controller is skipped (the reason names the
-table), since the boot device cannot be told.
-
-On a terminal the plan is shown and a typed 'yes' is required; without a terminal --yes is
-required. Exit 3 when some disconnects failed. With the registry plugin disabled only
---force is accepted.
+On a terminal the plan is shown and a typed 'yes' is required; without a
+terminal --yes is required. Exit 3 when some disconnects failed. With the
+registry plugin disabled only --force is accepted.
 
 Examples:
   nvmf disconnect-all --dry-run

@@ -11,7 +11,9 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-A discovery controller already connected and owned by another orchestrator is not used.
+A discovery controller already connected and owned by another orchestrator is
+not used. The Source column names the discovery controller each entry came from
+(the first one, or a referral).
 
 Examples:
   nvmf discover -t tcp -a 192.0.2.10 -s 8009

@@ -8,10 +8,12 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-Orchestrator column (-v): the registry owner ("" for the empty name), '-' for an unowned
-fabrics controller, '?' when the owner is unknown (entry unreadable, junk, being written),
-'(previous)' when the entry belongs to a previous controller of that instance, 'kernel'
-for PCIe and other local controllers (never disconnected by disconnect-all).
+Orchestrator column (-v): the registry owner ("" for the empty name), '-' for an
+unowned fabrics controller, '?' when the owner is unknown (entry unreadable, junk,
+being written), '(previous)' when the entry belongs to a previous controller of
+that instance, 'kernel' for PCIe and other local controllers (never disconnected
+by disconnect-all). Long values are shortened in the middle to fit 80 columns;
+-vv prints them whole, -o json always does.
 
 Examples:
   nvmf list
@@ -19,7 +21,7 @@ Examples:
   nvmf list -o json`,
     )
     .action(async () => {
-      const { listControllers } = await import('../list-controllers.js');
+      const { listControllers, tableAddress } = await import('../list-controllers.js');
       const { renderTable } = await import('../output.js');
       const { verdictText } = await import('../../registry/verdict.js');
       const rows = await listControllers(ctx);
@@ -38,7 +40,7 @@ Examples:
           rows.map((r) => [
             r.device,
             r.transport,
-            r.address === '' ? '-' : r.address,
+            tableAddress(r.address, ctx.verbose() > 1),
             r.subsysnqn,
             r.state,
             ...(verbose ? [r.verdict === null ? 'kernel' : verdictText(r.verdict)] : []),

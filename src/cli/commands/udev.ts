@@ -5,9 +5,10 @@ import type { CliContext } from '../context.js';
 const ENV_HELP = `
 Environment (staged installs and tests):
   NVMF_UDEV_RULES_DIR  rules directory (default /etc/udev/rules.d)
-  NVMF_LIBEXEC_DIR     helper directory (default /usr/libexec/nvmf-registry; the rule names
-                       /usr/libexec/nvmf-registry/nvmf-registry-cleanup)
-  NVMF_UDEV_CONTROL    udevd control socket that tells udevd runs (default /run/udev/control)
+  NVMF_LIBEXEC_DIR     helper directory (default /usr/libexec/nvmf-registry;
+                       the rule names .../nvmf-registry/nvmf-registry-cleanup)
+  NVMF_UDEV_CONTROL    udevd control socket that tells udevd runs
+                       (default /run/udev/control)
   NVMF_UDEVADM         udevadm executable (default: udevadm on PATH)
 See docs/udev.md for what the rule does and the manual steps for packagers.`;
 
@@ -21,8 +22,9 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-Copies 70-nvmf-registry.rules to the rules directory and nvmf-registry-cleanup (mode 0755)
-to the helper directory, each atomically; files already current are left alone.
+Copies 70-nvmf-registry.rules to the rules directory and nvmf-registry-cleanup
+(mode 0755) to the helper directory, each atomically; files already current are
+left alone.
 ${ENV_HELP}
 
 Examples:
@@ -51,8 +53,8 @@ Examples:
     .addHelpText(
       'after',
       `
-Registry entries of controllers removed afterwards are no longer cleaned up by udev;
-'nvmf registry gc' still removes them.
+Registry entries of controllers removed afterwards are no longer cleaned up by
+udev; 'nvmf registry gc' still removes them.
 ${ENV_HELP}
 
 Examples:
@@ -79,8 +81,8 @@ Examples:
     .addHelpText(
       'after',
       `
-"current" means byte-identical to the copies this nvmf-registry ships (and the helper
-executable); run 'nvmf udev install' to bring them up to date.
+"current" means byte-identical to the copies this nvmf-registry ships (and the
+helper executable); run 'nvmf udev install' to bring them up to date.
 ${ENV_HELP}
 
 Examples:

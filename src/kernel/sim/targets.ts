@@ -52,6 +52,19 @@ function bad(msg: string, where: string): never {
   throw new NvmfError('EINVALID_VALUE', `sim targets: ${where}: ${msg}`, { where });
 }
 
+const PORT_KEYS = ['transport', 'traddr', 'trsvcid'] as const;
+
+/**
+ * Refuse a key the format does not have: a misspelt `namespace` or `referral` would otherwise
+ * be ignored and the sim would serve something else than the file says.
+ */
+function onlyKeys(o: Record<string, unknown>, allowed: readonly string[], where: string): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k))
+      bad(`unknown key ${JSON.stringify(k)}; the keys here are ${allowed.join(', ')} (docs/sim.md)`, where);
+  }
+}
+
 function str(v: unknown, where: string, optional = false): string | undefined {
   if (v === undefined && optional) return undefined;
   if (typeof v !== 'string' || v === '' || !/^[\x21-\x7e]+$/.test(v))
@@ -59,9 +72,11 @@ function str(v: unknown, where: string, optional = false): string | undefined {
   return v;
 }
 
-function port(v: unknown, where: string): SimPort {
+/** A port; `keys` are the keys the object may have (null: the caller checks them). */
+function port(v: unknown, where: string, keys: readonly string[] | null = PORT_KEYS): SimPort {
   if (typeof v !== 'object' || v === null) bad('expected an object with transport, traddr, trsvcid', where);
   const o = v as Record<string, unknown>;
+  if (keys !== null) onlyKeys(o, keys, where);
   const transport = str(o['transport'], `${where}.transport`) as string;
   if (!TRANSPORTS.includes(transport))
     bad(`transport "${transport}" is not one of ${TRANSPORTS.join(', ')}`, where);
@@ -81,6 +96,7 @@ export function parseTargets(v: unknown): SimTargets {
   if (typeof v !== 'object' || v === null)
     bad('expected an object with "subsystems" and/or "discovery"', 'top level');
   const o = v as Record<string, unknown>;
+  onlyKeys(o, ['subsystems', 'discovery'], 'top level');
   const subsRaw = o['subsystems'] ?? [];
   const discRaw = o['discovery'] ?? [];
   if (!Array.isArray(subsRaw)) bad('expected an array', 'subsystems');
@@ -89,10 +105,13 @@ export function parseTargets(v: unknown): SimTargets {
     const w = `subsystems[${i}]`;
     if (typeof s !== 'object' || s === null) bad('expected an object', w);
     const r = s as Record<string, unknown>;
+    const own = ['nqn', 'namespaces', 'allowedHosts'];
+    // the ports: a list, or the subsystem's own transport/traddr/trsvcid for one port
+    onlyKeys(r, r['ports'] !== undefined ? [...own, 'ports'] : [...own, ...PORT_KEYS], w);
     const nqn = str(r['nqn'], `${w}.nqn`) as string;
     const ports = Array.isArray(r['ports'])
       ? r['ports'].map((p: unknown, j: number) => port(p, `${w}.ports[${j}]`))
-      : [port(r, w)];
+      : [port(r, w, null)];
     const ns = r['namespaces'] ?? 1;
     if (typeof ns !== 'number' || !Number.isInteger(ns) || ns < 0 || ns > 1024)
       bad('namespaces must be an integer 0..1024', w);
@@ -112,14 +131,14 @@ export function parseTargets(v: unknown): SimTargets {
   });
   const discovery = discRaw.map((d: unknown, i: number): SimDiscovery => {
     const w = `discovery[${i}]`;
-    const p = port(d, w);
+    const p = port(d, w, [...PORT_KEYS, 'entries', 'referrals', 'genctr']);
     const r = d as Record<string, unknown>;
     const out: SimDiscovery = { ...p };
     if (r['entries'] !== undefined) {
       if (!Array.isArray(r['entries'])) bad('entries must be an array', w);
       out.entries = r['entries'].map((e: unknown, j: number) => {
         const ew = `${w}.entries[${j}]`;
-        const ep = port(e, ew);
+        const ep = port(e, ew, [...PORT_KEYS, 'subnqn', 'subtype', 'portid', 'treq']);
         const er = e as Record<string, unknown>;
         const subtype = er['subtype'];
         if (subtype !== undefined && subtype !== 'nvm' && subtype !== 'referral' && subtype !== 'current') {
