@@ -51,6 +51,34 @@ export function fitLead(value: string, rest: number): string {
   return wholeValues ? v : shorten(v, Math.max(MIN_COLUMN, TEXT_WIDTH - rest));
 }
 
+/**
+ * One line of text folded to TEXT_WIDTH: broken at spaces, continued on lines indented by
+ * four; a word longer than a line is cut where the line ends. Whole with `-vv`.
+ */
+export function foldLine(line: string): string {
+  if (wholeValues || cellWidth(line) <= TEXT_WIDTH) return line;
+  const out: string[] = [];
+  let cur = '';
+  const push = (): void => {
+    out.push(cur);
+    cur = '    ';
+  };
+  for (const word of line.split(' ')) {
+    let w = word;
+    if (cur.trim() !== '' && cellWidth(cur) + 1 + cellWidth(w) > TEXT_WIDTH) push();
+    while (cellWidth(cur) + (cur.trim() === '' ? 0 : 1) + cellWidth(w) > TEXT_WIDTH) {
+      const room = TEXT_WIDTH - cellWidth(cur) - (cur.trim() === '' ? 0 : 1);
+      const chars = [...w];
+      cur += (cur.trim() === '' ? '' : ' ') + chars.slice(0, room).join('');
+      w = chars.slice(room).join('');
+      push();
+    }
+    cur += (cur.trim() === '' ? '' : ' ') + w;
+  }
+  if (cur.trim() !== '') out.push(cur);
+  return out.join('\n');
+}
+
 /** No column is shortened below this (or below its header). */
 const MIN_COLUMN = 10;
 

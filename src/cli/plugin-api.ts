@@ -12,7 +12,7 @@ export { repeatWhileChanging } from '../watch/repeat.js';
 export { requireRegistryRoot, untilSignal, waitForRegistryRoot } from '../watch/timeline.js';
 export type { CommandModule, RegisterCommand } from './command.js';
 export type { CliContext, KernelHandle, Writer } from './context.js';
-export { escapeText, renderTable } from './output.js';
+export { escapeText, foldLine, renderTable } from './output.js';
 export { ownerArg } from './owner-arg.js';
 export { verdictJson, verdictOwner, verdictText, verdictWords } from '../registry/verdict.js';
 export type {

@@ -59,7 +59,10 @@ describe('bash completion', () => {
     [['list', '--output'], ['--output-format']],
     [['help', 'registry', 'w'], ['watch']],
     [['he'], ['help']],
-    [['sim', 'u'], ['udev-settle']],
+    [
+      ['sim', 'u'],
+      ['udev-settle', 'umount'],
+    ],
   ])('%j -> %j', (words, want) => {
     expect(complete(words)).toEqual(want);
   });

@@ -55,14 +55,10 @@ describe('every -o json output matches its schema in docs/schemas', () => {
 
   it('connect, discover, connect-all, list', () => {
     expectShape('discover', json(env, ['discover', ...ADDR, '-s', '8009']));
-    const all = json(env, ['connect-all', ...ADDR, '-s', '8009'], 3) as {
-      results: { ok: boolean; error?: string }[];
-    };
+    const all = json(env, ['connect-all', ...ADDR, '-s', '8009']) as { results: { ok: boolean }[] };
     expectShape('connect-all', all);
-    // the table host's nvme3 has a symlinked owner file: reusing it fails, the others work
-    expect(all.results.filter((r) => !r.ok).map((r) => r.error)).toEqual([
-      expect.stringContaining('symlink'),
-    ]);
+    // every controller reused, nvme3 (owner unknown: a symlinked owner file) left as it is
+    expect(all.results.map((r) => r.ok)).toEqual([true, true, true, true]);
     const list = json(env, ['list']);
     expectShape('list', list);
     expectShape('list', json(env, ['list', '-v']));

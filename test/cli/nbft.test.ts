@@ -262,7 +262,8 @@ describe('exclusion lists', () => {
         reason: `excluded by ${conf()}:2 (nqn=${OTHER})`,
       },
     ]);
-    const text = nvmf(sim.env, ['connect-all', '-t', 'tcp', '-a', '127.0.0.1', '-s', '8009']);
+    // -vv: text with long values whole (the default fits 80 columns, shortening the NQN)
+    const text = nvmf(sim.env, ['connect-all', '-vv', '-t', 'tcp', '-a', '127.0.0.1', '-s', '8009']);
     expect(text.stdout).toContain(`${OTHER}: skipped (tcp 127.0.0.1:4420): excluded by`);
     const one = nvmf(sim.env, ['connect', '-t', 'tcp', '-a', '127.0.0.1', '-n', OTHER]);
     expect(one.code, one.stderr).toBe(0);

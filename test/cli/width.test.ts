@@ -71,7 +71,7 @@ describe('80 columns: help', async () => {
     program!.outputHelp();
     const text = out.join('');
     expect(text).toContain('see the table below');
-    expect(text).toMatch(/owner +default +--owner X +--force\n +none +disconnect +skip +disconnect/);
+    expect(text).toMatch(/owner +default +--owner X +--force\n +none \(-\) +disconnect +skip +disconnect/);
   });
 });
 

@@ -101,7 +101,7 @@ describe('the boot-critical row of the plan', () => {
     const p = plan([], { force: true, ignoreBootCritical: true });
     expect(p.find((i) => i.device === 'nvme1')).toMatchObject({
       action: 'disconnect',
-      reason: `--ignore-boot-critical (${BOOT_REASON}): --force: unowned`,
+      reason: `--ignore-boot-critical (${BOOT_REASON}): --force: unowned (no registry entry)`,
     });
   });
   it('an unreadable table: every fabrics controller is skipped naming the table (fail safe)', () => {

@@ -15,8 +15,9 @@ export function register(parent: Command, ctx: CliContext): void {
     .option('--force', 'claim even if --expect or --if-unowned does not hold, or the owner is unknown')
     .addHelpText(
       'after',
-      '\nA controller connected without the registry gets an entry (stamped with the current uevent\n' +
-        'seqnum, its identity recorded); a controller that does not exist is refused.\n' +
+      '\nA controller connected without the registry gets an entry (stamped with the\n' +
+        'current uevent seqnum, its identity recorded); a controller that does not\n' +
+        'exist is refused.\n' +
         '\nExamples:\n  nvmf registry claim nvme3 --owner stas --if-unowned\n  nvmf registry claim nvme3 --owner stas --expect nvme-discoverd\n  nvmf registry claim nvme3 --owner stas --force',
     )
     .action(

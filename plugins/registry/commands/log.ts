@@ -24,7 +24,7 @@ export function register(parent: Command, ctx: CliContext): void {
       const { NvmfError } = await import('../../../src/index.js');
       const { checkDevice } = await import('../../../src/index.js');
       const { auditTarget, sinkChainOptionsFromEnv } = await import('../../../src/cli/plugin-api.js');
-      const { readAuditLog, readAuditFile, formatAuditLogLine } =
+      const { readAuditLog, readAuditFile, formatAuditLogLine, foldLine } =
         await import('../../../src/cli/plugin-api.js');
       const fs = await import('node:fs');
       if (device !== undefined) checkDevice(device);
@@ -57,7 +57,7 @@ export function register(parent: Command, ctx: CliContext): void {
       if (target.sink === 'file') {
         const records = readAuditFile(target.path, filter);
         ctx.result({ sink: 'file', path: target.path, records }, () =>
-          records.length === 0 ? '' : `${records.map(formatAuditLogLine).join('\n')}\n`,
+          records.length === 0 ? '' : `${records.map((r) => foldLine(formatAuditLogLine(r))).join('\n')}\n`,
         );
         const why = target.why !== undefined ? ` (${target.why})` : '';
         if (!fs.existsSync(target.path)) ctx.note(`no audit file ${target.path} yet${why}: nothing recorded`);
@@ -69,7 +69,7 @@ export function register(parent: Command, ctx: CliContext): void {
       }
       const records = await readAuditLog(filter);
       ctx.result({ sink: 'journald', records }, () =>
-        records.length === 0 ? '' : `${records.map(formatAuditLogLine).join('\n')}\n`,
+        records.length === 0 ? '' : `${records.map((r) => foldLine(formatAuditLogLine(r))).join('\n')}\n`,
       );
       ctx.note('audit records from the systemd journal');
       if (records.length === 0) ctx.note(`no audit records${of} in the journal`);

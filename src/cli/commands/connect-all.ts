@@ -17,9 +17,10 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-Exit 3 when some connects failed (one result per subsystem is printed). Targets an exclusion
-list names (<etc>/nvme/exclusions.conf, exclusions.conf.d/*.conf) are skipped with the entry
-that excludes them; an NBFT entry only by an entry naming its nqn or traddr.
+Exit 3 when some connects failed (one result per subsystem is printed).
+Targets an exclusion list names (<etc>/nvme/exclusions.conf,
+exclusions.conf.d/*.conf) are skipped with the entry that excludes them; an
+NBFT entry only by an entry naming its nqn or traddr.
 
 Examples:
   nvmf connect-all -t tcp -a 192.0.2.10 -s 8009 --owner stas

@@ -26,14 +26,14 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-A controller in use (its namespace disk, a partition or a holder above them mounted or
-swap, and no other live path) is refused; --ignore-in-use shows why and asks for a typed
-'yes' (--yes skips that).
+A controller in use (its namespace disk, a partition or a holder above them
+mounted or swap, and no other live path) is refused; --ignore-in-use shows why
+and asks for a typed 'yes' (--yes skips that).
 
-A controller serving a subsystem entry of the firmware's NBFT table is the boot device: the
-command shows why and asks for a typed 'yes' (without a terminal it refuses unless --yes).
-When an NBFT table cannot be read, every fabrics controller is asked about, since the boot
-device cannot be told.
+A controller serving a subsystem entry of the firmware's NBFT table is the boot
+device: the command shows why and asks for a typed 'yes' (without a terminal it
+refuses unless --yes). When an NBFT table cannot be read, every fabrics
+controller is asked about, since the boot device cannot be told.
 
 Examples:
   nvmf disconnect -d nvme3

@@ -11,8 +11,9 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-Files: <etc>/nvme/exclusions.conf and <etc>/nvme/exclusions.conf.d/NAME.conf (NVMF_ETC_ROOT,
-default /etc). Exit 1 when a line or file was skipped (each is listed with file and line).
+Files: <etc>/nvme/exclusions.conf and <etc>/nvme/exclusions.conf.d/NAME.conf
+(NVMF_ETC_ROOT, default /etc). Exit 1 when a line or file was skipped (each is
+listed with file and line).
 
 Examples:
   nvmf exclusion list
@@ -29,7 +30,7 @@ Examples:
           ? 'add an entry (key=value;... with the connect option names) to a list'
           : 'remove every line of a list holding this entry (same fields and values)',
       )
-      .argument('<entry>', 'e.g. "transport=tcp;traddr=192.0.2.10;nqn=nqn.2014-08.org.example:vol1"')
+      .argument('<entry>', 'e.g. "transport=tcp;traddr=192.0.2.10;nqn=NQN"')
       .option('--list <name>', 'the drop-in list exclusions.conf.d/NAME.conf instead of the default list')
       .addHelpText(
         'after',
@@ -38,7 +39,7 @@ Keys: transport, traddr, trsvcid, nqn, host-traddr, host-iface, hostnqn, hostid.
 
 Examples:
   nvmf exclusion ${verb} "nqn=nqn.2014-08.org.example:vol1"
-  nvmf exclusion ${verb} "transport=tcp;traddr=192.0.2.10;trsvcid=4420" --list lab`,
+  nvmf exclusion ${verb} "transport=tcp;traddr=192.0.2.10" --list lab`,
       )
       .action(async (entry: string, opts: { list?: string }) => {
         const { runExclusionEdit } = await import('../exclusion.js');

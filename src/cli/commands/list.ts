@@ -8,12 +8,12 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-Orchestrator column (-v): the registry owner ("" for the empty name), '-' for an
-unowned fabrics controller, '?' when the owner is unknown (entry unreadable, junk,
-being written), '(previous)' when the entry belongs to a previous controller of
-that instance, 'kernel' for PCIe and other local controllers (never disconnected
-by disconnect-all). Long values are shortened in the middle to fit 80 columns;
--vv prints them whole, -o json always does.
+Orchestrator column (-v): the registry owner ("" for the empty name), '-' for
+an unowned fabrics controller, '?' when the owner is unknown (entry unreadable,
+junk, being written), '(previous)' when the entry belongs to a previous
+controller of that instance, 'kernel' for PCIe and other local controllers
+(never disconnected by disconnect-all). Long values are shortened in the middle
+to fit 80 columns; -vv prints them whole, -o json always does.
 
 Examples:
   nvmf list

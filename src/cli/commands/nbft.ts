@@ -14,8 +14,9 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-Reads /sys/firmware/acpi/tables/NBFT, NBFT1, ... (root only). Exit 1 when a table cannot be
-read or decoded (the others are still shown); no table is not an error.
+Reads /sys/firmware/acpi/tables/NBFT, NBFT1, ... (root only). Exit 1 when a
+table cannot be read or decoded (the others are still shown); no table is not an
+error.
 
 Examples:
   nvmf nbft show

@@ -105,7 +105,7 @@ export function parseTargets(v: unknown): SimTargets {
     const w = `subsystems[${i}]`;
     if (typeof s !== 'object' || s === null) bad('expected an object', w);
     const r = s as Record<string, unknown>;
-    const own = ['nqn', 'namespaces', 'allowedHosts'];
+    const own = ['nqn', 'namespaces', 'partitions', 'allowedHosts'];
     // the ports: a list, or the subsystem's own transport/traddr/trsvcid for one port
     onlyKeys(r, r['ports'] !== undefined ? [...own, 'ports'] : [...own, ...PORT_KEYS], w);
     const nqn = str(r['nqn'], `${w}.nqn`) as string;
