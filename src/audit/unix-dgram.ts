@@ -61,18 +61,13 @@ export class DatagramError extends Error {
 /** One unbound datagram socket per process, opened on first send. */
 let sharedFd = -1;
 
-/** The last address built: a process sends every record to the same socket. */
-let lastAddr: { path: string; addr: Buffer; len: number } | null = null;
-
 function sockaddr(path: string): { addr: Buffer; len: number } {
-  if (lastAddr?.path === path) return lastAddr;
   const p = Buffer.from(path, 'utf8');
   if (p.length >= SUN_PATH_MAX) throw new DatagramError('ENAMETOOLONG', `socket path too long: ${path}`);
   const addr = Buffer.alloc(2 + SUN_PATH_MAX);
   addr.writeUInt16LE(AF_UNIX, 0);
   p.copy(addr, 2);
-  lastAddr = { path, addr, len: 2 + p.length + 1 };
-  return lastAddr;
+  return { addr, len: 2 + p.length + 1 };
 }
 
 /** Send `payload` as one datagram to the socket at `path`; throws `DatagramError` on failure. */

@@ -139,12 +139,10 @@ export class LinuxKernel implements Kernel {
   async deleteController(device: string): Promise<void> {
     sysfs.assertDevice(device);
     const file = path.join(sysfs.controllerDir(this.roots.sysfs, device), 'delete_controller');
-    let fd: number;
+    let fh: fs.promises.FileHandle;
     try {
-      // Opening and closing a sysfs attribute do not wait for the kernel: only the write
-      // does (it returns once the controller is gone), so only the write goes to the pool.
       // O_WRONLY without O_CREAT: a vanished controller must fail, not create a file.
-      fd = fs.openSync(file, fs.constants.O_WRONLY);
+      fh = await fs.promises.open(file, fs.constants.O_WRONLY);
     } catch (e) {
       if (isGoneErrno(e)) {
         throw new NvmfError('ENO_CONTROLLER', `controller ${device} does not exist (already removed?)`, {
@@ -154,9 +152,7 @@ export class LinuxKernel implements Kernel {
       throw kernelError('delete', e, `disconnect ${device}`, { device });
     }
     try {
-      await new Promise<void>((resolve, reject) => {
-        fs.write(fd, '1', null, 'latin1', (e) => (e ? reject(e) : resolve()));
-      });
+      await fh.write('1', null, 'latin1');
     } catch (e) {
       if (isGoneErrno(e)) {
         throw new NvmfError('ENO_CONTROLLER', `controller ${device} went away while being deleted`, {
@@ -165,11 +161,7 @@ export class LinuxKernel implements Kernel {
       }
       throw kernelError('delete', e, `disconnect ${device}`, { device });
     } finally {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // the controller is gone or going: nothing of ours is left open either way
-      }
+      await fh.close().catch(() => undefined);
     }
   }
 
