@@ -126,34 +126,6 @@ export async function connect(
   input: ConnectInput | ConnectOptions,
   request: ConnectRequest = {},
 ): Promise<ConnectResult> {
-  return connectSharing(ctx, input, request, undefined);
-}
-
-/**
- * Host facts read once for a batch of connects (connect-all) instead of once per connect.
- * `controllers` is a listing taken before the batch; a target it has no controller for is
- * connected without listing again, where the kernel refuses a duplicate itself (EALREADY,
- * handled as a reuse below). `supported` is what /dev/nvme-fabrics listed: reading it takes
- * the kernel's fabrics mutex, which every connect in flight holds.
- */
-export interface SharedHostFacts {
-  controllers: readonly ControllerInfo[];
-  supported: readonly string[] | null;
-}
-
-/**
- * Transports whose kernel driver refuses a second controller to the same target unless
- * duplicate_connect is set (nvme-tcp, nvme-rdma and nvme-fc check; nvme-loop does not).
- */
-const KERNEL_REFUSES_DUPLICATES: ReadonlySet<string> = new Set(['tcp', 'rdma', 'fc']);
-
-/** connect, with host facts of a batch (see SharedHostFacts); for connectAll. */
-export async function connectSharing(
-  ctx: EngineContext,
-  input: ConnectInput | ConnectOptions,
-  request: ConnectRequest,
-  shared: SharedHostFacts | undefined,
-): Promise<ConnectResult> {
   ctx = checkContext(ctx, 'connect');
   const req = checkConnectRequest(request, 'connect');
   const opts = parseConnectOptions(input as ConnectInput);
@@ -161,7 +133,7 @@ export async function connectSharing(
   const secrets = secretsOf(opts);
   const target = targetIdentity(opts);
   try {
-    return await connectParsed(ctx, opts, who, req, shared);
+    return await connectParsed(ctx, opts, who, req);
   } catch (e) {
     const err = scrubbedError(e, secrets);
     audit(ctx, {
@@ -179,22 +151,12 @@ async function connectParsed(
   opts: ConnectOptions,
   who: OwnerIntent,
   req: ConnectRequest,
-  shared: SharedHostFacts | undefined,
 ): Promise<ConnectResult> {
   const target = targetIdentity(opts);
-  const optionString = buildOptionString(
-    opts,
-    shared !== undefined ? shared.supported : await ctx.kernel.supportedOptions(),
-  );
+  const optionString = buildOptionString(opts, await ctx.kernel.supportedOptions());
 
   if (opts.duplicate_connect !== true) {
-    // A match in the batch's listing is looked up again (it may be gone by now); no match
-    // is trusted only where the kernel would refuse a duplicate anyway.
-    const listAgain =
-      shared === undefined ||
-      !KERNEL_REFUSES_DUPLICATES.has(opts.transport) ||
-      findIn(shared.controllers, target) !== null;
-    const found = listAgain ? await findExisting(ctx, target) : null;
+    const found = await findExisting(ctx, target);
     // Another connect still at work on it is waited for: if it fails, connect anew.
     const existing = found === null ? null : await afterOtherConnect(ctx, found, target, null, req);
     if (existing !== null) return reuse(ctx, existing, who, req);
@@ -316,10 +278,7 @@ async function ownershipFailed(
 }
 
 async function findExisting(ctx: EngineContext, target: TargetIdentity): Promise<ControllerInfo | null> {
-  return findIn(await ctx.kernel.listControllers(), target);
-}
-
-function findIn(controllers: readonly ControllerInfo[], target: TargetIdentity): ControllerInfo | null {
+  const controllers = await ctx.kernel.listControllers();
   return controllers.find((c) => c.fabrics && c.state !== 'deleting' && targetMatches(target, c)) ?? null;
 }
 

@@ -3,15 +3,7 @@ import { isNvmfError, NvmfError } from '../errors.js';
 import type { ControllerInfo } from '../kernel/port.js';
 import { checkOwner } from '../registry/names.js';
 import { verdictOwner } from '../registry/verdict.js';
-import {
-  checkConnectRequest,
-  type ConnectResult,
-  connect,
-  connectSharing,
-  describe,
-  type SharedHostFacts,
-  targetText,
-} from './connect.js';
+import { checkConnectRequest, type ConnectResult, connect, describe, targetText } from './connect.js';
 import { audit, checkContext, type EngineContext, errorMessage } from './context.js';
 import { type DiscoveryLogEntry, decodeDiscoveryLog, SUBTYPE, trtypeName } from '../nvme/discovery-log.js';
 import { DISCOVERY_NQN } from '../nvme/nqn.js';
@@ -384,12 +376,6 @@ export async function connectAll(
     }
     return true;
   });
-  // Read once for the batch, after discovery: listing every controller per connect made a
-  // connect-all of n subsystems read sysfs n^2 times, on the CPU the kernel's connects need.
-  const shared: SharedHostFacts = {
-    controllers: todo.length > 0 ? await ctx.kernel.listControllers() : [],
-    supported: todo.length > 0 ? await ctx.kernel.supportedOptions() : null,
-  };
   const outcomes = await mapPool(todo, req.concurrency ?? 8, async (e) => {
     if (e.transport === null) {
       throw new NvmfError(
@@ -405,7 +391,7 @@ export async function connectAll(
       ...(req.wait !== undefined ? { wait: req.wait } : {}),
       ...(req.waitTimeoutMs !== undefined ? { waitTimeoutMs: req.waitTimeoutMs } : {}),
     };
-    return connectSharing(ctx, opts, request, shared);
+    return connect(ctx, opts, request);
   });
   const results = outcomes.map((o, i): ConnectAllItem => {
     const e = todo[i] as DiscoveredEntry;

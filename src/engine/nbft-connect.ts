@@ -2,7 +2,7 @@ import type { ExclusionTarget } from '../exclusions/entry.js';
 import { bootEntriesOf, type NbftBootEntry } from '../nbft/boot.js';
 import type { NbftTable } from '../nbft/decode.js';
 import { parseNbftUri } from '../nbft/uri.js';
-import { type ConnectResult, connectSharing, type SharedHostFacts } from './connect.js';
+import { type ConnectResult, connect } from './connect.js';
 import { audit, checkContext, type EngineContext, errorMessage } from './context.js';
 import {
   type ConnectAllRequest,
@@ -155,19 +155,13 @@ export async function connectNbft(
     else job.entries.push(e);
   }
   const todo = [...jobs.values()];
-  const shared: SharedHostFacts = {
-    controllers: todo.length > 0 ? await ctx.kernel.listControllers() : [],
-    supported: todo.length > 0 ? await ctx.kernel.supportedOptions() : null,
-  };
   const connectRequest = {
     ...(req.owner !== undefined ? { owner: req.owner } : {}),
     ...(req.force !== undefined ? { force: req.force } : {}),
     ...(req.wait !== undefined ? { wait: req.wait } : {}),
     ...(req.waitTimeoutMs !== undefined ? { waitTimeoutMs: req.waitTimeoutMs } : {}),
   };
-  const outcomes = await mapPool(todo, req.concurrency ?? 8, (j) =>
-    connectSharing(ctx, j.options, connectRequest, shared),
-  );
+  const outcomes = await mapPool(todo, req.concurrency ?? 8, (j) => connect(ctx, j.options, connectRequest));
   outcomes.forEach((o, i) => {
     for (const e of (todo[i] as Job).entries) {
       const base = { entry: { table: e.table, index: e.index }, target: targetOf(e) };

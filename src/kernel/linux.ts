@@ -148,10 +148,15 @@ export class LinuxKernel implements Kernel {
   async deleteController(device: string): Promise<void> {
     sysfs.assertDevice(device);
     const file = path.join(sysfs.controllerDir(this.roots.sysfs, device), 'delete_controller');
-    let fh: fs.promises.FileHandle;
+    let fd: number;
     try {
-      // O_WRONLY without O_CREAT: a vanished controller must fail, not create a file.
-      fh = await fs.promises.open(file, fs.constants.O_WRONLY);
+      // Opening and closing a sysfs attribute do not wait for the kernel: only the write
+      // does (it returns once the controller is gone), so only the write goes to the pool.
+      // A close queued on the pool behind other deletes' writes can keep disconnect-all's
+      // device lock for seconds after the remove event, past the udev helper's lock budget
+      // (the helper then leaves the entry for gc). O_WRONLY without O_CREAT: a vanished
+      // controller must fail, not create a file.
+      fd = fs.openSync(file, fs.constants.O_WRONLY);
     } catch (e) {
       if (isGoneErrno(e)) {
         throw new NvmfError('ENO_CONTROLLER', `controller ${device} does not exist (already removed?)`, {
@@ -161,7 +166,9 @@ export class LinuxKernel implements Kernel {
       throw kernelError('delete', e, `disconnect ${device}`, { device });
     }
     try {
-      await fh.write('1', null, 'latin1');
+      await new Promise<void>((resolve, reject) => {
+        fs.write(fd, '1', null, 'latin1', (e) => (e ? reject(e) : resolve()));
+      });
     } catch (e) {
       if (isGoneErrno(e)) {
         throw new NvmfError('ENO_CONTROLLER', `controller ${device} went away while being deleted`, {
@@ -170,7 +177,11 @@ export class LinuxKernel implements Kernel {
       }
       throw kernelError('delete', e, `disconnect ${device}`, { device });
     } finally {
-      await fh.close().catch(() => undefined);
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // the controller is gone or going: nothing of ours is left open either way
+      }
     }
   }
 
