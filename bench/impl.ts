@@ -25,6 +25,7 @@ export interface Impl {
   Registry: typeof RegistryModule.Registry;
   sim: typeof SimModule;
   disconnectAll: typeof DisconnectModule.disconnectAll;
+  planFromHost: typeof DisconnectModule.planFromHost;
   buildOptionString: typeof OptionsModule.buildOptionString;
   parseConnectOptions: typeof OptionsModule.parseConnectOptions;
   mapPool: typeof PoolModule.mapPool;
@@ -37,13 +38,15 @@ async function load(label: string, repo: string): Promise<Impl> {
     bin: { nvmf: string };
   };
   const options = await mod<typeof OptionsModule>('engine/options.js');
+  const disconnect = await mod<typeof DisconnectModule>('engine/disconnect.js');
   return {
     label,
     repo,
     bin: path.join(repo, pkg.bin.nvmf),
     Registry: (await mod<typeof RegistryModule>('registry/registry.js')).Registry,
     sim: await mod<typeof SimModule>('kernel/sim.js'),
-    disconnectAll: (await mod<typeof DisconnectModule>('engine/disconnect.js')).disconnectAll,
+    disconnectAll: disconnect.disconnectAll,
+    planFromHost: disconnect.planFromHost,
     buildOptionString: options.buildOptionString,
     parseConnectOptions: options.parseConnectOptions,
     mapPool: (await mod<typeof PoolModule>('engine/pool.js')).mapPool,

@@ -14,7 +14,7 @@ const PARTS: Record<string, (i: Awaited<ReturnType<typeof impls>>) => Promise<st
   oneshot: (i) => oneShot(i, Number(process.env['NVMF_BENCH_RUNS'] ?? 21)),
   orchestrator,
   'disconnect-all': disconnectAllBench,
-  'host-snapshot': () => hostSnapshotBench(),
+  'host-snapshot': hostSnapshotBench,
 };
 
 const load = (): string =>
