@@ -37,7 +37,14 @@ test('CLI: connect --owner writes owner and the seqnum of the kernel creating th
   }>(['registry', 'list']);
   assert.deepEqual(
     reg.entries.find((x) => x.device === r.device),
-    { device: r.device, owner: 'kt-alpha', seqnum: e.seqnum, attrs: {}, live: true },
+    {
+      device: r.device,
+      owner: 'kt-alpha',
+      seqnum: e.seqnum,
+      attrs: {},
+      live: true,
+      verdict: { kind: 'owned', owner: 'kt-alpha' },
+    },
   );
 
   const text = nvmf(['list', '-v']);
