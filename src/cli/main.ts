@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { isatty } from 'node:tty';
 import { CommanderError } from 'commander';
 import { isNvmfError } from '../errors.js';
 import { endQuietlyOnClosedPipe } from './closed-pipe.js';
@@ -7,6 +8,7 @@ import type { CliContext, Writer } from './context.js';
 import { type ContextIo, createContext, processIo } from './create-context.js';
 import { EXIT, exitCodeFor } from './exit.js';
 import { fdWriter } from './fd-writer.js';
+import { foldingWriter } from './output.js';
 import { SHIPPED_PLUGINS } from '../../plugins/index.js';
 import { loadPluginHost } from './plugin-host.js';
 import { buildProgramFor, isCommanderSuccess } from './program.js';
@@ -48,8 +50,10 @@ function reportError(ctx: CliContext | undefined, e: unknown, err: Writer): void
 
 async function main(argv: readonly string[]): Promise<number> {
   const stdout = fdWriter(1);
-  const stderr = fdWriter(2);
-  endQuietlyOnClosedPipe(stdout, stderr, (code) => process.exit(code));
+  const rawStderr = fdWriter(2);
+  endQuietlyOnClosedPipe(stdout, rawStderr, (code) => process.exit(code));
+  // Messages on an operator's terminal fit 80 columns; piped or captured, lines stay whole.
+  const stderr = isatty(2) ? foldingWriter(rawStderr) : rawStderr;
   const env = process.env;
   let ctx: CliContext | undefined;
   try {

@@ -79,6 +79,23 @@ export function foldLine(line: string): string {
   return out.join('\n');
 }
 
+/**
+ * `out` with every line of text folded to TEXT_WIDTH (foldLine); JSON lines (audit records
+ * on a stderr sink) pass whole.
+ */
+export function foldingWriter(out: Writer): Writer {
+  return {
+    write(text: string): void {
+      out.write(
+        text
+          .split('\n')
+          .map((l) => (l.startsWith('{') ? l : foldLine(l)))
+          .join('\n'),
+      );
+    },
+  };
+}
+
 /** No column is shortened below this (or below its header). */
 const MIN_COLUMN = 10;
 

@@ -7,7 +7,7 @@ import { createContext } from '../../src/cli/create-context.js';
 import { loadPluginHost } from '../../src/cli/plugin-host.js';
 import { buildProgram } from '../../src/cli/program.js';
 import { SHIPPED_PLUGINS } from '../../plugins/index.js';
-import { nvmf } from './helpers.js';
+import { nvmf, nvmfOnTerminal, tempHost } from './helpers.js';
 import { type SimHost, tableHost } from './sim-host.js';
 
 const WIDTH = 80;
@@ -126,5 +126,18 @@ describe('80 columns: the tables of a sim host', () => {
     expect(a.code).toBe(0);
     expect(a.stdout).toBe(b.stdout);
     expect(nvmf(host.env, ['help', 'nosuch']).code).toBe(2);
+  });
+});
+
+describe('80 columns: messages on a terminal', () => {
+  it('an error message on the operator terminal is folded; piped it stays one line', () => {
+    const h = tempHost();
+    const long = `nqn.2014-08.org.example:${'x'.repeat(120)}`;
+    const args = ['registry', 'claim', 'nvme7', '--owner', 'stas', '--expect', long];
+    const onTerminal = nvmfOnTerminal(h.env, args, '');
+    expect(onTerminal.stdout).toContain('nvmf: ');
+    for (const line of onTerminal.stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+    const piped = nvmf(h.env, args);
+    expect(piped.messages.split('\n').some((l) => l.length > 80)).toBe(true);
   });
 });
