@@ -1,9 +1,8 @@
 import type { NbftConnectItem, NbftConnectResult } from '../engine/nbft-connect.js';
 import { NvmfError } from '../errors.js';
-import type { ControllerInfo } from '../kernel/port.js';
 import { connectInputOf, DISCOVERY_OPTIONS, flagOf, withFlagName } from './connect-options.js';
 import type { CliContext } from './context.js';
-import { connectAllText, exclusionCheck, itemJson } from './discover.js';
+import { connectAllText, exclusionCheck, itemJson, pluginVeto } from './discover.js';
 import { engineContext, engineOwner } from './engine-context.js';
 import { EXIT } from './exit.js';
 import type { ConnectOperation } from './plugin.js';
@@ -66,18 +65,7 @@ export async function runConnectNbft(ctx: CliContext, opts: Record<string, unkno
   }
   const op: ConnectOperation = { command: 'connect-all', cliOptions: opts, owner: undefined };
   await ctx.plugins.beforeConnect(op, ctx);
-  const vetoController = async (c: ControllerInfo, owner: string | null): Promise<string | null> =>
-    (await ctx.plugins.checkDiscoveryController(
-      {
-        device: c.device,
-        transport: c.transport,
-        ...(c.address.traddr !== undefined ? { traddr: c.address.traddr } : {}),
-        ...(c.address.trsvcid !== undefined ? { trsvcid: c.address.trsvcid } : {}),
-        owner,
-      },
-      op,
-      ctx,
-    )) ?? null;
+  const vetoController = pluginVeto(ctx, op);
   const excluded = await exclusionCheck(ctx);
   const ectx = await engineContext(ctx);
   const owner = engineOwner(op.owner);

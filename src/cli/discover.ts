@@ -55,8 +55,16 @@ async function prepare(ctx: CliContext, command: 'discover' | 'connect-all', opt
   }
   const op: ConnectOperation = { command, cliOptions: opts, owner: undefined };
   await ctx.plugins.beforeConnect(op, ctx);
-  // The plugins' discovery-controller check, run by the engine on every controller it would use.
-  const vetoController = async (c: ControllerInfo, owner: string | null): Promise<string | null> =>
+  const vetoController = pluginVeto(ctx, op);
+  return { input, op, vetoController, excluded: await exclusionCheck(ctx), ectx: await engineContext(ctx) };
+}
+
+/** The plugins' discovery-controller check, run by the engine on every controller it would use. */
+export function pluginVeto(
+  ctx: CliContext,
+  op: ConnectOperation,
+): (c: ControllerInfo, owner: string | null) => Promise<string | null> {
+  return async (c, owner) =>
     (await ctx.plugins.checkDiscoveryController(
       {
         device: c.device,
@@ -68,7 +76,6 @@ async function prepare(ctx: CliContext, command: 'discover' | 'connect-all', opt
       op,
       ctx,
     )) ?? null;
-  return { input, op, vetoController, excluded: await exclusionCheck(ctx), ectx: await engineContext(ctx) };
 }
 
 /**
