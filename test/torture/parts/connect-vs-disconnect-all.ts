@@ -1,6 +1,6 @@
 /**
  * DESIGN §4 races 2 and 7 through separate CLI processes on one simulated host: a plain
- * `nvmf disconnect-all --yes` loops while connectors connect with an owner, disown (`--owner=`)
+ * `nvmf disconnect-all --yes` loops while connectors connect with an owner, disown (`--owner= --force`)
  * and claim the same controller back (a reuse claim). Invariant: a connect that reports
  * success leaves a live controller owned by its owner (the loop only disconnects unowned
  * controllers, so nothing may take it away afterwards); a claim that loses its controller to
@@ -129,8 +129,9 @@ export const connectVsDisconnectAll: Part = {
             `connect --owner ${owner} reported ${out.device} (${out.reused ? 'reuse claim' : 'fresh'}), ` +
               `then the controller was ${state ?? 'gone'} and its owner ${JSON.stringify(got)}`,
           );
-        // Disown it so the loop may take it while the next claim races.
-        const d = await nvmf(env, ['connect', ...target, '--owner=']);
+        // Disown it so the loop may take it while the next claim races (the owner itself
+        // disowning: --force, since a disown of an owned controller needs it).
+        const d = await nvmf(env, ['connect', ...target, '--owner=', '--force']);
         if (d.code === 0) c.disowns++;
         else if (!/does not exist|gone|deleted|ENO_CONTROLLER|no controller/i.test(d.stderr))
           v.add(`connect --owner= exited ${d.code}: ${d.stderr.slice(-300)}`);
