@@ -11,17 +11,8 @@ import type { ConnectOperation } from './plugin.js';
 const FROM_TABLE = ['transport', 'traddr', 'trsvcid', 'hostnqn', 'hostid'] as const;
 
 function nbftItemJson(i: NbftConnectItem): Record<string, unknown> {
-  return i.ok
-    ? {
-        entry: i.entry,
-        target: i.target,
-        ok: true,
-        device: i.result.device,
-        owner: i.result.owner,
-        reused: i.result.reused,
-        namespaces: i.result.namespaces,
-      }
-    : { entry: i.entry, target: i.target, ok: false, error: i.error };
+  // connect-all's result item, led by the table entry it came from
+  return { entry: i.entry, ...itemJson(i) };
 }
 
 function render(r: NbftConnectResult): string {

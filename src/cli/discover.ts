@@ -4,6 +4,7 @@ import type {
   DiscoveredEntry,
   DiscoverResult,
 } from '../engine/discover.js';
+import type { ConnectResult } from '../engine/connect.js';
 import type { ExclusionTarget } from '../exclusions/entry.js';
 import type { ControllerInfo } from '../kernel/port.js';
 import { connectInputOf, DISCOVERY_OPTIONS, withFlagName, withHostDefaults } from './connect-options.js';
@@ -128,7 +129,10 @@ export function connectAllText(r: {
   return out;
 }
 
-export function itemJson(i: ConnectAllItem): Record<string, unknown> {
+/** One connect result as JSON: connect-all's item, and (with its entry) connect-all --nbft's. */
+export function itemJson(
+  i: { target: unknown } & ({ ok: true; result: ConnectResult } | { ok: false; error: string }),
+): Record<string, unknown> {
   return i.ok
     ? {
         target: i.target,
