@@ -16,7 +16,6 @@ import type { ControllerAddress, ControllerInfo, LiveControllerFacts, SubsystemT
 
 /** sysfs attributes are at most a page. */
 const ATTR_MAX = 4096;
-const ATTR_BUF = Buffer.alloc(ATTR_MAX);
 
 export function assertDevice(device: string): number {
   if (!isDevice(device)) {
@@ -76,11 +75,10 @@ export function readAttrSync(dir: string, name: string): string | null {
   let fd: number | undefined;
   try {
     fd = fs.openSync(path.join(dir, name), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    // One buffer for every read: the read is synchronous, so no two reads share it at once
-    // (a fresh 4 KiB buffer per attribute was a quarter of listing 1000 controllers).
-    const n = fs.readSync(fd, ATTR_BUF, 0, ATTR_MAX, 0);
+    const buf = Buffer.alloc(ATTR_MAX);
+    const n = fs.readSync(fd, buf, 0, ATTR_MAX, 0);
     // bytes that are not UTF-8 (a peer's NQN) kept visible as \xNN in text output (text.ts)
-    return decodeDiskText(ATTR_BUF, 0, n).replace(/\0+$/, '').trim();
+    return decodeDiskText(buf, 0, n).replace(/\0+$/, '').trim();
   } catch {
     return null;
   } finally {
