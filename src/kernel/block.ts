@@ -3,7 +3,7 @@ import path from 'node:path';
 import { errnoOf } from '../errors.js';
 import { isDevice, naturalCompare } from '../nvme/names.js';
 import type { ControllerInfo } from './port.js';
-import { controllerDir, listControllers, readAttrSync, readController } from './sysfs.js';
+import { controllerDir, listControllers, readAttrSync, readControllerSync } from './sysfs.js';
 
 /**
  * The block side of the host snapshot (DESIGN §4a), read from sysfs and procfs as Linux lays
@@ -290,7 +290,7 @@ export async function readHostSnapshotOf(
   }
   const controllers: ControllerInfo[] = [];
   for (const d of [...wanted].sort(naturalCompare)) {
-    const c = await readController(roots.sysfs, d);
+    const c = readControllerSync(roots.sysfs, d);
     if (c !== null) controllers.push(c);
   }
   return readBlockSide(roots, controllers);

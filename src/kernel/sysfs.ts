@@ -16,6 +16,11 @@ import type { ControllerAddress, ControllerInfo, LiveControllerFacts, SubsystemT
 
 /** sysfs attributes are at most a page. */
 const ATTR_MAX = 4096;
+/**
+ * The one buffer every attribute is read into. Safe to share: readAttrSync fills it and
+ * decodes a copy out of it in one synchronous step, and nothing keeps a view of it.
+ */
+const ATTR_BUF = Buffer.allocUnsafe(ATTR_MAX);
 
 export function assertDevice(device: string): number {
   if (!isDevice(device)) {
@@ -74,20 +79,15 @@ export function controllerDir(sysfs: string, device: string): string {
 export function readAttrSync(dir: string, name: string): string | null {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(path.join(dir, name), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    const buf = Buffer.alloc(ATTR_MAX);
-    const n = fs.readSync(fd, buf, 0, ATTR_MAX, 0);
+    fd = fs.openSync(`${dir}/${name}`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const n = fs.readSync(fd, ATTR_BUF, 0, ATTR_MAX, 0);
     // bytes that are not UTF-8 (a peer's NQN) kept visible as \xNN in text output (text.ts)
-    return decodeDiskText(buf, 0, n).replace(/\0+$/, '').trim();
+    return decodeDiskText(ATTR_BUF, 0, n).replace(/\0+$/, '').trim();
   } catch {
     return null;
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
-}
-
-export async function readAttr(dir: string, name: string): Promise<string | null> {
-  return readAttrSync(dir, name);
 }
 
 const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -97,18 +97,18 @@ function printable(v: string | null, max = 256): string | null {
   return v;
 }
 
-async function subsystemTypeOf(
+function subsystemTypeOf(
   sysfs: string,
   device: string,
   subsysnqn: string,
   cntrltype: string | null,
-): Promise<SubsystemType> {
+): SubsystemType {
   if (subsysnqn === DISCOVERY_NQN) return 'discovery';
   if (cntrltype === 'discovery') return 'discovery';
   if (cntrltype === 'io' || cntrltype === 'admin') return 'nvm';
-  const subsys = await subsystemOf(sysfs, device);
+  const subsys = subsystemOf(sysfs, device);
   if (subsys !== null) {
-    const t = await readAttr(path.join(sysfs, 'class', 'nvme-subsystem', subsys), 'subsystype');
+    const t = readAttrSync(path.join(sysfs, 'class', 'nvme-subsystem', subsys), 'subsystype');
     if (t === 'discovery') return 'discovery';
     if (t === 'nvm') return 'nvm';
   }
@@ -119,44 +119,43 @@ async function subsystemTypeOf(
  * The `nvme-subsysN` a controller belongs to: the subsystem directory that links the
  * controller by name. Null when none does (old kernels, vanished controller).
  */
-export async function subsystemOf(sysfs: string, device: string): Promise<string | null> {
+export function subsystemOf(sysfs: string, device: string): string | null {
   const base = path.join(sysfs, 'class', 'nvme-subsystem');
   let names: string[];
   try {
-    names = await fs.promises.readdir(base);
+    names = fs.readdirSync(base);
   } catch {
     return null;
   }
   for (const s of names.filter((n) => /^nvme-subsys\d+$/.test(n)).sort(naturalCompare)) {
-    try {
-      await fs.promises.lstat(path.join(base, s, device));
-      return s;
-    } catch {
-      // not this one
-    }
+    if (fs.lstatSync(path.join(base, s, device), { throwIfNoEntry: false }) !== undefined) return s;
   }
   return null;
 }
 
-/** One controller, or null if it does not exist or is too broken to describe (no transport). */
-export async function readController(sysfs: string, device: string): Promise<ControllerInfo | null> {
+/** The attributes a ControllerInfo is made of, in the order readControllerSync reads them. */
+const CONTROLLER_ATTRS = [
+  'transport',
+  'address',
+  'subsysnqn',
+  'hostnqn',
+  'hostid',
+  'state',
+  'cntlid',
+  'cntrltype',
+] as const;
+
+/**
+ * One controller, or null if it does not exist or is too broken to describe (no transport).
+ * Synchronous, like readAttrSync: a missing directory shows as an unreadable transport (ENOENT
+ * or ENOTDIR), so there is no separate existence check to race with.
+ */
+export function readControllerSync(sysfs: string, device: string): ControllerInfo | null {
   const instance = assertDevice(device);
   const dir = controllerDir(sysfs, device);
-  try {
-    if (!fs.statSync(dir).isDirectory()) return null;
-  } catch {
-    return null;
-  }
-  const [transport, rawAddress, subsysnqn, hostnqn, hostid, state, cntlid, cntrltype] = [
-    'transport',
-    'address',
-    'subsysnqn',
-    'hostnqn',
-    'hostid',
-    'state',
-    'cntlid',
-    'cntrltype',
-  ].map((a) => readAttrSync(dir, a));
+  const [transport, rawAddress, subsysnqn, hostnqn, hostid, state, cntlid, cntrltype] = CONTROLLER_ATTRS.map(
+    (a) => readAttrSync(dir, a),
+  );
   const tr = printable(transport ?? null, 32);
   if (tr === null || !/^[a-z0-9_-]+$/.test(tr)) return null;
   const nqn = printable(subsysnqn ?? null, NQN_MAX_BYTES) ?? '';
@@ -176,8 +175,13 @@ export async function readController(sysfs: string, device: string): Promise<Con
     // 6.1 names DELETING_NOIO "deleting (no IO)" (measured during a kernel-initiated removal).
     state: st !== null && /^[a-z_-]+( \(no IO\))?$/.test(st) ? st : 'unknown',
     cntlid: cid,
-    subsystemType: await subsystemTypeOf(sysfs, device, nqn, printable(cntrltype ?? null, 32)),
+    subsystemType: subsystemTypeOf(sysfs, device, nqn, printable(cntrltype ?? null, 32)),
   };
+}
+
+/** readControllerSync for async callers. */
+export async function readController(sysfs: string, device: string): Promise<ControllerInfo | null> {
+  return readControllerSync(sysfs, device);
 }
 
 /**
@@ -224,7 +228,7 @@ export async function listControllers(sysfs: string): Promise<ControllerInfo[]> 
   const devices = names.filter(isDevice).sort(naturalCompare);
   const out: ControllerInfo[] = [];
   for (const [i, d] of devices.entries()) {
-    const c = await readController(sysfs, d);
+    const c = readControllerSync(sysfs, d);
     if (c !== null) out.push(c);
     if (i % 16 === 15) await yieldToLoop();
   }
