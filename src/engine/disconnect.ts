@@ -334,27 +334,31 @@ export async function executeDisconnectAll(
     return null;
   };
   /**
-   * In use now, from a fresh read of this controller's part of the host. Every candidate not
-   * skipped counts as going, deleted already or not, so of two candidates that are the last
-   * paths of a disk mounted since the plan, the first to decide stays and the other goes. The
-   * decision and the skip are one synchronous step after the read, so two candidates never
-   * decide from the same set.
+   * The re-check, from one fresh read of this controller's part of the host (the controller
+   * alone with --ignore-in-use): the controller and its owner first, then whether it is in
+   * use. Every candidate not skipped counts as going, deleted already or not, so of two
+   * candidates that are the last paths of a disk mounted since the plan, the first to decide
+   * stays and the other goes. The decisions and the skip are one synchronous step after the
+   * read, so two candidates never decide from the same set.
    */
-  const inUseNow = async (item: PlanItem): Promise<InUseFact[]> => {
-    const snap = await deps.kernel.hostSnapshot([item.device]);
+  const recheckNow = async (item: PlanItem, reg: Registry | undefined): Promise<null | undefined> => {
+    const snap = deps.ignoreInUse === true ? null : await deps.kernel.hostSnapshot([item.device]);
+    const now =
+      snap === null
+        ? await deps.kernel.controller(item.device)
+        : (snap.controllers.find((c) => c.device === item.device) ?? null);
+    const why = recheck(item, now, reg);
+    if (why !== null) return skip(item, `changed since planned: ${why}`);
+    if (snap === null) return undefined;
     const going = new Set(chosen.filter((c) => c !== item && !skipped.has(c.device)).map((c) => c.device));
-    return inUseFacts(snap, item.device, going);
+    const facts = inUseFacts(snap, item.device, going);
+    return facts.length > 0 ? skip(item, inUseReason(facts), facts) : undefined;
   };
   const outcomes = await mapPool(chosen, deps.concurrency ?? DEFAULT_DISCONNECT_CONCURRENCY, async (item) => {
     const reg = deps.force === true ? undefined : deps.registry;
     const step = async (): Promise<true | null> => {
       await deps.beforeRecheck?.(item.device);
-      const why = await recheck(item, deps.kernel, reg);
-      if (why !== null) return skip(item, `changed since planned: ${why}`);
-      if (deps.ignoreInUse !== true) {
-        const facts = await inUseNow(item);
-        if (facts.length > 0) return skip(item, inUseReason(facts), facts);
-      }
+      if ((await recheckNow(item, reg)) === null) return null;
       await deps.beforeDelete?.(item.device);
       return deleteOne(item);
     };
@@ -402,11 +406,11 @@ export async function executeDisconnectAll(
 }
 
 /**
- * Why `item` must not be deleted now, or null: the kernel side here, the ownership side asked
- * of the registry (`reg` given = the caller holds the device lock).
+ * Why `item` must not be deleted now that its controller reads as `now`, or null: the kernel
+ * side here, the ownership side asked of the registry (`reg` given = the caller holds the
+ * device lock).
  */
-async function recheck(item: PlanItem, kernel: Kernel, reg: Registry | undefined): Promise<string | null> {
-  const now = await kernel.controller(item.device);
+function recheck(item: PlanItem, now: ControllerInfo | null, reg: Registry | undefined): string | null {
   if (now === null) return 'controller is gone';
   if (!sameController(item.controller, now)) return 'the instance now belongs to another controller';
   if (!now.fabrics) return 'not a fabrics controller';
