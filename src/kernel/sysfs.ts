@@ -128,7 +128,7 @@ export function subsystemOf(sysfs: string, device: string): string | null {
     return null;
   }
   for (const s of names.filter((n) => /^nvme-subsys\d+$/.test(n)).sort(naturalCompare)) {
-    if (fs.lstatSync(path.join(base, s, device), { throwIfNoEntry: false }) !== undefined) return s;
+    if (exists(path.join(base, s, device))) return s;
   }
   return null;
 }
