@@ -13,13 +13,17 @@ import { BASE, type Impl, median, ms } from './impl.js';
  * ownership rows and the in-use pass: what one `disconnect-all --dry-run` computes), median
  * of RUNS, against the 50 ms target and against the baseline `bareReads`, the same reads of
  * the kernel's files with nothing done with them, in the same run; with NVMF_BENCH_AGAINST
- * the other builds read the same host, alternated with ours.
+ * the other builds read the same host, alternated with ours. Then the whole plain
+ * disconnect-all of such a host (TEARDOWN_RUNS, a fresh host each): the plan, and the
+ * re-check under the device lock and the delete of each of its 900 candidates.
  */
 const CONTROLLERS = Number(process.env['NVMF_BENCH_CONTROLLERS'] ?? 1000);
 const NAMESPACES = 4;
 const MOUNTS = 100;
 const RUNS = 15;
 const TARGET_MS = 50;
+/** Runs of the whole disconnect-all per build: each tears the host down, so each builds one. */
+const TEARDOWN_RUNS = 3;
 
 export async function buildHost(dir: string): Promise<void> {
   const nqn = (i: number): string => `nqn.2024-01.io.example:snap${i}`;
@@ -116,6 +120,29 @@ async function measure(impl: Impl, dir: string, t: Times): Promise<void> {
   }
 }
 
+/** One plain disconnect-all of a freshly built host by `impl`'s build: its wall time, checked. */
+async function teardown(impl: Impl): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(BASE.dir, 'nvmf-bench-teardown-'));
+  try {
+    await buildHost(dir);
+    const kernel = new impl.sim.SimKernel({ dir });
+    try {
+      const registry = impl.Registry.open({ roots: kernel.roots, audit: { record() {} }, host: kernel });
+      const t0 = performance.now();
+      const { results } = await impl.disconnectAll({ kernel, registry, audit: { record() {} } }, {});
+      const took = performance.now() - t0;
+      const ok = results?.filter((r) => r.ok).length ?? 0;
+      if (ok !== CONTROLLERS - MOUNTS)
+        throw new Error(`${impl.label} disconnected ${ok}, expected ${CONTROLLERS - MOUNTS}`);
+      return took;
+    } finally {
+      kernel.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function hostSnapshotBench(impls: Impl[]): Promise<string[]> {
   const dir = fs.mkdtempSync(path.join(BASE.dir, 'nvmf-bench-snap-'));
   try {
@@ -144,6 +171,17 @@ export async function hostSnapshotBench(impls: Impl[]): Promise<string[]> {
       out.push(
         `  ${impl.label}: kernel.hostSnapshot(): ${ms(median(t.snap))} (min ${ms(Math.min(...t.snap))})`,
         `  ${impl.label}: planFromHost (one snapshot + registry + ownership + in use): ${ms(planMs)} wall (min ${ms(Math.min(...t.plan))}), ${ms(median(t.planCpu))} CPU (min ${ms(Math.min(...t.planCpu))}); ${(planMs / bareMs).toFixed(2)}x the baseline; ${MOUNTS} controllers in use; target < ${TARGET_MS} ms: ${planMs < TARGET_MS ? 'met' : 'NOT met'}`,
+      );
+    }
+    const torn = new Map<Impl, number[]>(impls.map((i) => [i, []]));
+    for (let r = 0; r < TEARDOWN_RUNS; r++) {
+      for (const impl of r % 2 === 0 ? impls : [...impls].reverse())
+        torn.get(impl)!.push(await teardown(impl));
+    }
+    for (const impl of impls) {
+      const t = torn.get(impl)!;
+      out.push(
+        `  ${impl.label}: disconnect-all of that host (${CONTROLLERS - MOUNTS} deleted, ${MOUNTS} in use), a fresh host each run: ${t.map(ms).join(', ')}`,
       );
     }
     return out;

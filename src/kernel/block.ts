@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoOf } from '../errors.js';
-import { isDevice, naturalCompare } from '../nvme/names.js';
+import { instanceOf, isDevice, naturalCompare } from '../nvme/names.js';
 import type { ControllerInfo } from './port.js';
 import { controllerDir, listControllers, readAttrSync, readControllerSync } from './sysfs.js';
 
@@ -13,7 +13,8 @@ import { controllerDir, listControllers, readAttrSync, readControllerSync } from
  *   a hidden path disk `nvme<S>c<C>n<H>` and the usable disk is the head `nvme<S>n<H>` of
  *   subsystem S (the kernel's naming rule, nvme_alloc_ns, the same on 6.1 and later; 6.15
  *   also links the paths under the head's `multipath/` directory, not needed here). Without
- *   multipath controller C holds its own `nvme<C>n<H>`.
+ *   multipath controller C holds its own `nvme<C>n<H>`. The re-check of a few controllers
+ *   takes the same names from their own directories instead (readHostSnapshotOf).
  * - Mounts from `<proc>/self/mountinfo`, active swap from `<proc>/swaps`. Each used device is
  *   found by its major:minor (`/sys/dev/block/MAJ:MIN`; a filesystem on an anonymous device,
  *   such as btrfs, by its `/dev/...` source), then followed down to the NVMe disks: a
@@ -132,35 +133,45 @@ function readText(file: string, what: string, unreadable: string[]): string | nu
   }
 }
 
-function readdir(dir: string): string[] | null {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return null;
-  }
-}
-
 const PATH_DISK = /^nvme(\d+)c(\d+)n(\d+)$/;
 const OWN_DISK = /^nvme(\d+)n(\d+)$/;
 
 /**
- * Read the block side for `controllers` (as the kernel listed them). `unreadable` collects
- * what could not be read; a controller or device that vanished meanwhile is simply absent.
+ * Read the block side for `controllers` (as the kernel listed them), their disks found among
+ * `listed` (by default every disk of the host). `unreadable` collects what could not be
+ * read; a controller or device that vanished meanwhile is simply absent.
  */
-export function readBlockSide(roots: BlockRoots, controllers: readonly ControllerInfo[]): HostSnapshot {
-  const unreadable: string[] = [];
+/** Names of disks (`/sys/block` entries) and what could not be read while finding them. */
+export interface DiskNames {
+  names: readonly string[];
+  unreadable: readonly string[];
+}
+
+/**
+ * Every disk of the host: one listing of /sys/block names them all, hidden path disks
+ * included (measured on 6.1: /sys/block/nvme0c0n1), one getdents instead of a directory read
+ * per controller.
+ */
+function allDisks(roots: BlockRoots): DiskNames {
+  try {
+    return { names: fs.readdirSync(path.join(roots.sysfs, 'block')), unreadable: [] };
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return { names: [], unreadable: [] };
+    return { names: [], unreadable: [`block devices (${errnoOf(e) ?? String(e)})`] };
+  }
+}
+
+export function readBlockSide(
+  roots: BlockRoots,
+  controllers: readonly ControllerInfo[],
+  listed: DiskNames = allDisks(roots),
+): HostSnapshot {
+  const unreadable: string[] = [...listed.unreadable];
   const namespaces: Record<string, string[]> = {};
   const disks: Record<string, DiskFact> = {};
   const byInstance = new Map(controllers.map((c) => [c.instance, c.device]));
   for (const c of controllers) namespaces[c.device] = [];
-  // One listing of /sys/block names every disk, hidden path disks included (measured on 6.1:
-  // /sys/block/nvme0c0n1): one getdents instead of a directory read per controller.
-  let names: string[] = [];
-  try {
-    names = fs.readdirSync(path.join(roots.sysfs, 'block'));
-  } catch (e) {
-    if (errnoOf(e) !== 'ENOENT') unreadable.push(`block devices (${errnoOf(e) ?? String(e)})`);
-  }
+  const names = listed.names;
   const serve = (disk: string, device: string): void => {
     (namespaces[device] as string[]).push(disk);
     const d = disks[disk] ?? (disks[disk] = { name: disk, paths: [] });
@@ -270,28 +281,64 @@ export async function readHostSnapshot(roots: BlockRoots): Promise<HostSnapshot>
 }
 
 /**
- * The part of the host that decides whether `devices` are in use: those controllers and the
+ * The part of the host that decides whether `devices` are in use: those controllers, the
  * other controllers of the subsystems their multipath heads belong to (the heads' other
- * paths), plus mounts and swap. What an execution re-checks under the device lock.
+ * paths), their disks, plus mounts and swap. What an execution re-checks under the device
+ * lock, so it reads only these controllers' part of the host, whatever the host's size:
+ * their disks are the entries of their own directories (a path disk `nvme<S>c<C>n<H>` or an
+ * own disk `nvme<C>n<H>` lives under controller C), not a listing of every disk. For the
+ * same verdict as the whole-host read, each asked-about controller N's subsystem
+ * `nvme-subsysN` is read too: a head `nvme<N>n<H>` of it left without paths is controller
+ * N's disk there (readBlockSide).
  */
 export async function readHostSnapshotOf(
   roots: BlockRoots,
   devices: readonly string[],
 ): Promise<HostSnapshot> {
+  const unreadable: string[] = [];
   const wanted = new Set<string>();
-  for (const d of devices) {
-    wanted.add(d);
-    for (const n of readdir(controllerDir(roots.sysfs, d)) ?? []) {
-      const p = PATH_DISK.exec(n);
-      if (!p) continue;
-      const subsys = path.join(roots.sysfs, 'class', 'nvme-subsystem', `nvme-subsys${p[1]}`);
-      for (const s of readdir(subsys) ?? []) if (isDevice(s)) wanted.add(s);
+  const names = new Set<string>();
+  const subsystems = new Set<string>();
+  const entries = (dir: string, what: string): string[] => {
+    try {
+      return fs.readdirSync(dir);
+    } catch (e) {
+      // gone meanwhile: nothing there; anything else is not "nothing there"
+      const code = errnoOf(e);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') unreadable.push(`${what} (${dir}: ${code ?? String(e)})`);
+      return [];
     }
+  };
+  /** Subsystem `s`: its heads, and its controllers with their disks. */
+  const subsystem = (s: string): void => {
+    if (subsystems.has(s)) return;
+    subsystems.add(s);
+    const dir = path.join(roots.sysfs, 'class', 'nvme-subsystem', `nvme-subsys${s}`);
+    for (const n of entries(dir, `subsystem nvme-subsys${s}`)) {
+      if (isDevice(n)) controller(n);
+      else if (OWN_DISK.test(n)) names.add(n);
+    }
+  };
+  /** Controller `d`: its disks, and the subsystems of its paths. */
+  const controller = (d: string): void => {
+    if (wanted.has(d)) return;
+    wanted.add(d);
+    for (const n of entries(controllerDir(roots.sysfs, d), `disks of ${d}`)) {
+      const p = PATH_DISK.exec(n);
+      if (p) {
+        names.add(n);
+        subsystem(p[1] as string);
+      } else if (OWN_DISK.test(n)) names.add(n);
+    }
+  };
+  for (const d of devices) {
+    controller(d);
+    subsystem(String(instanceOf(d)));
   }
   const controllers: ControllerInfo[] = [];
   for (const d of [...wanted].sort(naturalCompare)) {
     const c = readControllerSync(roots.sysfs, d);
     if (c !== null) controllers.push(c);
   }
-  return readBlockSide(roots, controllers);
+  return readBlockSide(roots, controllers, { names: [...names], unreadable });
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/engine/connect.js';
 import { disconnect, executeDisconnectAll, planFromHost } from '../../src/engine/disconnect.js';
+import { inUseFacts } from '../../src/engine/in-use.js';
 import type { DisconnectAllPolicy } from '../../src/engine/plan.js';
 import { isNvmfError } from '../../src/errors.js';
 import {
@@ -297,6 +298,53 @@ describe('targeted disconnect', () => {
 });
 
 describe('host snapshot readers', () => {
+  /** What the re-check's read of `device` alone shows of it must be what the whole-host read shows. */
+  async function sameAsWholeHost(h: SimHost, device: string): Promise<void> {
+    const whole = await h.kernel.hostSnapshot();
+    const one = await h.kernel.hostSnapshot([device]);
+    expect(one.unreadable).toEqual([]);
+    expect(one.namespaces[device]).toEqual(whole.namespaces[device]);
+    for (const disk of whole.namespaces[device] ?? []) expect(one.disks[disk]).toEqual(whole.disks[disk]);
+    expect(inUseFacts(one, device, new Set())).toEqual(inUseFacts(whole, device, new Set()));
+  }
+
+  it("the re-check's read of one controller sees its disks and their paths as the whole-host read does", async () => {
+    host = await threeControllers();
+    await simMount(host.dir, 'nvme0n1p1', '/data');
+    await simMount(host.dir, 'nvme2n1', '/srv');
+    // nvme2's head left without paths (6.16's delayed removal), made by hand: its path disk
+    // goes, the head stays; the whole-host read gives it to nvme2, the subsystem's instance
+    const sys = path.join(host.dir, 'sys');
+    fs.rmSync(path.join(sys, 'devices', 'virtual', 'nvme-fabrics', 'ctl', 'nvme2', 'nvme2c2n1'), {
+      recursive: true,
+    });
+    fs.rmSync(path.join(sys, 'block', 'nvme2c2n1'));
+    const whole = await host.kernel.hostSnapshot();
+    expect(whole.namespaces['nvme2']).toEqual(['nvme2n1']);
+    expect(whole.disks['nvme2n1']?.paths).toEqual(['nvme2']);
+    for (const d of ['nvme0', 'nvme1', 'nvme2']) await sameAsWholeHost(host, d);
+    host.close();
+
+    host = await makeSim({ multipath: false }, TARGETS);
+    for (const trsvcid of ['4420', '4421']) {
+      await connect(host.ctx, { transport: 'tcp', traddr: '10.0.0.1', trsvcid, nqn: MP });
+    }
+    await simScanSettle(host.dir, { now: true });
+    await simMount(host.dir, 'nvme1n1p2', '/data');
+    for (const d of ['nvme0', 'nvme1']) await sameAsWholeHost(host, d);
+  });
+
+  it("a controller directory that cannot be listed makes the re-check's read unreadable, not empty", async () => {
+    host = await threeControllers();
+    // a class link that loops (ELOOP): not "gone" (ENOENT), so not "no disks" either
+    const link = path.join(host.dir, 'sys', 'class', 'nvme', 'nvme2');
+    fs.unlinkSync(link);
+    fs.symlinkSync('nvme2', link);
+    const one = await host.kernel.hostSnapshot(['nvme2']);
+    expect(one.unreadable.join('; ')).toMatch(/^disks of nvme2 \(.*: ELOOP\)/);
+    expect(inUseFacts(one, 'nvme2', new Set()).map((f) => f.use)).toEqual(['unknown']);
+  });
+
   it('without multipath each controller has its own disk and partitions', async () => {
     host = await makeSim({ multipath: false }, TARGETS);
     for (const trsvcid of ['4420', '4421']) {
