@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as DisconnectModule from '../src/engine/disconnect.js';
+import type * as DiscoverModule from '../src/engine/discover.js';
 import type * as OptionsModule from '../src/engine/options.js';
 import type * as PoolModule from '../src/engine/pool.js';
 import type * as SimModule from '../src/kernel/sim.js';
@@ -25,6 +26,7 @@ export interface Impl {
   Registry: typeof RegistryModule.Registry;
   sim: typeof SimModule;
   disconnectAll: typeof DisconnectModule.disconnectAll;
+  connectAll: typeof DiscoverModule.connectAll;
   planFromHost: typeof DisconnectModule.planFromHost;
   buildOptionString: typeof OptionsModule.buildOptionString;
   parseConnectOptions: typeof OptionsModule.parseConnectOptions;
@@ -46,6 +48,7 @@ async function load(label: string, repo: string): Promise<Impl> {
     Registry: (await mod<typeof RegistryModule>('registry/registry.js')).Registry,
     sim: await mod<typeof SimModule>('kernel/sim.js'),
     disconnectAll: disconnect.disconnectAll,
+    connectAll: (await mod<typeof DiscoverModule>('engine/discover.js')).connectAll,
     planFromHost: disconnect.planFromHost,
     buildOptionString: options.buildOptionString,
     parseConnectOptions: options.parseConnectOptions,

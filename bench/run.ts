@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { connectAllBench } from './connect-all.js';
 import { disconnectAllBench } from './disconnect-all.js';
 import { hostSnapshotBench } from './host-snapshot.js';
 import { BASE, impls } from './impl.js';
@@ -7,13 +8,14 @@ import { orchestrator } from './orchestrator.js';
 
 /**
  * `npm run bench`: the figures a user feels, each against a baseline measured in the same
- * run. NVMF_BENCH=oneshot,orchestrator,disconnect-all,host-snapshot picks parts; NVMF_BENCH_AGAINST=DIR
+ * run. NVMF_BENCH=oneshot,orchestrator,disconnect-all,connect-all,host-snapshot picks parts; NVMF_BENCH_AGAINST=DIR
  * also measures another built checkout, alternated with ours (see impl.ts).
  */
 const PARTS: Record<string, (i: Awaited<ReturnType<typeof impls>>) => Promise<string[]>> = {
   oneshot: (i) => oneShot(i, Number(process.env['NVMF_BENCH_RUNS'] ?? 21)),
   orchestrator,
   'disconnect-all': disconnectAllBench,
+  'connect-all': connectAllBench,
   'host-snapshot': hostSnapshotBench,
 };
 

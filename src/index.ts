@@ -35,6 +35,7 @@ export { LinuxKernel, type LinuxKernelOptions } from './kernel/linux.js';
 export type {
   ConnectReply,
   ControllerAddress,
+  ControllerFilter,
   ControllerInfo,
   HostFacts,
   Kernel,

@@ -278,7 +278,8 @@ async function ownershipFailed(
 }
 
 async function findExisting(ctx: EngineContext, target: TargetIdentity): Promise<ControllerInfo | null> {
-  const controllers = await ctx.kernel.listControllers();
+  // a controller of another subsystem never matches (targetMatches compares it exactly)
+  const controllers = await ctx.kernel.listControllers({ subsysnqn: target.subsysnqn });
   return controllers.find((c) => c.fabrics && c.state !== 'deleting' && targetMatches(target, c)) ?? null;
 }
 

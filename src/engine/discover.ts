@@ -206,7 +206,7 @@ async function readLog(
   skip: (reason: string) => void,
 ): Promise<DiscoveryLogEntry[] | null> {
   const t = targetIdentity(opts);
-  const controllers = await ctx.kernel.listControllers();
+  const controllers = await ctx.kernel.listControllers({ subsysnqn: t.subsysnqn });
   const existing = controllers.filter(
     (c) => c.fabrics && isDiscoveryController(c) && c.state !== 'deleting' && targetMatches(t, c),
   );

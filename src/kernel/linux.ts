@@ -15,7 +15,7 @@ import { type HostSnapshot, readHostSnapshot, readHostSnapshotOf } from './block
 import { type DiscoveryReadOptions, readDiscoveryLog } from './admin-cmd.js';
 import { describeTarget, isGoneErrno, kernelError } from './errno.js';
 import { type AdminIoctl, discoveryReader, loadAdminIoctl } from './ioctl.js';
-import type { ConnectReply, ControllerInfo, Kernel, LiveControllerFacts } from './port.js';
+import type { ConnectReply, ControllerFilter, ControllerInfo, Kernel, LiveControllerFacts } from './port.js';
 import { readBootId } from './host-facts.js';
 import { type NbftTableRead, readNbftTables } from './nbft.js';
 import * as sysfs from './sysfs.js';
@@ -120,8 +120,8 @@ export class LinuxKernel implements Kernel {
     }
   }
 
-  listControllers(): Promise<ControllerInfo[]> {
-    return sysfs.listControllers(this.roots.sysfs);
+  listControllers(only?: ControllerFilter): Promise<ControllerInfo[]> {
+    return sysfs.listControllers(this.roots.sysfs, only);
   }
 
   controller(device: string): Promise<ControllerInfo | null> {

@@ -44,6 +44,11 @@ export interface ControllerInfo {
   subsystemType: SubsystemType;
 }
 
+/** Which controllers a listing wants: those whose `subsysnqn` is this one, exactly. */
+export interface ControllerFilter {
+  subsysnqn: string;
+}
+
 export type { HostSnapshot } from './block.js';
 import type { HostSnapshot } from './block.js';
 
@@ -89,8 +94,11 @@ export interface Kernel extends HostFacts {
   /** Option names the kernel lists when `/dev/nvme-fabrics` is read; null when unreadable. */
   supportedOptions(): Promise<readonly string[] | null>;
 
-  /** All controllers under `/sys/class/nvme`, fabrics or not, in natural order. */
-  listControllers(): Promise<ControllerInfo[]>;
+  /**
+   * All controllers under `/sys/class/nvme`, fabrics or not, in natural order; with `only`,
+   * just those of subsystem `only.subsysnqn` (the others' other attributes are not read).
+   */
+  listControllers(only?: ControllerFilter): Promise<ControllerInfo[]>;
 
   /** One controller, or null if it does not exist. */
   controller(device: string): Promise<ControllerInfo | null>;

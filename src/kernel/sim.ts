@@ -5,7 +5,7 @@ import { DISCOVERY_NQN } from '../nvme/nqn.js';
 import { parseSupportedOptions } from '../nvme/options.js';
 import { ENV_KEYS, type Env, type Roots, rootsFromEnv } from '../roots.js';
 import { describeTarget, kernelError } from './errno.js';
-import type { ConnectReply, ControllerInfo, Kernel, LiveControllerFacts } from './port.js';
+import type { ConnectReply, ControllerFilter, ControllerInfo, Kernel, LiveControllerFacts } from './port.js';
 import { defaultConfig, readConfig, type SimConfig, scanDelayOf } from './sim/config.js';
 import { simDiscoveryLog } from './sim/discovery.js';
 import {
@@ -796,9 +796,9 @@ export class SimKernel implements Kernel {
   }
 
   /** As sysfs shows them, after the recovery steps that came due (a reconnect, a removal). */
-  async listControllers(): Promise<ControllerInfo[]> {
+  async listControllers(only?: ControllerFilter): Promise<ControllerInfo[]> {
     await this.runDueRecoveries();
-    return sysfs.listControllers(this.layout.sys);
+    return sysfs.listControllers(this.layout.sys, only);
   }
 
   async controller(device: string): Promise<ControllerInfo | null> {

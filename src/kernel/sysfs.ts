@@ -5,7 +5,13 @@ import { instanceOf, isBlockName, isDevice, naturalCompare } from '../nvme/names
 import { DISCOVERY_NQN, NQN_MAX_BYTES } from '../nvme/nqn.js';
 import { identityOf } from '../nvme/target.js';
 import { decodeDiskText } from '../text.js';
-import type { ControllerAddress, ControllerInfo, LiveControllerFacts, SubsystemType } from './port.js';
+import type {
+  ControllerAddress,
+  ControllerFilter,
+  ControllerInfo,
+  LiveControllerFacts,
+  SubsystemType,
+} from './port.js';
 
 /**
  * Readers of the kernel's NVMe sysfs and dev trees, shared by the linux and sim adapters (the
@@ -133,6 +139,13 @@ export function subsystemOf(sysfs: string, device: string): string | null {
   return null;
 }
 
+/** A controller's `subsysnqn` attribute as ControllerInfo carries it ('' when unreadable or junk). */
+const subsysnqnText = (raw: string | null): string => printable(raw, NQN_MAX_BYTES) ?? '';
+
+function subsysnqnOf(dir: string): string {
+  return subsysnqnText(readAttrSync(dir, 'subsysnqn'));
+}
+
 /** The attributes a ControllerInfo is made of, in the order readControllerSync reads them. */
 const CONTROLLER_ATTRS = [
   'transport',
@@ -158,7 +171,7 @@ export function readControllerSync(sysfs: string, device: string): ControllerInf
   );
   const tr = printable(transport ?? null, 32);
   if (tr === null || !/^[a-z0-9_-]+$/.test(tr)) return null;
-  const nqn = printable(subsysnqn ?? null, NQN_MAX_BYTES) ?? '';
+  const nqn = subsysnqnText(subsysnqn ?? null);
   const cid = cntlid !== null && cntlid !== undefined && /^\d{1,5}$/.test(cntlid) ? Number(cntlid) : null;
   const addr = printable(rawAddress ?? null, 1024) ?? '';
   const st = printable(state ?? null, 32);
@@ -211,8 +224,13 @@ export function readLiveController(sysfs: string, device: string): LiveControlle
   };
 }
 
-/** Every controller under `<sysfs>/class/nvme`, natural order; unreadable entries are skipped. */
-export async function listControllers(sysfs: string): Promise<ControllerInfo[]> {
+/**
+ * Every controller under `<sysfs>/class/nvme`, natural order; unreadable entries are skipped.
+ * With `only`, those whose subsystem NQN (as readControllerSync reads it) is `only.subsysnqn`:
+ * one attribute of each other controller is read, not eight, so a connect that looks for
+ * its target's controller costs one read per controller of the host.
+ */
+export async function listControllers(sysfs: string, only?: ControllerFilter): Promise<ControllerInfo[]> {
   const base = path.join(sysfs, 'class', 'nvme');
   let names: string[];
   try {
@@ -225,7 +243,10 @@ export async function listControllers(sysfs: string): Promise<ControllerInfo[]> 
       errno: errnoOf(e),
     });
   }
-  const devices = names.filter(isDevice).sort(naturalCompare);
+  let devices = names.filter(isDevice);
+  if (only !== undefined)
+    devices = devices.filter((d) => subsysnqnOf(controllerDir(sysfs, d)) === only.subsysnqn);
+  devices.sort(naturalCompare);
   const out: ControllerInfo[] = [];
   for (const [i, d] of devices.entries()) {
     const c = readControllerSync(sysfs, d);

@@ -86,6 +86,13 @@ describe('sysfs readers', () => {
       address: { traddr: '1.2.3.4', trsvcid: '4420' },
       subsystemType: 'unknown',
     });
+    // one subsystem's controllers: the same records, the others left out (junk NQNs match nothing)
+    expect(await sysfs.listControllers(sys, { subsysnqn: 'nqn.a' })).toEqual([tcp]);
+    expect(await sysfs.listControllers(sys, { subsysnqn: 'nqn.2014-08.org.nvmexpress.discovery' })).toEqual([
+      disc,
+    ]);
+    expect(await sysfs.listControllers(sys, { subsysnqn: 'x' })).toEqual([]);
+    expect(await sysfs.listControllers(sys, { subsysnqn: 'nqn.none' })).toEqual([]);
     expect(await sysfs.readController(sys, 'nvme99')).toBeNull();
     await expect(sysfs.readController(sys, 'nvme/../x')).rejects.toMatchObject({ code: 'EINVALID_DEVICE' });
     expect(await sysfs.listControllers(path.join(tmpDir(), 'none'))).toEqual([]);
