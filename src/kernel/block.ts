@@ -136,11 +136,6 @@ function readText(file: string, what: string, unreadable: string[]): string | nu
 const PATH_DISK = /^nvme(\d+)c(\d+)n(\d+)$/;
 const OWN_DISK = /^nvme(\d+)n(\d+)$/;
 
-/**
- * Read the block side for `controllers` (as the kernel listed them), their disks found among
- * `listed` (by default every disk of the host). `unreadable` collects what could not be
- * read; a controller or device that vanished meanwhile is simply absent.
- */
 /** Names of disks (`/sys/block` entries) and what could not be read while finding them. */
 export interface DiskNames {
   names: readonly string[];
@@ -161,6 +156,11 @@ function allDisks(roots: BlockRoots): DiskNames {
   }
 }
 
+/**
+ * Read the block side for `controllers` (as the kernel listed them), their disks found among
+ * `listed` (by default every disk of the host). `unreadable` collects what could not be
+ * read; a controller or device that vanished meanwhile is simply absent.
+ */
 export function readBlockSide(
   roots: BlockRoots,
   controllers: readonly ControllerInfo[],
