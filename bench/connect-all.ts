@@ -1,6 +1,4 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { BASE, type Impl, ms } from './impl.js';
+import { alternated, type Impl, ms, timedOnFreshHost } from './impl.js';
 
 /**
  * connect-all at scale: one discovery log page that lists SUBSYSTEMS subsystems, each
@@ -13,59 +11,49 @@ const SUBSYSTEMS = Number(process.env['NVMF_BENCH_SUBSYSTEMS'] ?? 1000);
 const RUNS = 2;
 const nqn = (i: number): string => `nqn.2024-01.io.example:many${i}`;
 
-async function once(impl: Impl): Promise<number> {
-  const dir = fs.mkdtempSync(path.join(BASE.dir, 'nvmf-bench-connect-all-'));
-  try {
-    const port = { transport: 'tcp', traddr: '10.0.0.1', trsvcid: '4420' };
-    await impl.sim.simInit(dir, {
-      targets: {
-        subsystems: Array.from({ length: SUBSYSTEMS }, (_, i) => ({
-          nqn: nqn(i),
-          ports: [port],
-          namespaces: 0,
-        })),
-        discovery: [
-          {
-            transport: 'tcp',
-            traddr: '10.0.0.1',
-            trsvcid: '8009',
-            entries: Array.from({ length: SUBSYSTEMS }, (_, i) => ({
-              ...port,
-              subnqn: nqn(i),
-              subtype: 'nvm',
-              portid: 1,
-            })),
-          },
-        ],
-      },
-      config: { udev: { mode: 'manual', delayMs: 0, rulesFile: null, programs: {} } },
-    });
-    const kernel = new impl.sim.SimKernel({ dir });
-    try {
-      const registry = impl.Registry.open({ roots: kernel.roots, audit: { record() {} }, host: kernel });
-      const t0 = performance.now();
-      const r = await impl.connectAll(
-        { kernel, registry, audit: { record() {} } },
-        { transport: 'tcp', traddr: '10.0.0.1', trsvcid: '8009' },
-        { owner: 'bench' },
-      );
-      const took = performance.now() - t0;
-      const ok = r.results.filter((x) => x.ok).length;
-      if (ok !== SUBSYSTEMS) throw new Error(`${impl.label} connected ${ok} of ${SUBSYSTEMS}`);
-      return took;
-    } finally {
-      kernel.close();
-    }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+async function build(dir: string, impl: Impl): Promise<void> {
+  const port = { transport: 'tcp', traddr: '10.0.0.1', trsvcid: '4420' };
+  await impl.sim.simInit(dir, {
+    targets: {
+      subsystems: Array.from({ length: SUBSYSTEMS }, (_, i) => ({
+        nqn: nqn(i),
+        ports: [port],
+        namespaces: 0,
+      })),
+      discovery: [
+        {
+          transport: 'tcp',
+          traddr: '10.0.0.1',
+          trsvcid: '8009',
+          entries: Array.from({ length: SUBSYSTEMS }, (_, i) => ({
+            ...port,
+            subnqn: nqn(i),
+            subtype: 'nvm',
+            portid: 1,
+          })),
+        },
+      ],
+    },
+    config: { udev: { mode: 'manual', delayMs: 0, rulesFile: null, programs: {} } },
+  });
 }
 
 export async function connectAllBench(impls: Impl[]): Promise<string[]> {
-  const times = new Map<Impl, number[]>(impls.map((i) => [i, []]));
-  for (let r = 0; r < RUNS; r++) {
-    for (const impl of r % 2 === 0 ? impls : [...impls].reverse()) times.get(impl)!.push(await once(impl));
-  }
+  const times = await alternated(impls, RUNS, (impl) =>
+    timedOnFreshHost(
+      impl,
+      (dir) => build(dir, impl),
+      async (ctx) => {
+        const r = await impl.connectAll(
+          ctx,
+          { transport: 'tcp', traddr: '10.0.0.1', trsvcid: '8009' },
+          { owner: 'bench' },
+        );
+        const ok = r.results.filter((x) => x.ok).length;
+        if (ok !== SUBSYSTEMS) throw new Error(`${impl.label} connected ${ok} of ${SUBSYSTEMS}`);
+      },
+    ),
+  );
   return [
     `connect-all: ${SUBSYSTEMS} subsystems from one discovery log page, each connected with an owner, on the sim (no connect latency), a fresh host each run`,
     ...impls.map((i) => `  ${i.label}: ${times.get(i)!.map(ms).join(', ')}`),

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { mapPool } from '../src/engine/pool.js';
 import { SimKernel, simHold, simInit, simMount, simScanSettle } from '../src/kernel/sim.js';
-import { BASE, type Impl, median, ms } from './impl.js';
+import { alternated, BASE, type Impl, median, ms, timedOnFreshHost } from './impl.js';
 
 /**
  * The host snapshot and the disconnect-all plan made from it (issue 13 item 8): a simulated
@@ -121,26 +121,13 @@ async function measure(impl: Impl, dir: string, t: Times): Promise<void> {
 }
 
 /** One plain disconnect-all of a freshly built host by `impl`'s build: its wall time, checked. */
-async function teardown(impl: Impl): Promise<number> {
-  const dir = fs.mkdtempSync(path.join(BASE.dir, 'nvmf-bench-teardown-'));
-  try {
-    await buildHost(dir);
-    const kernel = new impl.sim.SimKernel({ dir });
-    try {
-      const registry = impl.Registry.open({ roots: kernel.roots, audit: { record() {} }, host: kernel });
-      const t0 = performance.now();
-      const { results } = await impl.disconnectAll({ kernel, registry, audit: { record() {} } }, {});
-      const took = performance.now() - t0;
-      const ok = results?.filter((r) => r.ok).length ?? 0;
-      if (ok !== CONTROLLERS - MOUNTS)
-        throw new Error(`${impl.label} disconnected ${ok}, expected ${CONTROLLERS - MOUNTS}`);
-      return took;
-    } finally {
-      kernel.close();
-    }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+function teardown(impl: Impl): Promise<number> {
+  return timedOnFreshHost(impl, buildHost, async (ctx) => {
+    const { results } = await impl.disconnectAll(ctx, {});
+    const ok = results?.filter((r) => r.ok).length ?? 0;
+    if (ok !== CONTROLLERS - MOUNTS)
+      throw new Error(`${impl.label} disconnected ${ok}, expected ${CONTROLLERS - MOUNTS}`);
+  });
 }
 
 export async function hostSnapshotBench(impls: Impl[]): Promise<string[]> {
@@ -173,11 +160,7 @@ export async function hostSnapshotBench(impls: Impl[]): Promise<string[]> {
         `  ${impl.label}: planFromHost (one snapshot + registry + ownership + in use): ${ms(planMs)} wall (min ${ms(Math.min(...t.plan))}), ${ms(median(t.planCpu))} CPU (min ${ms(Math.min(...t.planCpu))}); ${(planMs / bareMs).toFixed(2)}x the baseline; ${MOUNTS} controllers in use; target < ${TARGET_MS} ms: ${planMs < TARGET_MS ? 'met' : 'NOT met'}`,
       );
     }
-    const torn = new Map<Impl, number[]>(impls.map((i) => [i, []]));
-    for (let r = 0; r < TEARDOWN_RUNS; r++) {
-      for (const impl of r % 2 === 0 ? impls : [...impls].reverse())
-        torn.get(impl)!.push(await teardown(impl));
-    }
+    const torn = await alternated(impls, TEARDOWN_RUNS, teardown);
     for (const impl of impls) {
       const t = torn.get(impl)!;
       out.push(

@@ -78,3 +78,50 @@ export function median(xs: number[]): number {
 }
 
 export const ms = (x: number): string => `${x.toFixed(x < 10 ? 2 : 1)} ms`;
+
+/** What an operation on a bench host is handed: `impl`'s kernel and registry over it. */
+export interface BenchContext {
+  kernel: InstanceType<typeof SimModule.SimKernel>;
+  registry: ReturnType<typeof RegistryModule.Registry.open>;
+  audit: { record(): void };
+}
+
+/**
+ * The wall time of `op` on a fresh simulated host that `build` makes in a directory of its
+ * own (opened with `impl`'s kernel and registry); the directory is removed afterwards.
+ */
+export async function timedOnFreshHost(
+  impl: Impl,
+  build: (dir: string) => Promise<void>,
+  op: (ctx: BenchContext) => Promise<void>,
+): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(BASE.dir, 'nvmf-bench-fresh-'));
+  try {
+    await build(dir);
+    const kernel = new impl.sim.SimKernel({ dir });
+    try {
+      const audit = { record() {} };
+      const registry = impl.Registry.open({ roots: kernel.roots, audit, host: kernel });
+      const t0 = performance.now();
+      await op({ kernel, registry, audit });
+      return performance.now() - t0;
+    } finally {
+      kernel.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `runs` rounds of `once` for every build, the order alternated round by round so each sees the same load. */
+export async function alternated(
+  impls: readonly Impl[],
+  runs: number,
+  once: (impl: Impl) => Promise<number>,
+): Promise<Map<Impl, number[]>> {
+  const times = new Map<Impl, number[]>(impls.map((i) => [i, []]));
+  for (let r = 0; r < runs; r++) {
+    for (const impl of r % 2 === 0 ? impls : [...impls].reverse()) times.get(impl)!.push(await once(impl));
+  }
+  return times;
+}
