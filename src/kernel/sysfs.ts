@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { checkRecord, checkString } from '../args.js';
 import { describe, errnoOf, NvmfError } from '../errors.js';
 import { instanceOf, isBlockName, isDevice, naturalCompare } from '../nvme/names.js';
 import { DISCOVERY_NQN, NQN_MAX_BYTES } from '../nvme/nqn.js';
@@ -231,6 +232,14 @@ export function readLiveController(sysfs: string, device: string): LiveControlle
  * its target's controller costs one read per controller of the host.
  */
 export async function listControllers(sysfs: string, only?: ControllerFilter): Promise<ControllerInfo[]> {
+  const nqn =
+    only === undefined
+      ? undefined
+      : checkString(
+          checkRecord(only, 'listControllers', ['subsysnqn']).subsysnqn,
+          'listControllers',
+          'subsysnqn',
+        );
   const base = path.join(sysfs, 'class', 'nvme');
   let names: string[];
   try {
@@ -244,8 +253,7 @@ export async function listControllers(sysfs: string, only?: ControllerFilter): P
     });
   }
   let devices = names.filter(isDevice);
-  if (only !== undefined)
-    devices = devices.filter((d) => subsysnqnOf(controllerDir(sysfs, d)) === only.subsysnqn);
+  if (nqn !== undefined) devices = devices.filter((d) => subsysnqnOf(controllerDir(sysfs, d)) === nqn);
   devices.sort(naturalCompare);
   const out: ControllerInfo[] = [];
   for (const [i, d] of devices.entries()) {

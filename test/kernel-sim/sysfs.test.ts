@@ -93,6 +93,12 @@ describe('sysfs readers', () => {
     ]);
     expect(await sysfs.listControllers(sys, { subsysnqn: 'x' })).toEqual([]);
     expect(await sysfs.listControllers(sys, { subsysnqn: 'nqn.none' })).toEqual([]);
+    for (const bad of [{ subsysnqn: 5 }, {}, 'nqn.a', null]) {
+      await expect(sysfs.listControllers(sys, bad as never)).rejects.toMatchObject({
+        code: 'EINVALID_OPTION',
+        message: expect.stringMatching(/^listControllers: /),
+      });
+    }
     expect(await sysfs.readController(sys, 'nvme99')).toBeNull();
     await expect(sysfs.readController(sys, 'nvme/../x')).rejects.toMatchObject({ code: 'EINVALID_DEVICE' });
     expect(await sysfs.listControllers(path.join(tmpDir(), 'none'))).toEqual([]);
