@@ -23,11 +23,6 @@ import type {
 
 /** sysfs attributes are at most a page. */
 const ATTR_MAX = 4096;
-/**
- * The one buffer every attribute is read into. Safe to share: readAttrSync fills it and
- * decodes a copy out of it in one synchronous step, and nothing keeps a view of it.
- */
-const ATTR_BUF = Buffer.allocUnsafe(ATTR_MAX);
 
 export function assertDevice(device: string): number {
   if (!isDevice(device)) {
@@ -87,9 +82,10 @@ export function readAttrSync(dir: string, name: string): string | null {
   let fd: number | undefined;
   try {
     fd = fs.openSync(`${dir}/${name}`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    const n = fs.readSync(fd, ATTR_BUF, 0, ATTR_MAX, 0);
+    const buf = Buffer.alloc(ATTR_MAX);
+    const n = fs.readSync(fd, buf, 0, ATTR_MAX, 0);
     // bytes that are not UTF-8 (a peer's NQN) kept visible as \xNN in text output (text.ts)
-    return decodeDiskText(ATTR_BUF, 0, n).replace(/\0+$/, '').trim();
+    return decodeDiskText(buf, 0, n).replace(/\0+$/, '').trim();
   } catch {
     return null;
   } finally {
