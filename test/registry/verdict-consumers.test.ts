@@ -193,17 +193,28 @@ describe('the hand-edit rule (pure)', () => {
   });
 });
 
-describe('every consumer agrees on the verdict of every odd on-disk state', () => {
-  let h: Host;
+/** A host for the enclosing describe block: built before its tests, removed after them. */
+function hostPerBlock(): () => Host {
+  let h: Host | undefined;
   beforeAll(async () => {
     h = await build();
   }, 120_000);
   afterAll(() => {
+    if (h === undefined) return;
     h.kernel.close();
     fs.rmSync(h.base, { recursive: true, force: true });
   });
+  return () => {
+    if (h === undefined) throw new Error('the host was not built');
+    return h;
+  };
+}
+
+describe('every consumer agrees on the verdict of every odd on-disk state', () => {
+  const blockHost = hostPerBlock();
 
   it('registry list (handed a listing) and verdict() (host facts)', async () => {
+    const h = blockHost();
     const controllers = await h.kernel.listControllers();
     const { live, stale } = h.registry.list({ controllers });
     expect(stale).toEqual([]);
@@ -217,6 +228,7 @@ describe('every consumer agrees on the verdict of every odd on-disk state', () =
   });
 
   it('the disconnect-all plan, in each mode (DESIGN §5), and its re-check under the lock', async () => {
+    const h = blockHost();
     const host = { kernel: h.kernel, registry: h.registry };
     const plain = await planFromHost(host, {});
     const mine = await planFromHost(host, { owner: 'stas' });
@@ -241,12 +253,14 @@ describe('every consumer agrees on the verdict of every odd on-disk state', () =
   });
 
   it('gc removes nothing live but the entries of previous controllers', () => {
+    const h = blockHost();
     const report = h.registry.gc({ dryRun: true });
     const removed = report.removed.filter((r) => r.kind === 'entry').map((r) => r.device);
     expect(removed).toEqual(ROWS.flatMap((row, i) => (row.expect.kind === 'previous' ? [h.device(i)] : [])));
   });
 
   it('list -v and registry list (JSON and text) show the same verdicts', () => {
+    const h = blockHost();
     // The CLI judges at its own clock: keep the "being written" row recent for it too.
     ROWS.forEach((row, i) => {
       if (row.expect.kind !== 'unknown' || !/being written/.test(String(row.expect.reason))) return;
@@ -287,6 +301,7 @@ describe('every consumer agrees on the verdict of every odd on-disk state', () =
   });
 
   it('claim --if-unowned takes exactly the unowned ones (a previous entry is replaced, restamped)', () => {
+    const h = blockHost();
     for (const [i, row] of ROWS.entries()) {
       const d = h.device(i);
       let code: string | null = null;
@@ -312,16 +327,10 @@ describe('every consumer agrees on the verdict of every odd on-disk state', () =
 });
 
 describe('connect reuse agrees too', () => {
-  let h: Host;
-  beforeAll(async () => {
-    h = await build();
-  }, 120_000);
-  afterAll(() => {
-    h.kernel.close();
-    fs.rmSync(h.base, { recursive: true, force: true });
-  });
+  const blockHost = hostPerBlock();
 
   it('a claim by connect takes the unowned ones; owned by another or unknown is a conflict naming --force', async () => {
+    const h = blockHost();
     const ctx = { kernel: h.kernel, registry: h.registry, audit: { record() {} } };
     for (const [i, row] of ROWS.entries()) {
       let err: unknown = null;
