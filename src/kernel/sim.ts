@@ -1387,13 +1387,6 @@ export async function simHold(
   });
 }
 
-/** Mounts, swap and holders of the simulated host. */
-export function simBlockUse(dir: string): st.SimBlockUse {
-  const l = simLayout(dir);
-  readConfig(l);
-  return readState(l).blockUse;
-}
-
 /** Kernel-initiated removal of `device` (ctrl-loss-tmo expiry), from any process. */
 export async function simExpireController(dir: string, device: string): Promise<void> {
   const k = new SimKernel({ dir });

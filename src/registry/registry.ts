@@ -43,6 +43,7 @@ import {
 } from './entry.js';
 import {
   type ControllerIdentity,
+  countsAsUnowned,
   identityAttr,
   IDENTITY_FIELDS,
   identityOf,
@@ -939,9 +940,7 @@ function conflict(device: string, current: OwnershipVerdict, expected: string | 
 
 /** Whether a verdict meets an `expect`: null = counts as unowned, a name = owned by it. */
 function verdictIs(v: OwnershipVerdict, expect: string | null): boolean {
-  return expect === null
-    ? v.kind === 'unowned' || v.kind === 'previous'
-    : v.kind === 'owned' && v.owner === expect;
+  return expect === null ? countsAsUnowned(v) : v.kind === 'owned' && v.owner === expect;
 }
 
 function notRegistered(device: string): NvmfError {
