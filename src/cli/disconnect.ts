@@ -28,8 +28,8 @@ export async function runDisconnect(ctx: CliContext, opts: DisconnectOptions): P
     // a local (PCIe) controller is refused by the engine's disconnect, the one place that says so
     targets = [c];
   } else {
-    const all = await ectx.kernel.listControllers();
-    targets = all.filter((c) => c.fabrics && c.subsysnqn === opts.nqn);
+    // exactly one of device and nqn was given (checked above)
+    targets = (await ectx.kernel.listControllers({ subsysnqn: opts.nqn! })).filter((c) => c.fabrics);
     if (targets.length === 0) {
       throw new NvmfError(
         'ENO_CONTROLLER',
