@@ -135,6 +135,19 @@ function text(v: unknown, name: string, nullable = false): string | null {
   );
 }
 
+/**
+ * `entries` as given: a Map (and its values) or anything else as the list `records` checks.
+ * A value that cannot even be asked whether it is a Map (a revoked proxy) is bad input.
+ */
+function entriesOf(entries: unknown): { map: ReadonlyMap<string, PlanEntry> | null; list: unknown } {
+  try {
+    if (entries instanceof Map) return { map: entries, list: [...entries.values()] };
+  } catch {
+    throw invalidOption('planDisconnectAll', `entries must be an array or a Map, got ${describe(entries)}`);
+  }
+  return { map: null, list: entries };
+}
+
 export function planDisconnectAll(
   controllers: readonly ControllerInfo[],
   entries: readonly PlanEntry[] | ReadonlyMap<string, PlanEntry>,
@@ -148,8 +161,8 @@ export function planDisconnectAll(
     if (typeof c.fabrics !== 'boolean')
       throw invalidOption('planDisconnectAll', 'controller.fabrics must be true or false');
   }
-  const entryList = entries instanceof Map ? [...entries.values()] : entries;
-  for (const e of records(entryList, 'entries', ['device', 'owner', 'error', 'verdict'])) {
+  const given = entriesOf(entries);
+  for (const e of records(given.list, 'entries', ['device', 'owner', 'error', 'verdict'])) {
     text(e.device, 'entry.device');
     text(e.owner, 'entry.owner', true);
     if (e.error !== undefined)
@@ -161,7 +174,7 @@ export function planDisconnectAll(
     if (typeof i.pid !== 'number') throw invalidOption('planDisconnectAll', 'intent.pid must be a number');
   }
   const byDevice: ReadonlyMap<string, PlanEntry> =
-    entries instanceof Map ? entries : new Map((entries as readonly PlanEntry[]).map((e) => [e.device, e]));
+    given.map ?? new Map((given.list as readonly PlanEntry[]).map((e) => [e.device, e]));
   const force = policy.force === true;
   const want = policy.owner;
   const transports = policy.transports && policy.transports.length > 0 ? new Set(policy.transports) : null;

@@ -185,6 +185,30 @@ describe('policy checks and filters', () => {
     expect(String(err)).toMatch(/mutually exclusive/);
   });
 
+  it('entries that cannot be read as an array or a Map are bad input, not a TypeError', () => {
+    const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+    revoke();
+    // a proxy of a Map is a Map to instanceof, but its methods refuse it as their receiver
+    for (const entries of [revoked, new Proxy(new Map(), {})]) {
+      let err: unknown;
+      try {
+        planDisconnectAll([ctrl('nvme1')], entries as never, [], {});
+      } catch (e) {
+        err = e;
+      }
+      expect(isNvmfError(err, 'EINVALID_OPTION')).toBe(true);
+      expect(String(err)).toMatch(/entries must be an array or a Map/);
+    }
+    // a real Map still plans
+    const [item] = planDisconnectAll(
+      [ctrl('nvme1')],
+      new Map([['nvme1', { device: 'nvme1', owner: 'x' }]]),
+      [],
+      {},
+    );
+    expect(item).toMatchObject({ device: 'nvme1', action: 'skip', owner: 'x' });
+  });
+
   it('an invalid --owner is rejected', () => {
     expect(() => planDisconnectAll([], [], [], { owner: 'a/b' })).toThrow(/invalid owner/);
   });
